@@ -1,0 +1,237 @@
+"""The `dlb` command line: parse, call the library, print. Nothing here trains or computes by itself.
+
+Exit codes: 0 done; 1 unexpected failure; 2 bad config or usage; 3 data unavailable; 4 run diverged;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .._version import __version__
+
+EXIT_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="dlbasics: run deep-learning-basics experiments from YAML configs.")
+runs_app = typer.Typer(no_args_is_help=True, help="List and inspect run folders.")
+data_app = typer.Typer(no_args_is_help=True, help="List, locate and download data sets.")
+app.add_typer(runs_app, name="runs")
+app.add_typer(data_app, name="data")
+
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                  help="Override a config value, e.g. optimizer.lr=0.01 (repeatable).")]
+RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", envvar="DLB_RUNS_DIR",
+                                                 help="Where run folders go [default: ./runs].")]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` as one line on stderr and return the Exit to raise."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn user mistakes and missing data into one-line errors with their exit codes (no traceback)."""
+    from ..config import ConfigError
+    from ..data.datasets import DataError
+    from ..data.download import DownloadError
+
+    try:
+        yield
+    except ConfigError as err:
+        raise fail(str(err), EXIT_USAGE) from None
+    except (DataError, DownloadError) as err:
+        raise fail(str(err), EXIT_DATA) from None
+
+
+def _sigterm_as_interrupt() -> None:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not in the main thread (tests): keep the default
+        signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    set_: SetOpt = None,
+    runs_dir: RunsDirOpt = None,
+    threads: Annotated[int | None, typer.Option(help="BLAS threads (sets train.threads; default 1).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
+) -> None:
+    """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/."""
+    from ..config import load_config
+    from ..runner import train as run_train
+    from .progress import PlainProgress, RichProgress
+
+    overrides = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
+    with user_errors():
+        cfg = load_config(config, overrides)
+        show = not (quiet or json_)
+        console = Console()
+        display = (RichProgress(console) if console.is_terminal else PlainProgress()) if show else None
+        _sigterm_as_interrupt()
+        try:
+            run = run_train(cfg, runs_dir=runs_dir, callbacks=[display] if display else [], progress=show)
+        except KeyboardInterrupt:
+            _close(display)
+            raise fail("interrupted; the run folder keeps what was done (status: interrupted)",
+                       EXIT_INTERRUPTED) from None
+        finally:
+            _close(display)
+    summary = run.summary
+    if json_:
+        print(json.dumps(summary, indent=2))
+    elif not quiet:
+        print(_result_line(summary, run.path))
+    if summary["status"] == "diverged":
+        if not json_:
+            print(f"error: run diverged: {summary['message']}", file=sys.stderr)
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+def _close(display: Any) -> None:
+    if display is not None and hasattr(display, "close"):
+        display.close()
+
+
+def _result_line(summary: dict[str, Any], path: Path) -> str:
+    final = summary.get("final") or {}
+    shown = "  ".join(f"{k} {final[k]:.4f}" for k in ("test_loss", "test_acc") if final.get(k) is not None)
+    timing = summary.get("timing") or {}
+    per_epoch = f", {timing['median_epoch_s']:.2f} s/epoch" if timing.get("median_epoch_s") else ""
+    return (f"{summary['status']}: {summary['epochs_completed']} epochs in {summary['duration_s']:.1f} s"
+            f"{per_epoch}  {shown}\nrun folder: {path}")
+
+
+@app.command()
+def model(
+    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    set_: SetOpt = None,
+) -> None:
+    """Print the config's model as a table: layer, output shape, parameters (no training)."""
+    from ..config import load_config
+    from ..data.datasets import load_dataset
+    from ..runner import build_model
+    from ..rng import stream
+
+    with user_errors():
+        cfg = load_config(config, list(set_ or []))
+        params = {k: v for k, v in cfg["data"].items() if k not in ("name", "val_split", "normalize")}
+        ds = load_dataset(cfg["data"]["name"], stream(cfg["seed"], "data"), **params)
+        net = build_model(cfg, ds.input_shape, ds.n_outputs)
+    table = Table(title=f"{cfg['name']}: input (N, {', '.join(map(str, ds.input_shape))})")
+    for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
+        table.add_column(col, justify=justify)
+    for row in net.summary():
+        table.add_row(str(row["index"]), row["layer"], f"(N, {', '.join(map(str, row['output_shape']))})",
+                      f"{row['params']:,}")
+    table.add_section()
+    table.add_row("", "total", "", f"{net.num_parameters():,}")
+    Console().print(table)
+
+
+@runs_app.command("list")
+def runs_list(runs_dir: RunsDirOpt = None,
+              last: Annotated[int, typer.Option(help="Show the newest N runs.")] = 20) -> None:
+    """List run folders, newest last: status, epochs, test metrics, duration."""
+    from ..runs.folder import default_runs_dir
+
+    root = runs_dir or default_runs_dir()
+    folders = sorted(p for p in root.glob("*") if (p / "summary.json").is_file())[-last:]
+    table = Table(title=f"runs in {root}")
+    for col in ("run", "status", "epochs", "test_acc", "test_loss", "duration"):
+        table.add_column(col)
+    for p in folders:
+        try:
+            s = json.loads((p / "summary.json").read_text())
+        except (OSError, ValueError):
+            table.add_row(p.name, "unreadable", "", "", "", "")
+            continue
+        final = s.get("final") or {}
+        table.add_row(p.name, s.get("status", "?"), f"{s.get('epochs_completed', 0)}/{s.get('epochs_planned', '?')}",
+                      _num(final.get("test_acc")), _num(final.get("test_loss")),
+                      f"{s['duration_s']:.1f} s" if s.get("duration_s") else "")
+    Console().print(table)
+
+
+def _num(x: Any) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
+@runs_app.command("show")
+def runs_show(run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)]) -> None:
+    """Print a run's summary.json."""
+    path = run / "summary.json"
+    if not path.is_file():
+        raise fail(f"{run}: not a run folder (no summary.json)", EXIT_USAGE)
+    print(path.read_text().rstrip())
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the registered data sets and where each is found on this machine."""
+    from ..data.datasets import DATASETS, find_idx_dataset
+    from ..data.download import SOURCES
+
+    table = Table(title="data sets")
+    for col in ("name", "task", "description", "location"):
+        table.add_column(col)
+    for name, entry in DATASETS.items():
+        if name in SOURCES:
+            found = find_idx_dataset(name)
+            where = str(found) if found else "not found (downloaded on first use)"
+        else:
+            where = "built in"
+        table.add_row(name, entry.task, entry.doc, where)
+    Console().print(table)
+
+
+@data_app.command("download")
+def data_download(
+    name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.", show_default=False)],
+    root: Annotated[Path | None, typer.Option(help="Folder to put the files in [default: the cache].")] = None,
+) -> None:
+    """Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5."""
+    from ..config.fields import did_you_mean
+    from ..data.datasets import cache_dir
+    from ..data.download import SOURCES, download_files, mirrors_for
+
+    if name not in SOURCES:
+        raise fail(f"data set {name!r} is not downloadable{did_you_mean(name, list(SOURCES))} "
+                   f"(allowed: {', '.join(SOURCES)})", EXIT_USAGE)
+    dest = root or cache_dir() / name
+    with user_errors():
+        download_files(SOURCES[name]["files"], mirrors_for(name), dest, progress=True)
+    print(f"{name}: {dest}")
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of dlbasics, Python and NumPy."""
+    import platform
+
+    import numpy as np
+
+    print(f"dlbasics {__version__} (python {platform.python_version()}, numpy {np.__version__})")
+
+
+def main() -> None:
+    """Entry point of the `dlb` console script."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    app()

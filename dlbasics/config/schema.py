@@ -1,0 +1,159 @@
+"""The config schema: every section and key, its type, range and default, in one place.
+
+A section is added by adding one entry to :data:`SECTIONS`. Registry sections (data, model layers, loss,
+optimizer, schedule) take their keys and defaults from the registered classes' signatures, so adding a
+class to a registry makes it configurable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..data.datasets import DATASETS
+from ..nn.activations import ACTIVATIONS
+from ..nn.init import INITIALIZERS
+from ..nn.losses import LOSSES
+from ..nn.parameter import Parameter
+from ..nn.registry import LAYERS
+from ..optim.optimizers import OPTIMIZERS
+from ..optim.schedules import SCHEDULES
+from .fields import (
+    Choice,
+    ConfigError,
+    Either,
+    Num,
+    Optional,
+    Registry,
+    Section,
+    Seq,
+    Spec,
+    Str,
+    section_from_signature,
+)
+
+
+def _class_section(cls: type) -> Section:
+    return section_from_signature(cls.__init__, getattr(cls, "constraints", {}))
+
+
+def _constructs(cls: type) -> Callable[[dict], tuple[str, str] | None]:
+    """A Section check that builds the optimizer on a dummy parameter, so its own argument checks apply."""
+
+    def check(values: dict) -> tuple[str, str] | None:
+        kwargs = {k: v for k, v in values.items() if k != "name"}
+        try:
+            cls([Parameter(np.zeros(1))], **kwargs)
+        except (ValueError, TypeError) as err:
+            return "", str(err)
+        return None
+
+    return check
+
+
+def _registry_sections(classes: Mapping[str, type], check: bool = False) -> dict[str, Section]:
+    out = {}
+    for name, cls in classes.items():
+        sec = _class_section(cls)
+        out[name] = Section(sec.fields, doc=sec.doc, check=_constructs(cls) if check else None)
+    return out
+
+
+DATA = Registry(
+    lambda: {name: entry.section() for name, entry in DATASETS.items()},
+    key="name",
+    default="mnist-mini",
+    common={
+        "val_split": Num(0.1, ge=0.0, lt=1.0, doc="fraction of the training set held out for validation"),
+        "normalize": Choice(["none", "standardize"], "none",
+                            doc="standardize: subtract the training split's mean, divide by its std"),
+    },
+    doc="the data set and how it is split",
+)
+
+LAYER = Registry(lambda: {name: _class_section(cls) for name, cls in LAYERS.items()}, key="type")
+
+MODEL = Registry(
+    {
+        "mlp": Section({
+            "hidden": Seq(Num(integer=True, ge=1), [100, 100], doc="widths of the hidden layers"),
+            "activation": Choice(list(ACTIVATIONS), "relu", doc="activation after each hidden layer"),
+            "init": Choice(list(INITIALIZERS), "he_normal", doc="weight initialiser of every dense layer"),
+        }, doc="a multi-layer perceptron: [flatten], (dense, activation) per hidden width, dense to the outputs"),
+        "sequential": Section({
+            "layers": Seq(LAYER, min_len=1, doc="explicit list of layers, e.g. {type: dense, units: 100}"),
+        }, doc="an explicit list of layers; input shapes are inferred"),
+    },
+    key="type",
+    default="mlp",
+    infer=lambda raw: "sequential" if "layers" in raw else None,
+    doc="the network",
+)
+
+LOSS = Registry(lambda: _registry_sections(LOSSES), key="name", default=None,
+                doc="the training loss (default: cross_entropy for classification, mse for regression)")
+
+OPTIMIZER = Registry(lambda: _registry_sections(OPTIMIZERS, check=True), key="name", default="adam",
+                     doc="the update rule (PyTorch's torch.optim rules and defaults)")
+
+SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES), key="name", default="constant",
+                    doc="the learning-rate schedule, stepped once per epoch")
+
+REGULARIZATION = Section({}, doc="penalties and other regularizers (none yet)")
+
+TRAIN = Section({
+    "epochs": Num(10, integer=True, ge=1, doc="passes over the training set"),
+    "batch_size": Either(Num(integer=True, ge=1), Choice(["full"]), default=64,
+                         doc="mini-batch size, or 'full' for full-batch gradient descent"),
+    "eval_batch_size": Num(2000, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
+    "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
+    "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
+}, doc="the training loop")
+
+#: every top-level section; add a section here and it is validated, defaulted and documented
+SECTIONS: dict[str, Spec] = {
+    "name": Optional(Str(), doc="run name (default: the config file's name)"),
+    "seed": Num(0, integer=True, ge=0, doc="root seed of every random number in the run"),
+    "data": DATA,
+    "model": MODEL,
+    "loss": LOSS,
+    "optimizer": OPTIMIZER,
+    "schedule": SCHEDULE,
+    "regularization": REGULARIZATION,
+    "train": TRAIN,
+}
+
+ROOT = Section(SECTIONS, doc="a dlbasics experiment")
+
+
+def fill_dependent_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that depend on another section: the loss follows the data set's task."""
+    raw = dict(raw)
+    data = raw.get("data") or {}
+    data_name = data.get("name", DATA.default_name) if isinstance(data, Mapping) else data
+    task = DATASETS[data_name].task if data_name in DATASETS else "classification"
+    loss = raw.get("loss")
+    default_loss = "cross_entropy" if task == "classification" else "mse"
+    if loss is None:
+        raw["loss"] = {"name": default_loss}
+    elif isinstance(loss, Mapping) and "name" not in loss:
+        raw["loss"] = {"name": default_loss, **loss}
+    return raw
+
+
+def check_across_sections(cfg: dict[str, Any]) -> None:
+    """Rules that tie sections together, on the validated config (raises ConfigError)."""
+    task = DATASETS[cfg["data"]["name"]].task
+    loss_task = LOSSES[cfg["loss"]["name"]].task
+    if loss_task != task:
+        raise ConfigError(f"{cfg['loss']['name']!r} is a {loss_task} loss but data set {cfg['data']['name']!r} is "
+                          f"{task}; use {'cross_entropy' if task == 'classification' else 'mse'}", "loss.name")
+
+
+def fill_resolved_values(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Values that default to another key's value, written out so config.yaml repeats the run exactly."""
+    if cfg["schedule"]["name"] == "cosine" and cfg["schedule"].get("T_max") is None:
+        cfg["schedule"]["T_max"] = cfg["train"]["epochs"]
+    return cfg

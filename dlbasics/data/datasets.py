@@ -1,0 +1,256 @@
+"""Data sets by config name, where MNIST files are found, and the train / validation / test arrays a run uses.
+
+Image sets are NCHW: ``(N, 1, 28, 28)``, pixels scaled to [0, 1]. Labels are integer classes. Regression
+targets are ``(N, 1)`` floats. The test set is kept apart: a run evaluates it once, at the end.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config.fields import Num, Optional, Section, Spec, Str, section_from_signature
+from . import synthetic
+from .splits import train_val_split
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+
+class DataError(RuntimeError):
+    """A data set cannot be found, read or downloaded: one line saying where it looked and what to do."""
+
+
+@dataclass
+class Dataset:
+    """Raw arrays of one data set, before splitting and scaling."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: str  # "classification" or "regression"
+    n_classes: int | None = None
+    ordered: bool = False  # a time series: splits keep time order
+    source: str = ""  # where it came from (a folder, "package", "generated")
+    classes: list[str] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes if self.task == "classification" else int(self.y_train.shape[1])
+
+
+@dataclass
+class Splits:
+    """Float arrays a run trains, validates and tests on (x in the run's dtype, y int64 or the run's dtype)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    dataset: Dataset
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- where IDX data sets live
+
+
+def cache_dir() -> Path:
+    """The user cache folder: ``$XDG_CACHE_HOME/dlbasics`` or ``~/.cache/dlbasics``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dlbasics"
+
+
+def candidate_dirs(name: str, root: str | None = None) -> list[Path]:
+    """Folders searched in order: ``data.root``, ``$DLB_DATA_DIR/<name>``, the cache, ``/usr/share/datasets``."""
+    dirs = [Path(root).expanduser()] if root else []
+    if os.environ.get("DLB_DATA_DIR"):
+        dirs.append(Path(os.environ["DLB_DATA_DIR"]).expanduser() / name)
+    dirs += [cache_dir() / name, SYSTEM_DATA_DIR / name]
+    return dirs
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_idx_dataset(name: str, root: str | None = None) -> Path | None:
+    """The first candidate folder holding all four IDX files (gzip or raw), or None."""
+    for folder in candidate_dirs(name, root):
+        if all(_find_file(folder, stem) for pair in IDX_FILES.values() for stem in pair):
+            return folder
+    return None
+
+
+def load_idx_dataset(name: str, root: str | None = None, download: bool = True,
+                     progress: bool = True) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Path]:
+    """Find (or download into ``root`` or the cache) and read an MNIST-format data set."""
+    from .download import SOURCES, download_files, mirrors_for
+    from .idx import IDXError, load_idx_pair
+
+    folder = find_idx_dataset(name, root)
+    if folder is None:
+        if not download:
+            raise DataError(f"{name} not found in {', '.join(map(str, candidate_dirs(name, root)))}")
+        folder = Path(root).expanduser() if root else cache_dir() / name
+        download_files(SOURCES[name]["files"], mirrors_for(name), folder, progress=progress)
+    arrays = {}
+    for split, (images, labels) in IDX_FILES.items():
+        try:
+            arrays[split] = load_idx_pair(_find_file(folder, images), _find_file(folder, labels))
+        except IDXError as err:
+            raise DataError(f"{err} (delete it to download again, or point DLB_DATA_DIR elsewhere)") from None
+    return arrays, folder
+
+
+# ---------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered data set: ``load(rng, progress, **params) -> Dataset``, its task and its config keys.
+
+    The config keys of a data set are the keyword parameters of ``load`` (and of ``generator`` for the
+    synthetic sets), with their defaults; ``constraints`` gives each one's allowed range.
+    """
+
+    load: Callable[..., Dataset]
+    task: str
+    constraints: dict[str, Spec] = field(default_factory=dict)
+    doc: str = ""
+    generator: Callable[..., Any] | None = None
+
+    def section(self) -> Section:
+        fields: dict[str, Spec] = {}
+        for func in (self.load, self.generator):
+            if func is not None:
+                names = inspect.signature(func).parameters
+                own = {k: v for k, v in self.constraints.items() if k in names}
+                fields.update(section_from_signature(func, own, skip=("rng", "progress", "n", "params")).fields)
+        return Section(fields, doc=self.doc)
+
+
+def _images(name: str, classes: list[str] | None = None) -> Callable[..., Dataset]:
+    def load(rng: np.random.Generator, progress: bool = True, root: str | None = None) -> Dataset:
+        arrays, folder = load_idx_dataset(name, root, progress=progress)
+        (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
+        return Dataset(name, xtr[:, None], ytr, xte[:, None], yte, "classification", 10, source=str(folder),
+                       classes=classes)
+    return load
+
+
+def _mnist_mini(rng: np.random.Generator, progress: bool = True) -> Dataset:
+    with resources.files("dlbasics.data").joinpath("mnist_mini.npz").open("rb") as fh, np.load(fh) as z:
+        arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    return Dataset("mnist-mini", arrays["x_train"][:, None], arrays["y_train"], arrays["x_test"][:, None],
+                   arrays["y_test"], "classification", 10, source="package (dlbasics/data/mnist_mini.npz)")
+
+
+def _synthetic(name: str, generate: Callable, task: str, ordered: bool = False) -> Callable[..., Dataset]:
+    def load(rng: np.random.Generator, progress: bool = True, n_train: int = 1000, n_test: int = 1000,
+             **params: Any) -> Dataset:
+        x, y = generate(rng, n_train + n_test, **params)
+        if not ordered:  # generators emit classes in a fixed cycle; shuffle so train/test mix them
+            order = rng.permutation(len(x))
+            x, y = x[order], y[order]
+        n_classes = int(y.max()) + 1 if task == "classification" else None
+        return Dataset(name, x[:n_train], y[:n_train], x[n_train:], y[n_train:], task, n_classes, ordered=ordered,
+                       source="generated from the seed")
+    return load
+
+
+_SIZE = {"n_train": Num(integer=True, ge=2, doc="training samples"),
+         "n_test": Num(integer=True, ge=1, doc="test samples")}
+
+DATASETS: dict[str, DatasetEntry] = {
+    "mnist": DatasetEntry(_images("mnist"), "classification",
+                          {"root": Optional(Str(), doc="folder holding the four IDX files")},
+                          "MNIST handwritten digits, 60,000 train / 10,000 test, 28x28 grey (CC BY-SA 3.0)"),
+    "fashion-mnist": DatasetEntry(_images("fashion-mnist", FASHION_CLASSES), "classification",
+                                  {"root": Optional(Str(), doc="folder holding the four IDX files")},
+                                  "Zalando's Fashion-MNIST, 60,000 train / 10,000 test, 28x28 grey (MIT)"),
+    "mnist-mini": DatasetEntry(_mnist_mini, "classification", {},
+                               "a stratified real subset of MNIST shipped with dlbasics: 10,000 train / 2,000 test"),
+    "linear": DatasetEntry(_synthetic("linear", synthetic.linear, "regression"), "regression",
+                           {**_SIZE, "noise": Num(ge=0.0), "x_min": Num(), "x_max": Num()},
+                           "y = 4x - 2 + noise: the optimizer assignment (regression)", synthetic.linear),
+    "spirals": DatasetEntry(_synthetic("spirals", synthetic.spirals, "classification"), "classification",
+                            {**_SIZE, "n_classes": Num(integer=True, ge=2), "noise": Num(ge=0.0),
+                             "turns": Num(gt=0.0)},
+                            "interleaved 2-D spirals (classification)", synthetic.spirals),
+    "moons": DatasetEntry(_synthetic("moons", synthetic.moons, "classification"), "classification",
+                          {**_SIZE, "noise": Num(ge=0.0)}, "two interleaving half circles (classification)",
+                          synthetic.moons),
+    "sine": DatasetEntry(_synthetic("sine", synthetic.sine, "regression", ordered=True), "regression",
+                         {**_SIZE, "window": Num(integer=True, ge=1), "period": Num(gt=0.0), "noise": Num(ge=0.0)},
+                         "a noisy sine time series, windows -> next value (regression, time-ordered)", synthetic.sine),
+}
+
+
+def load_dataset(name: str, rng: np.random.Generator | None = None, progress: bool = True,
+                 **params: Any) -> Dataset:
+    """Load a registered data set by name (``mnist``, ``mnist-mini``, ``linear``, ...)."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    return DATASETS[name].load(rng, progress=progress, **params)
+
+
+# ---------------------------------------------------------------- from raw arrays to a run's splits
+
+
+def _scale(x: np.ndarray, dtype: Any) -> np.ndarray:
+    if x.dtype == np.uint8:  # images: [0, 255] -> [0, 1]
+        out = x.astype(dtype)
+        out *= np.asarray(1 / 255, dtype=dtype)
+        return out
+    return x.astype(dtype, copy=False)
+
+
+def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: Any = np.float32,
+                normalize: str = "none") -> Splits:
+    """Split off validation (stratified for classes, the last block for series), scale to ``dtype``.
+
+    ``normalize: standardize`` subtracts the training split's mean and divides by its std, per channel for
+    images and per feature for vectors; the statistics come from the training split only (no leakage).
+    """
+    labels = ds.y_train if ds.task == "classification" else None
+    tr, va = train_val_split(len(ds.x_train), val_split, rng, labels=labels, ordered=ds.ordered)
+    x_train, x_val, x_test = (_scale(a, dtype) for a in (ds.x_train[tr], ds.x_train[va], ds.x_test))
+    stats: dict[str, Any] = {}
+    if normalize == "standardize":
+        axes = (0, 2, 3) if x_train.ndim == 4 else (0,)
+        mean = x_train.mean(axis=axes, keepdims=True, dtype=np.float64)
+        std = x_train.std(axis=axes, keepdims=True, dtype=np.float64)
+        std[std == 0] = 1.0
+        for x in (x_train, x_val, x_test):
+            x -= mean.astype(dtype)
+            x /= std.astype(dtype)
+        stats = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
+    if ds.task == "classification":
+        ys = [y.astype(np.int64) for y in (ds.y_train[tr], ds.y_train[va], ds.y_test)]
+    else:
+        ys = [y.astype(dtype) for y in (ds.y_train[tr], ds.y_train[va], ds.y_test)]
+    return Splits(x_train, ys[0], x_val, ys[1], x_test, ys[2], ds, stats)

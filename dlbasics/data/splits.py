@@ -1,0 +1,44 @@
+"""Index splits: a validation split from the training set (stratified for classes, in time order for series)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def allocate(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` over groups in proportion to ``counts`` with the largest-remainder method (exact sum)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if total == 0 or counts.sum() == 0:
+        return np.zeros_like(counts)
+    exact = counts * total / counts.sum()
+    share = np.floor(exact).astype(np.int64)
+    remainder = total - share.sum()
+    order = np.argsort(-(exact - share), kind="stable")
+    share[order[:remainder]] += 1
+    return np.minimum(share, counts)
+
+
+def train_val_split(n: int, val_fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None,
+                    ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Return sorted (train_idx, val_idx) partitioning ``range(n)``; ``round(val_fraction * n)`` go to validation.
+
+    - ``ordered`` (time series): validation is the last block, never shuffled across time.
+    - ``labels`` given: stratified, each class contributes in proportion to its size (largest remainder).
+    - otherwise: a uniformly random subset.
+    """
+    n_val = int(round(val_fraction * n))
+    if n_val == 0:
+        return np.arange(n), np.arange(0)
+    if n_val >= n:
+        raise ValueError(f"val_split {val_fraction} leaves no training samples out of {n}")
+    if ordered:
+        return np.arange(n - n_val), np.arange(n - n_val, n)
+    if labels is None:
+        val = rng.permutation(n)[:n_val]
+    else:
+        classes, inverse = np.unique(labels, return_inverse=True)
+        per_class = allocate(np.bincount(inverse, minlength=len(classes)), n_val)
+        val = np.concatenate([rng.permutation(np.flatnonzero(inverse == c))[:k] for c, k in enumerate(per_class)])
+    mask = np.zeros(n, dtype=bool)
+    mask[val] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)

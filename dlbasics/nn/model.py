@@ -1,0 +1,99 @@
+"""A sequential model: layers applied in order, backward in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .layers import Layer
+from .parameter import Parameter
+
+
+class LayerShapeError(ValueError):
+    """A layer cannot take the shape produced by the layers before it."""
+
+    def __init__(self, index: int, layer: Layer, reason: str):
+        super().__init__(f"layer {index} ({layer_name(layer)}): {reason}")
+        self.index, self.reason = index, reason
+
+
+def layer_name(layer: Layer) -> str:
+    return type(layer).__name__.lower()
+
+
+class Sequential:
+    """Layers in order. ``build(input_shape, rng, dtype)`` creates every parameter from the per-sample input shape.
+
+    forward: (N, *input_shape) -> (N, *output_shape); backward returns None for the input gradient of the
+    first layer (never needed for training, so the first Dense skips that matmul).
+    """
+
+    def __init__(self, layers: Iterable[Layer]):
+        self.layers = list(layers)
+        self.shapes: list[tuple[int, ...]] = []
+        self.dtype: Any = None
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> Sequential:
+        shape = tuple(input_shape)
+        self.input_shape, self.dtype, self.shapes = shape, np.dtype(dtype), []
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = tuple(layer.build(shape, rng, self.dtype))
+            except ValueError as err:
+                raise LayerShapeError(i, layer, str(err)) from None
+            self.shapes.append(shape)
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_grad = i > 0
+        return self
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.shapes[-1] if self.shapes else self.input_shape
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def parameters(self) -> list[Parameter]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        return [(f"{i}.{p.name}", p) for i, layer in enumerate(self.layers) for p in layer.parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Weights by name ("<layer index>.<name>", e.g. "0.weight"), as copies."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy weights in by name; names and shapes must match exactly."""
+        own = dict(self.named_parameters())
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
+        for name, p in own.items():
+            if state[name].shape != p.data.shape:
+                raise ValueError(f"state dict: {name} has shape {state[name].shape}, expected {p.data.shape}")
+            p.data[...] = state[name]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per layer: index, layer, output shape (per sample) and parameter count."""
+        return [{"index": i, "layer": repr(layer), "output_shape": shape,
+                 "params": sum(p.size for p in layer.parameters())}
+                for i, (layer, shape) in enumerate(zip(self.layers, self.shapes))]
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"

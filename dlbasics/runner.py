@@ -1,0 +1,271 @@
+"""From a resolved config to a finished run folder: build the objects, train, test once, write everything.
+
+    from dlbasics import load_config, train
+    run = train(load_config("configs/quickstart.yaml", overrides=["optimizer.lr=0.01"]))
+    run.summary["final"]["test_acc"], run.metrics  # a dict and a pandas DataFrame
+
+The runner knows nothing of the terminal: progress display is a callback the caller passes in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .config import ConfigError, config_hash, load_config, yaml_io
+from .data.datasets import Splits, load_dataset, make_splits
+from .nn.losses import LOSSES, Loss
+from .nn.model import LayerShapeError, Sequential
+from .nn.registry import model_from_config
+from .optim.optimizers import OPTIMIZERS, Optimizer
+from .optim.schedules import SCHEDULES, Schedule
+from .plots.curves import plot_curves
+from .rng import stream
+from .runs.folder import METRIC_COLUMNS, RunFolder
+from .train.loop import Callback, History, evaluate, fit
+
+
+@dataclass
+class Experiment:
+    """Everything a run trains with, built from a config."""
+
+    config: dict[str, Any]
+    splits: Splits
+    model: Sequential
+    loss: Loss
+    optimizer: Optimizer
+    schedule: Schedule
+
+    @property
+    def batch_size(self) -> int:
+        bs = self.config["train"]["batch_size"]
+        return len(self.splits.x_train) if bs == "full" else bs
+
+
+def _kwargs(section: dict[str, Any], key: str = "name") -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k != key}
+
+
+def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int) -> Sequential:
+    """The config's model with fresh weights from the seed's "init" stream (shape errors are ConfigErrors)."""
+    model = model_from_config(cfg["model"], input_shape, n_outputs)
+    try:
+        model.build(input_shape, stream(cfg["seed"], "init"), np.dtype(cfg["train"]["dtype"]))
+    except LayerShapeError as err:
+        path = f"model.layers.{err.index}" if cfg["model"]["type"] == "sequential" else "model"
+        raise ConfigError(f"{err.reason} (input shape per sample: {input_shape})", path) from None
+    if model.output_shape != (n_outputs,):
+        raise ConfigError(f"the last layer outputs {model.output_shape} per sample, but data set "
+                          f"{cfg['data']['name']!r} needs ({n_outputs},)", "model.layers") from None
+    return model
+
+
+def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
+    """Load the data and build model, loss, optimizer and schedule from a resolved config."""
+    data_cfg = cfg["data"]
+    params = _kwargs(data_cfg)
+    for common in ("val_split", "normalize"):
+        params.pop(common)
+    dataset = load_dataset(data_cfg["name"], stream(cfg["seed"], "data"), progress=progress, **params)
+    dtype = np.dtype(cfg["train"]["dtype"])
+    try:
+        splits = make_splits(dataset, data_cfg["val_split"], stream(cfg["seed"], "split"), dtype,
+                             data_cfg["normalize"])
+    except ValueError as err:
+        raise ConfigError(str(err), "data.val_split") from None
+    model = build_model(cfg, dataset.input_shape, dataset.n_outputs)
+    loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
+    optimizer = OPTIMIZERS[cfg["optimizer"]["name"]](model.parameters(), **_kwargs(cfg["optimizer"]))
+    schedule = SCHEDULES[cfg["schedule"]["name"]](optimizer, **_kwargs(cfg["schedule"]))
+    return Experiment(cfg, splits, model, loss, optimizer, schedule)
+
+
+class Run:
+    """A run folder on disk: its config, summary, metrics and model."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return yaml_io.load_file(self.path / "config.yaml")
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return RunFolder(self.path).read_summary()
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"]
+
+    @property
+    def metrics(self):
+        """metrics.csv as a pandas DataFrame (one row per epoch)."""
+        import pandas as pd
+
+        return pd.read_csv(self.path / "metrics.csv")
+
+    def load_model(self) -> Sequential:
+        """The trained model: built from config.yaml, weights from model.npz."""
+        data = self.summary["data"]
+        model = build_model(self.config, tuple(data["input_shape"]), data["n_outputs"])
+        with np.load(self.path / "model.npz", allow_pickle=False) as z:
+            model.load_state_dict({k: z[k] for k in z.files})
+        return model
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+
+class _ToFolder(Callback):
+    """Appends each epoch's row to metrics.csv and refreshes summary.json."""
+
+    def __init__(self, folder: RunFolder, summary: dict[str, Any]):
+        self.folder, self.summary = folder, summary
+
+    def on_epoch_end(self, row):
+        self.folder.append_metrics(row)
+        self.summary["epochs_completed"] = row["epoch"]
+        self.summary["last"] = {k: v for k, v in row.items() if k not in ("epoch_time_s", "elapsed_s")}
+        self.folder.write_summary(self.summary)
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _versions(threads: int) -> dict[str, Any]:
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {"dlbasics": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "platform": platform.platform(), "blas": blas, "blas_threads": threads}
+
+
+def _best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    scored = [r for r in rows if r.get("val_loss") is not None and np.isfinite(r["val_loss"])]
+    if not scored:
+        return None
+    row = min(scored, key=lambda r: r["val_loss"])
+    return {k: row[k] for k in ("epoch", "val_loss", "val_acc") if k in row}
+
+
+def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (), runs_dir: str | Path | None = None,
+          callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
+    """Train one config end to end and return its :class:`Run` (a folder under ``runs_dir``).
+
+    ``config`` is a resolved config dict (from :func:`load_config`) or a path to a YAML file. Raises
+    ConfigError before any work for a bad config; a diverged run returns normally with status
+    "diverged"; KeyboardInterrupt is re-raised after the folder is marked "interrupted".
+    """
+    from threadpoolctl import threadpool_limits
+
+    cfg = config if isinstance(config, dict) else load_config(config, overrides)
+    threads = cfg["train"]["threads"]
+    with threadpool_limits(limits=threads, user_api="blas"):
+        t0 = time.perf_counter()
+        exp = build(cfg, progress=progress)
+        load_s = time.perf_counter() - t0
+        folder = RunFolder.create(runs_dir, cfg["name"])
+        return _run(exp, folder, callbacks, load_s, threads)
+
+
+def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load_s: float, threads: int) -> Run:
+    cfg, s = exp.config, exp.splits
+    classify = exp.loss.task == "classification"
+    summary: dict[str, Any] = {
+        "status": "running", "run_id": folder.run_id, "name": cfg["name"], "seed": cfg["seed"],
+        "started": _now(), "finished": None, "duration_s": None,
+        "epochs_planned": cfg["train"]["epochs"], "epochs_completed": 0, "steps": 0,
+        "best": None, "final": None, "message": "",
+        "data": {"name": s.dataset.name, "source": s.dataset.source, "task": s.dataset.task,
+                 "n_train": len(s.x_train), "n_val": len(s.x_val), "n_test": len(s.x_test),
+                 "input_shape": list(s.dataset.input_shape), "n_outputs": s.dataset.n_outputs},
+        "model": {"parameters": exp.model.num_parameters(), "layers": len(exp.model.layers)},
+        "config_hash": config_hash(cfg), "git_commit": _git_commit(), "versions": _versions(threads),
+        "pid": os.getpid(),
+    }
+    folder.write_config(cfg)
+    folder.write_summary(summary)
+    columns = [c for c in METRIC_COLUMNS if classify or not c.endswith("_acc")]
+    folder.open_metrics(columns)
+    t0 = time.perf_counter()
+    history = History()
+    try:
+        history = fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
+                      batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
+                      schedule=exp.schedule, callbacks=[_ToFolder(folder, summary), *callbacks],
+                      eval_batch_size=cfg["train"]["eval_batch_size"])
+        summary["status"] = "diverged" if history.status == "diverged" else "completed"
+        summary["message"] = history.message
+    except KeyboardInterrupt:
+        summary["status"], summary["message"] = "interrupted", "interrupted by the user (Ctrl-C / SIGTERM)"
+        raise
+    except Exception as err:
+        summary["status"], summary["message"] = "failed", f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        _finish(exp, folder, summary, history, t0, load_s)
+    return Run(folder.path)
+
+
+def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History, t0: float,
+            load_s: float) -> None:
+    """Test once (completed runs only), then write weights, plots and the final summary."""
+    s, cfg = exp.splits, exp.config
+    rows = history.rows
+    summary["steps"] = history.steps or summary.get("steps", 0)
+    summary["epochs_completed"] = len(rows) if rows else summary["epochs_completed"]
+    test: dict[str, float] = {}
+    t_test = time.perf_counter()
+    if summary["status"] == "completed" and len(s.x_test):
+        with np.errstate(over="ignore", invalid="ignore"):
+            test = evaluate(exp.model, exp.loss, s.x_test, s.y_test, cfg["train"]["eval_batch_size"])
+    test_s = time.perf_counter() - t_test
+    last = rows[-1] if rows else {}
+    final = {k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc") if k in last}
+    final.update({f"test_{k}": v for k, v in test.items()})
+    summary["final"] = final or None
+    summary["best"] = _best(rows)
+    epoch_times = [r["epoch_time_s"] for r in rows]
+    summary["timing"] = {"load_s": load_s, "train_s": time.perf_counter() - t0, "test_s": test_s,
+                         "median_epoch_s": statistics.median(epoch_times) if epoch_times else None}
+    summary["finished"] = _now()
+    summary["duration_s"] = load_s + time.perf_counter() - t0
+    try:
+        folder.save_weights(exp.model.state_dict())
+        if rows:
+            folder.save_figure(plot_curves(rows, "loss", title=f"{cfg['name']}: loss"), "loss.png")
+            if "train_acc" in rows[0]:
+                folder.save_figure(plot_curves(rows, "acc", title=f"{cfg['name']}: accuracy"), "accuracy.png")
+    finally:
+        folder.write_summary(summary)

@@ -1,0 +1,151 @@
+"""The training loop: epochs of shuffled mini-batches, evaluation in chunks, metrics per epoch.
+
+An epoch is one permutation of the training set, cut into mini-batches (the last one may be smaller).
+Training loss and accuracy of an epoch are the means over that epoch's mini-batches, computed from the
+forward passes the step already made (the weights change during the epoch; the value is the usual running
+figure, not a re-evaluation). Validation is a separate pass in eval mode after each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..nn.losses import Loss
+from ..nn.model import Sequential
+from ..optim.optimizers import Optimizer
+from ..optim.schedules import Schedule
+
+
+class Callback:
+    """Hooks called by :func:`fit`; override the ones you need."""
+
+    def on_train_begin(self, info: dict[str, Any]) -> None:
+        """``info``: epochs, n_batches (per epoch), n_train."""
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        """Before the first batch of ``epoch`` (1-based)."""
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        """After optimizer step ``batch`` (1-based within the epoch) with that batch's loss."""
+
+    def on_epoch_end(self, row: dict[str, Any]) -> None:
+        """With the epoch's metrics row; set ``History.stop`` (via ``self.history``) to end training early."""
+
+
+@dataclass
+class History:
+    """What :func:`fit` returns: one row of metrics per epoch and how training ended."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "running"  # completed | diverged | stopped
+    message: str = ""
+    steps: int = 0
+    stop: bool = False
+
+
+def evaluate(model: Sequential, loss_fn: Loss, x: np.ndarray, y: np.ndarray,
+             batch_size: int = 2000) -> dict[str, float]:
+    """Mean loss (and accuracy for classification) over ``x`` in eval mode, in chunks of ``batch_size``."""
+    n = len(x)
+    if n == 0:
+        return {}
+    total_loss, correct = 0.0, 0
+    classify = loss_fn.task == "classification"
+    for start in range(0, n, batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        out = model.forward(xb, training=False)
+        total_loss += loss_fn.forward(out, yb) * len(xb)
+        if classify:
+            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+    result = {"loss": total_loss / n}
+    if classify:
+        result["acc"] = correct / n
+    return result
+
+
+def predict(model: Sequential, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+    """Model outputs (logits for classification) for ``x`` in eval mode, in chunks."""
+    return np.concatenate([model.forward(x[s:s + batch_size], training=False) for s in range(0, len(x), batch_size)])
+
+
+def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndarray, y_train: np.ndarray, *,
+        epochs: int, batch_size: int, rng: np.random.Generator, x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None, schedule: Schedule | None = None,
+        callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000) -> History:
+    """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
+
+    x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
+    full-batch gradient descent (one step per epoch).
+    """
+    history = History()
+    for cb in callbacks:
+        cb.history = history
+    n = len(x_train)
+    batch_size = min(batch_size, n)
+    n_batches = math.ceil(n / batch_size)
+    classify = loss_fn.task == "classification"
+    has_val = x_val is not None and len(x_val) > 0
+    batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    for cb in callbacks:
+        cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
+    t_start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, epochs + 1):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            t_epoch = time.perf_counter()
+            lr = optimizer.lr
+            order = rng.permutation(n)
+            loss_sum, correct, seen = 0.0, 0, 0
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                xb, yb = x_train[idx], y_train[idx]
+                out = model.forward(xb, training=True)
+                loss = loss_fn.forward(out, yb)
+                if not math.isfinite(loss):
+                    history.status = "diverged"
+                    history.message = f"loss became {loss} at epoch {epoch}, batch {b + 1} (lr {lr:g})"
+                    break
+                model.backward(loss_fn.backward())
+                optimizer.step()
+                history.steps += 1
+                loss_sum += loss * len(idx)
+                seen += len(idx)
+                if classify:
+                    correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+                for cb in batch_hooks:
+                    cb.on_batch_end(b + 1, loss)
+            row: dict[str, Any] = {"epoch": epoch, "step": history.steps, "lr": lr,
+                                   "train_loss": loss_sum / seen if seen else float("nan")}
+            if classify:
+                row["train_acc"] = correct / seen if seen else float("nan")
+            if history.status == "diverged":
+                row["train_loss"] = float("nan")
+            elif has_val:
+                val = evaluate(model, loss_fn, x_val, y_val, eval_batch_size)
+                row.update({f"val_{k}": v for k, v in val.items()})
+            now = time.perf_counter()
+            row["epoch_time_s"] = now - t_epoch
+            row["elapsed_s"] = now - t_start
+            history.rows.append(row)
+            for cb in callbacks:
+                cb.on_epoch_end(row)
+            if history.status == "diverged":
+                return history
+            if has_val and not math.isfinite(row["val_loss"]):
+                history.status = "diverged"
+                history.message = f"validation loss became {row['val_loss']} at epoch {epoch} (lr {lr:g})"
+                return history
+            if schedule is not None:
+                schedule.step()
+            if history.stop:
+                history.status = "stopped"
+                return history
+    history.status = "completed"
+    return history
