@@ -1,0 +1,215 @@
+"""`make bench`: seconds per epoch of the mnist_adam MLP, as ratios against references timed in the same run.
+
+References: a minimal hand-written NumPy loop for the same network (no classes, no callbacks: the floor
+for a NumPy implementation) and, when importable, PyTorch on the CPU. Every contender does the same work
+per epoch: one permutation of the training set in mini-batches of 100 (forward, softmax cross-entropy,
+backward, Adam step) and one forward pass over the validation split. All run with 1 BLAS / intra-op thread.
+Implementations are interleaved round by round and the median epoch time is reported, because this machine
+is shared and noisy. Not a test: nothing here asserts a time.
+
+    python -m dlbasics.bench [--epochs 2] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+HIDDEN = [100, 100, 100, 100]
+BATCH = 100
+LR = 1e-3
+
+
+def load_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """MNIST's training set (54,000 train / 6,000 val) if found on disk, else random data of the same shape."""
+    from .data.datasets import Dataset, find_idx_dataset, load_dataset, make_splits
+
+    if find_idx_dataset("mnist") is not None:
+        ds = load_dataset("mnist", progress=False)
+        source = f"MNIST from {ds.source}"
+    else:
+        rng = np.random.default_rng(seed)
+        x = rng.integers(0, 256, size=(60000, 1, 28, 28), dtype=np.uint8)
+        y = rng.integers(0, 10, size=60000, dtype=np.uint8)
+        ds = Dataset("synthetic", x, y, x[:10], y[:10], "classification", 10)
+        source = "synthetic data of MNIST's shape (MNIST not found)"
+    s = make_splits(ds, 0.1, np.random.default_rng(seed), np.float32)
+    return s.x_train.reshape(len(s.x_train), -1), s.y_train, s.x_val.reshape(len(s.x_val), -1), s.y_val, source
+
+
+# ----------------------------------------------------------------------------- contenders: each runs one epoch
+
+
+def dlbasics_epoch_fn(x, y, xv, yv, seed: int) -> Callable[[], None]:
+    """The library: Sequential MLP + CrossEntropyLoss + Adam through ``fit`` (one epoch per call)."""
+    from .nn.losses import CrossEntropyLoss
+    from .nn.model import Sequential
+    from .nn.registry import mlp_layers
+    from .optim.optimizers import Adam
+    from .train.loop import fit
+
+    model = Sequential(mlp_layers(HIDDEN, 10, flatten=False)).build((x.shape[1],), np.random.default_rng(seed))
+    loss, opt = CrossEntropyLoss(), Adam(model.parameters(), lr=LR)
+    rng = np.random.default_rng(seed)
+
+    def epoch() -> None:
+        fit(model, loss, opt, x, y, epochs=1, batch_size=BATCH, rng=rng, x_val=xv, y_val=yv)
+
+    return epoch
+
+
+def numpy_epoch_fn(x, y, xv, yv, seed: int) -> Callable[[], None]:
+    """The floor: the same network and Adam written as bare NumPy, in place wherever possible."""
+    rng = np.random.default_rng(seed)
+    sizes = [x.shape[1], *HIDDEN, 10]
+    Ws = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    params = [p for pair in zip(Ws, bs) for p in pair]
+    ms = [np.zeros_like(p) for p in params]
+    vs = [np.zeros_like(p) for p in params]
+    tmps = [np.empty_like(p) for p in params]
+    b1, b2, eps, state = 0.9, 0.999, 1e-8, {"t": 0}
+    L = len(Ws)
+
+    def forward(xb):
+        acts = [xb]
+        h = xb
+        for i in range(L):
+            h = h @ Ws[i]
+            h += bs[i]
+            if i < L - 1:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        return acts
+
+    def epoch() -> None:
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), BATCH):
+            idx = order[start:start + BATCH]
+            xb, yb = x[idx], y[idx]
+            acts = forward(xb)
+            z = acts[-1]
+            z = z - z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            s = e.sum(axis=1, keepdims=True)
+            loss = float(np.mean(np.log(s[:, 0]) - z[np.arange(len(yb)), yb]))
+            if not np.isfinite(loss):
+                raise FloatingPointError("diverged")
+            d = e / s
+            d[np.arange(len(yb)), yb] -= 1
+            d /= len(yb)
+            grads = [None] * (2 * L)
+            for i in reversed(range(L)):
+                grads[2 * i] = acts[i].T @ d
+                grads[2 * i + 1] = d.sum(axis=0)
+                if i > 0:
+                    d = (d @ Ws[i].T) * (acts[i] > 0)
+            state["t"] += 1
+            t = state["t"]
+            step = LR / (1 - b1**t)
+            c2 = np.sqrt(1 - b2**t)
+            for p, g, m, v, tmp in zip(params, grads, ms, vs, tmps):
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                np.multiply(g, g, out=tmp)
+                tmp *= 1 - b2
+                v += tmp
+                np.sqrt(v, out=tmp)
+                tmp /= c2
+                tmp += eps
+                np.divide(m, tmp, out=tmp)
+                tmp *= step
+                p -= tmp
+        for start in range(0, len(xv), 2000):
+            forward(xv[start:start + 2000])
+
+    return epoch
+
+
+def torch_epoch_fn(x, y, xv, yv, seed: int) -> Callable[[], None] | None:
+    """PyTorch CPU, 1 intra-op thread: nn.Sequential + CrossEntropyLoss + torch.optim.Adam."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    sizes = [x.shape[1], *HIDDEN, 10]
+    layers: list = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    lossf = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    txv = torch.from_numpy(xv)
+    gen = torch.Generator().manual_seed(seed)
+
+    def epoch() -> None:
+        order = torch.randperm(len(tx), generator=gen)
+        net.train()
+        for start in range(0, len(tx), BATCH):
+            idx = order[start:start + BATCH]
+            out = net(tx[idx])
+            loss = lossf(out, ty[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+        net.eval()
+        with torch.no_grad():
+            for start in range(0, len(txv), 2000):
+                net(txv[start:start + 2000])
+
+    return epoch
+
+
+def median_epoch_times(contenders: dict[str, Callable[[], None]], epochs: int, rounds: int) -> dict[str, float]:
+    """Interleave contenders round by round; return each one's median epoch time in seconds."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for fn in contenders.values():  # warm-up epoch: allocations, caches, lazy imports
+        fn()
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            for _ in range(epochs):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from threadpoolctl import threadpool_limits
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per contender per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (contenders interleaved)")
+    args = parser.parse_args(argv)
+    x, y, xv, yv, source = load_data()
+    print(f"mnist_adam MLP {[x.shape[1], *HIDDEN, 10]}, batch {BATCH}, Adam; {len(x)} train / {len(xv)} val; "
+          f"{source}")
+    with threadpool_limits(limits=1, user_api="blas"):
+        contenders = {"dlbasics": dlbasics_epoch_fn(x, y, xv, yv, 0), "numpy (minimal loop)":
+                      numpy_epoch_fn(x, y, xv, yv, 0)}
+        torch_fn = torch_epoch_fn(x, y, xv, yv, 0)
+        if torch_fn is not None:
+            contenders["pytorch (cpu, 1 thread)"] = torch_fn
+        med = median_epoch_times(contenders, args.epochs, args.rounds)
+    print(f"median seconds per epoch over {args.rounds} rounds x {args.epochs} epochs:")
+    for name, t in med.items():
+        print(f"  {name:<26} {t:7.3f} s")
+    ours = med["dlbasics"]
+    print(f"ratio dlbasics / numpy minimal loop: {ours / med['numpy (minimal loop)']:.2f}  (goal <= 1.20)")
+    if torch_fn is not None:
+        print(f"ratio dlbasics / pytorch cpu:        {ours / med['pytorch (cpu, 1 thread)']:.2f}  (goal <= 0.70)")
+    else:
+        print("pytorch not installed: no torch ratio (pip install torch==2.13.0+cpu to add it)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Finite-difference gradient checks (float64, central differences), as CS231n's ``gradient_check.py``.
+
+The relative error between an analytic gradient ``a`` and a numeric one ``n`` of one tensor is
+``||a - n|| / (||a|| + ||n||)`` over the checked coordinates (the norm form of Andrew Ng's gradient-checking
+recipe: unlike an element-wise ratio it is not fooled by near-zero elements, whose finite differences are
+mostly round-off). Below 1e-7 is right for smooth functions in float64; a kink (ReLU at 0, max-pooling ties)
+crossed by the +-h step can give ~1e-5; 1e-3 or more is a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .layers import Layer
+from .losses import Loss
+
+
+def rel_error(analytic: np.ndarray, numeric: np.ndarray, floor: float = 1e-20) -> float:
+    """||a - n|| / max(||a|| + ||n||, floor): 0 when both are zero, 1 when one of them is."""
+    a, n = np.ravel(np.asarray(analytic, np.float64)), np.ravel(np.asarray(numeric, np.float64))
+    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), floor))
+
+
+def sample_coords(shape: tuple[int, ...], max_coords: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices to check: all of them, or ``max_coords`` drawn without replacement for big tensors."""
+    size = int(np.prod(shape))
+    if max_coords is None or size <= max_coords:
+        return np.arange(size)
+    return np.sort(rng.choice(size, max_coords, replace=False))
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, coords: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Central differences (f(x + h e_i) - f(x - h e_i)) / 2h at the flat ``coords`` of ``x`` (restored after)."""
+    flat = x.reshape(-1)
+    grad = np.zeros(len(coords))
+    for j, i in enumerate(coords):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        grad[j] = (plus - minus) / (2 * h)
+    return grad
+
+
+def check_layer(layer: Layer, x: np.ndarray, rng: np.random.Generator, training: bool = True,
+                max_coords: int | None = 200, h: float = 1e-5) -> dict[str, float]:
+    """Relative error of ``dx`` and of every parameter gradient of a built layer on input ``x`` (float64).
+
+    The scalar checked is ``sum(forward(x) * R)`` for a fixed random ``R``, so every output element matters.
+    A layer whose forward draws random numbers (dropout) must be re-seeded by the caller for each call.
+    """
+    out = layer.forward(x, training)
+    proj = rng.standard_normal(out.shape)
+
+    def f() -> float:
+        return float(np.sum(layer.forward(x, training) * proj))
+
+    layer.forward(x, training)
+    dx = layer.backward(proj)
+    analytic = {"x": None if dx is None else dx.copy(), **{p.name: p.grad.copy() for p in layer.parameters()}}
+    errors = {}
+    targets = {"x": x, **{p.name: p.data for p in layer.parameters()}}
+    for name, arr in targets.items():
+        if analytic[name] is None:
+            continue
+        coords = sample_coords(arr.shape, max_coords, rng)
+        numeric = numerical_gradient(f, arr, coords, h)
+        errors[name] = rel_error(analytic[name].reshape(-1)[coords], numeric)
+    return errors
+
+
+def check_loss(loss: Loss, out: np.ndarray, target: np.ndarray, h: float = 1e-5) -> float:
+    """Relative error of ``loss.backward()`` against central differences over every element of ``out``."""
+    out = np.array(out, dtype=np.float64)
+    loss.forward(out, target)
+    analytic = loss.backward().copy()
+    numeric = numerical_gradient(lambda: loss.forward(out, target), out, np.arange(out.size), h)
+    return rel_error(analytic.reshape(-1), numeric)
