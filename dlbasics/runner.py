@@ -224,7 +224,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         history = fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
                       batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
                       schedule=exp.schedule, callbacks=[_ToFolder(folder, summary), *callbacks],
-                      eval_batch_size=cfg["train"]["eval_batch_size"])
+                      eval_batch_size=cfg["train"]["eval_batch_size"],
+                      flush_denormals=cfg["train"]["flush_denormals"])
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
     except KeyboardInterrupt:

@@ -114,7 +114,7 @@ def test_python_tags_are_refused(write_config):
 
 
 def test_missing_file_and_syntax_errors_name_the_file(write_config, tmp_path):
-    with pytest.raises(ConfigError, match="nope.yaml: no such config file"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: no such config file"):
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match=r"bad.yaml: line \d+, column \d+: invalid YAML: expected"):
         load_config(write_config("train:\n  epochs: [1, 2\n", "bad.yaml"))
@@ -130,6 +130,6 @@ def test_config_hash_ignores_key_order():
     assert config_hash(a) == config_hash(b) != config_hash(resolve_config({"seed": 2}, "x"))
 
 
-def test_cosine_T_max_is_resolved_to_the_epoch_count():
+def test_cosine_t_max_is_resolved_to_the_epoch_count():
     cfg = resolve_config({"schedule": "cosine", "train": {"epochs": 7}}, "x")
     assert cfg["schedule"] == {"name": "cosine", "T_max": 7, "eta_min": 0.0}

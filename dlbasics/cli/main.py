@@ -127,8 +127,8 @@ def model(
     """Print the config's model as a table: layer, output shape, parameters (no training)."""
     from ..config import load_config
     from ..data.datasets import load_dataset
-    from ..runner import build_model
     from ..rng import stream
+    from ..runner import build_model
 
     with user_errors():
         cfg = load_config(config, list(set_ or []))

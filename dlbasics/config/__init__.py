@@ -87,8 +87,8 @@ def resolve_config(raw: Any, source: str = "<config>", overrides: Iterable[str] 
         check_across_sections(cfg)
     except ConfigError as err:
         err.source = next((f"--set {origins[p]}" for p in origins
-                           if err.path == p or err.path.startswith(p + ".") or p.startswith(err.path + ".")
-                           and err.path), source)
+                           if err.path == p or err.path.startswith(p + ".") or (p.startswith(err.path + ".")
+                           and err.path)), source)
         raise
     if cfg["name"] is None:
         cfg["name"] = name or "run"

@@ -21,6 +21,7 @@ from ..nn.registry import LAYERS
 from ..optim.optimizers import OPTIMIZERS
 from ..optim.schedules import SCHEDULES
 from .fields import (
+    Bool,
     Choice,
     ConfigError,
     Either,
@@ -110,6 +111,8 @@ TRAIN = Section({
     "eval_batch_size": Num(2000, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
     "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
+    "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "
+                                      "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),
 }, doc="the training loop")
 
 #: every top-level section; add a section here and it is validated, defaulted and documented

@@ -89,7 +89,7 @@ def candidate_dirs(name: str, root: str | None = None) -> list[Path]:
     return dirs
 
 
-def _find_file(folder: Path, stem: str) -> Path | None:
+def find_file(folder: Path, stem: str) -> Path | None:
     for candidate in (folder / f"{stem}.gz", folder / stem):
         if candidate.is_file():
             return candidate
@@ -99,7 +99,7 @@ def _find_file(folder: Path, stem: str) -> Path | None:
 def find_idx_dataset(name: str, root: str | None = None) -> Path | None:
     """The first candidate folder holding all four IDX files (gzip or raw), or None."""
     for folder in candidate_dirs(name, root):
-        if all(_find_file(folder, stem) for pair in IDX_FILES.values() for stem in pair):
+        if all(find_file(folder, stem) for pair in IDX_FILES.values() for stem in pair):
             return folder
     return None
 
@@ -119,7 +119,7 @@ def load_idx_dataset(name: str, root: str | None = None, download: bool = True,
     arrays = {}
     for split, (images, labels) in IDX_FILES.items():
         try:
-            arrays[split] = load_idx_pair(_find_file(folder, images), _find_file(folder, labels))
+            arrays[split] = load_idx_pair(find_file(folder, images), find_file(folder, labels))
         except IDXError as err:
             raise DataError(f"{err} (delete it to download again, or point DLB_DATA_DIR elsewhere)") from None
     return arrays, folder

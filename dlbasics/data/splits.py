@@ -6,16 +6,21 @@ import numpy as np
 
 
 def allocate(counts: np.ndarray, total: int) -> np.ndarray:
-    """Split ``total`` over groups in proportion to ``counts`` with the largest-remainder method (exact sum)."""
+    """Split ``total`` over groups in proportion to ``counts``: largest remainder, ties to the lower group.
+
+    Integer arithmetic only, so the shares are exact and the same on every machine; they sum to ``total``.
+    """
     counts = np.asarray(counts, dtype=np.int64)
-    if total == 0 or counts.sum() == 0:
+    n = int(counts.sum())
+    if total == 0 or n == 0:
         return np.zeros_like(counts)
-    exact = counts * total / counts.sum()
-    share = np.floor(exact).astype(np.int64)
-    remainder = total - share.sum()
-    order = np.argsort(-(exact - share), kind="stable")
-    share[order[:remainder]] += 1
-    return np.minimum(share, counts)
+    quotas = counts * total // n
+    remainders = counts * total % n
+    short = total - int(quotas.sum())
+    order = sorted(range(len(counts)), key=lambda k: (-int(remainders[k]), k))
+    for k in order[:short]:
+        quotas[k] += 1
+    return quotas
 
 
 def train_val_split(n: int, val_fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None,
@@ -26,7 +31,7 @@ def train_val_split(n: int, val_fraction: float, rng: np.random.Generator, label
     - ``labels`` given: stratified, each class contributes in proportion to its size (largest remainder).
     - otherwise: a uniformly random subset.
     """
-    n_val = int(round(val_fraction * n))
+    n_val = round(val_fraction * n)
     if n_val == 0:
         return np.arange(n), np.arange(0)
     if n_val >= n:

@@ -195,12 +195,13 @@ class Adam(Optimizer):
         v += tmp
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = group["lr"] / (1 - beta1**t)
+        # p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), with sqrt(bc2) moved out of the element-wise
+        # work: = (lr / bc1) * sqrt(bc2) * m / (sqrt(v) + eps * sqrt(bc2)). Same value, one pass fewer.
+        sqrt_bc2 = math.sqrt(1 - beta2**t)
         np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1 - beta2**t)
-        tmp += group["eps"]
+        tmp += group["eps"] * sqrt_bc2
         np.divide(m, tmp, out=tmp)
-        tmp *= step_size
+        tmp *= group["lr"] / (1 - beta1**t) * sqrt_bc2
         p.data -= tmp
 
 

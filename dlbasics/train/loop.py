@@ -18,6 +18,7 @@ import numpy as np
 
 from ..nn.losses import Loss
 from ..nn.model import Sequential
+from ..numerics import flush_denormals as flush_subnormals
 from ..optim.optimizers import Optimizer
 from ..optim.schedules import Schedule
 
@@ -77,11 +78,12 @@ def predict(model: Sequential, x: np.ndarray, batch_size: int = 2000) -> np.ndar
 def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndarray, y_train: np.ndarray, *,
         epochs: int, batch_size: int, rng: np.random.Generator, x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None, schedule: Schedule | None = None,
-        callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000) -> History:
+        callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
-    full-batch gradient descent (one step per epoch).
+    full-batch gradient descent (one step per epoch). ``flush_denormals`` runs the loop with subnormal
+    floats flushed to zero (see :mod:`dlbasics.numerics`): same results, without the CPU's slow path.
     """
     history = History()
     for cb in callbacks:
@@ -95,7 +97,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
     t_start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), flush_subnormals(flush_denormals):
         for epoch in range(1, epochs + 1):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
