@@ -64,7 +64,7 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
         model.build(input_shape, stream(cfg["seed"], "init"), np.dtype(cfg["train"]["dtype"]))
     except LayerShapeError as err:
         path = f"model.layers.{err.index}" if cfg["model"]["type"] == "sequential" else "model"
-        raise ConfigError(f"{err.reason} (input shape per sample: {input_shape})", path) from None
+        raise ConfigError(err.reason, path) from None
     if model.output_shape != (n_outputs,):
         raise ConfigError(f"the last layer outputs {model.output_shape} per sample, but data set "
                           f"{cfg['data']['name']!r} needs ({n_outputs},)", "model.layers") from None

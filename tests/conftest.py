@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,68 @@ model: {type: mlp, hidden: [16]}
 optimizer: {name: adam, lr: 0.01}
 train: {epochs: 3, batch_size: 32}
 """
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Serves files from a folder, counts requests, and answers 500 to the first few of chosen paths."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server = self.server
+        with server.lock:
+            server.requests.append(self.path)
+            failing = server.fail_first.get(self.path, 0)
+            if failing:
+                server.fail_first[self.path] = failing - 1
+        if failing:
+            self.send_error(500)
+            return
+        super().do_GET()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+class Site:
+    """A running local HTTP server and the folder it serves."""
+
+    def __init__(self, root: Path, server: _Server):
+        self.root = root
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    @property
+    def requests(self) -> list[str]:
+        return self.server.requests
+
+    def mirror(self, name: str, files: dict[str, bytes] | None = None) -> str:
+        """Create a mirror folder holding ``files`` and return its URL prefix."""
+        folder = self.root / name
+        folder.mkdir(exist_ok=True)
+        for filename, data in (files or {}).items():
+            (folder / filename).write_bytes(data)
+        return f"{self.url}{name}/"
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    server.requests = []
+    server.fail_first = {}
+    server.lock = threading.Lock()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield Site(root, server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

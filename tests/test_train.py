@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY
 
+from conftest import TINY
 from dlbasics import load_config, train
 from dlbasics.nn.losses import CrossEntropyLoss
 from dlbasics.nn.model import Sequential

@@ -33,7 +33,7 @@ app.add_typer(data_app, name="data")
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
                                                   help="Override a config value, e.g. optimizer.lr=0.01 (repeatable).")]
 RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", envvar="DLB_RUNS_DIR",
-                                                 help="Where run folders go [default: ./runs].")]
+                                                 help="Where run folders go (default: ./runs).")]
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -43,8 +43,11 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn user mistakes and missing data into one-line errors with their exit codes (no traceback)."""
+def user_errors(source: Path | str = "") -> Iterator[None]:
+    """Turn user mistakes and missing data into one-line errors with their exit codes (no traceback).
+
+    A config error found after loading (a layer that cannot take its input shape) names ``source``.
+    """
     from ..config import ConfigError
     from ..data.datasets import DataError
     from ..data.download import DownloadError
@@ -52,6 +55,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as err:
+        err.source = err.source or str(source)
         raise fail(str(err), EXIT_USAGE) from None
     except (DataError, DownloadError) as err:
         raise fail(str(err), EXIT_DATA) from None
@@ -80,7 +84,7 @@ def train(
     from .progress import PlainProgress, RichProgress
 
     overrides = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
-    with user_errors():
+    with user_errors(config):
         cfg = load_config(config, overrides)
         show = not (quiet or json_)
         console = Console()
@@ -119,6 +123,19 @@ def _result_line(summary: dict[str, Any], path: Path) -> str:
             f"{per_epoch}  {shown}\nrun folder: {path}")
 
 
+@app.command("config")
+def show_config(
+    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    set_: SetOpt = None,
+) -> None:
+    """Print the fully resolved config (defaults filled in, overrides applied) as YAML; nothing runs."""
+    from ..config import load_config, yaml_io
+
+    with user_errors(config):
+        cfg = load_config(config, list(set_ or []))
+    print(yaml_io.dumps(cfg).rstrip())
+
+
 @app.command()
 def model(
     config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
@@ -130,7 +147,7 @@ def model(
     from ..rng import stream
     from ..runner import build_model
 
-    with user_errors():
+    with user_errors(config):
         cfg = load_config(config, list(set_ or []))
         params = {k: v for k, v in cfg["data"].items() if k not in ("name", "val_split", "normalize")}
         ds = load_dataset(cfg["data"]["name"], stream(cfg["seed"], "data"), **params)
@@ -205,7 +222,7 @@ def data_list() -> None:
 @data_app.command("download")
 def data_download(
     name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.", show_default=False)],
-    root: Annotated[Path | None, typer.Option(help="Folder to put the files in [default: the cache].")] = None,
+    root: Annotated[Path | None, typer.Option(help="Folder to put the files in (default: the cache).")] = None,
 ) -> None:
     """Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5."""
     from ..config.fields import did_you_mean

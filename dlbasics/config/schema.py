@@ -37,7 +37,8 @@ from .fields import (
 
 
 def _class_section(cls: type) -> Section:
-    return section_from_signature(cls.__init__, getattr(cls, "constraints", {}))
+    doc = (cls.__doc__ or "").strip().split("\n")[0]
+    return section_from_signature(cls.__init__, getattr(cls, "constraints", {}), doc=doc)
 
 
 def _constructs(cls: type) -> Callable[[dict], tuple[str, str] | None]:

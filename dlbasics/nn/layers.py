@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..config.fields import Choice, Num, Spec
+from ..config.fields import Bool, Choice, Num, Spec
 from .init import INITIALIZERS
 from .parameter import Parameter
 
@@ -57,6 +57,7 @@ class Dense(Layer):
     constraints: ClassVar[dict[str, Spec]] = {
         "units": Num(integer=True, ge=1, doc="number of output features"),
         "init": Choice(lambda: list(INITIALIZERS), doc="weight initialiser"),
+        "bias": Bool(doc="add a bias (initialised to 0)"),
     }
 
     def __init__(self, units: int, init: str = "he_normal", bias: bool = True):

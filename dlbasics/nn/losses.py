@@ -42,7 +42,9 @@ class CrossEntropyLoss(Loss):
     """
 
     task = "classification"
-    constraints: ClassVar[dict[str, Spec]] = {"label_smoothing": Num(ge=0.0, le=1.0)}
+    constraints: ClassVar[dict[str, Spec]] = {
+        "label_smoothing": Num(ge=0.0, le=1.0, doc="eps: target (1 - eps) one-hot + eps / K (PyTorch's definition)"),
+    }
 
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing

@@ -43,7 +43,10 @@ class Constant(Schedule):
 class StepLR(Schedule):
     """lr_t = lr * gamma^floor(t / step_size) (``torch.optim.lr_scheduler.StepLR``)."""
 
-    constraints: ClassVar[dict[str, Spec]] = {"step_size": Num(integer=True, ge=1), "gamma": Num(gt=0.0)}
+    constraints: ClassVar[dict[str, Spec]] = {
+        "step_size": Num(integer=True, ge=1, doc="epochs between decays"),
+        "gamma": Num(gt=0.0, doc="multiplicative factor of each decay"),
+    }
 
     def __init__(self, optimizer: Optimizer, step_size: int = 10, gamma: float = 0.1):
         self.step_size, self.gamma = step_size, gamma
@@ -59,7 +62,10 @@ class CosineAnnealing(Schedule):
     ``T_max`` defaults to the number of training epochs (``train.epochs``); past T_max the cosine continues.
     """
 
-    constraints: ClassVar[dict[str, Spec]] = {"T_max": Optional(Num(integer=True, ge=1)), "eta_min": Num(ge=0.0)}
+    constraints: ClassVar[dict[str, Spec]] = {
+        "T_max": Optional(Num(integer=True, ge=1), doc="epochs of the half cosine (default: train.epochs)"),
+        "eta_min": Num(ge=0.0, doc="final learning rate"),
+    }
 
     def __init__(self, optimizer: Optimizer, T_max: int | None = None, eta_min: float = 0.0):
         if T_max is None:

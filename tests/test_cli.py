@@ -1,0 +1,113 @@
+"""The `dlb` command as a user runs it: exit codes, one-line errors, --json, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import TINY
+
+
+def dlb(*args, cwd=None, timeout=120):
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "dlbasics", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("text,fragments", [
+    ("optimiser: {name: adam}\n", ["optimiser: unknown key; did you mean 'optimizer'?"]),
+    ("optimizer: {name: adam, lr: fast}\n", ["optimizer.lr: expected a number >= 0, got 'fast'"]),
+    ("optimizer: {name: sgd, lr: -0.1}\n", ["optimizer.lr", "got -0.1"]),
+    ("data: {name: mnsit}\n", ["data.name: unknown value 'mnsit'; did you mean 'mnist'?"]),
+    ("name: !!python/object:os.system x\n", ["the YAML tag !!python/object:os.system is not allowed"]),
+    ("model: {layers: [{type: dense, units: 10}]}\n", ["model.layers.0", "put {type: flatten} before it"]),
+])
+def test_bad_configs_exit_2_with_one_line_naming_file_and_key(write_config, text, fragments):
+    path = write_config(text)
+    assert_one_line_error(dlb("train", path), str(path), *fragments)
+
+
+def test_missing_config_file(tmp_path):
+    assert_one_line_error(dlb("train", tmp_path / "nope.yaml"), "nope.yaml: no such config file")
+
+
+def test_bad_override_names_the_override(write_config):
+    assert_one_line_error(dlb("train", write_config(TINY), "--set", "optimizer.lr=fast"),
+                          "--set optimizer.lr=fast: optimizer.lr: expected a number")
+
+
+def test_json_prints_only_the_summary(write_config, tmp_path):
+    result = dlb("train", write_config(TINY), "--set", "optimizer.lr=0.02", "--json", "--runs-dir", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "completed" and isinstance(summary["final"]["test_acc"], float)
+    run_dir = tmp_path / "r" / summary["run_id"]
+    assert (run_dir / "metrics.csv").read_text().count("\n") == 1 + 3
+
+
+def test_plain_output_has_one_line_per_epoch_and_the_result(write_config, tmp_path):
+    result = dlb("train", write_config(TINY), "--runs-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [ln.split()[1] for ln in lines[:3]] == ["1/3", "2/3", "3/3"]
+    assert lines[3].startswith("completed: 3 epochs") and "test_acc" in lines[3]
+    assert dlb("train", write_config(TINY), "--runs-dir", tmp_path, "--quiet").stdout == ""
+
+
+def test_divergence_exits_4(write_config, tmp_path):
+    result = dlb("train", write_config(TINY), "--set", "optimizer.name=sgd", "--set", "optimizer.lr=1e6",
+                 "--set", "model.hidden=[64, 64]", "--set", "train.epochs=30", "--runs-dir", tmp_path)
+    assert result.returncode == 4
+    assert "run diverged: loss became" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_exits_130(write_config, tmp_path):
+    path = write_config(TINY.replace("epochs: 3", "epochs: 100000"))
+    proc = subprocess.Popen([sys.executable, "-m", "dlbasics", "train", str(path), "--runs-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    summary = None
+    while time.time() < deadline:
+        found = list(tmp_path.glob("*/summary.json"))
+        if found:
+            summary = json.loads(found[0].read_text())
+            if summary.get("epochs_completed", 0) >= 2:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    summary = json.loads(found[0].read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] >= 2
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_model_command_prints_the_shape_table(write_config):
+    result = dlb("model", write_config(TINY.replace("[16]", "[16, 8]")))
+    assert result.returncode == 0, result.stderr
+    assert "(N, 16)" in result.stdout and "(N, 3)" in result.stdout and "total" in result.stdout
+    assert "211" in result.stdout  # (2*16+16) + (16*8+8) + (8*3+3)
+
+
+def test_runs_list_and_show(write_config, tmp_path):
+    dlb("train", write_config(TINY), "--runs-dir", tmp_path / "runs", "-q")
+    listed = dlb("runs", "list", "--runs-dir", tmp_path / "runs")
+    assert listed.returncode == 0 and "completed" in listed.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    shown = dlb("runs", "show", run)
+    assert json.loads(shown.stdout)["run_id"] == run.name

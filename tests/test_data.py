@@ -1,0 +1,155 @@
+"""Data sets: where MNIST-format files are found, download on first use, splits, synthetic sets, mnist-mini."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MNIST
+from dlbasics.data import datasets, download
+from dlbasics.data.datasets import DataError, find_idx_dataset, load_dataset, make_splits
+from dlbasics.data.idx import write_idx
+from dlbasics.data.splits import allocate, train_val_split
+
+NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+def fake_mnist(folder, n_train=30, n_test=10, value=7, gz=True):
+    """Four small IDX files in MNIST's format; every pixel of the images equals ``value``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    arrays = [np.full((n_train, 28, 28), value, np.uint8), np.arange(n_train, dtype=np.uint8) % 10,
+              np.full((n_test, 28, 28), value, np.uint8), np.arange(n_test, dtype=np.uint8) % 10]
+    for name, arr in zip(NAMES, arrays):
+        write_idx(folder / f"{name}{suffix}", arr)
+    return folder
+
+
+@pytest.fixture
+def no_system_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "SYSTEM_DATA_DIR", tmp_path / "usr-share-datasets")
+    return tmp_path / "usr-share-datasets"
+
+
+def test_resolution_order_root_env_cache_system(tmp_path, monkeypatch, no_system_dir):
+    system = fake_mnist(no_system_dir / "mnist", value=4)
+    cache = fake_mnist(tmp_path / "cache" / "dlbasics" / "mnist", value=3)
+    env = fake_mnist(tmp_path / "env" / "mnist", value=2, gz=False)
+    root = fake_mnist(tmp_path / "root", value=1)
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    assert find_idx_dataset("mnist", str(root)) == root
+    assert find_idx_dataset("mnist") == env
+    monkeypatch.delenv("DLB_DATA_DIR")
+    assert find_idx_dataset("mnist") == cache
+    for f in cache.iterdir():
+        f.unlink()
+    assert find_idx_dataset("mnist") == system
+    ds = load_dataset("mnist")
+    assert ds.x_train.shape == (30, 1, 28, 28) and int(ds.x_train.max()) == 4 and ds.source == str(system)
+
+
+def test_an_incomplete_folder_is_skipped(tmp_path, monkeypatch, no_system_dir):
+    env = fake_mnist(tmp_path / "env" / "mnist")
+    (env / f"{NAMES[0]}.gz").unlink()
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    assert find_idx_dataset("mnist") is None
+
+
+def test_missing_data_is_downloaded_into_the_cache_from_a_mirror(tmp_path, monkeypatch, no_system_dir, site):
+    served = fake_mnist(site.root / "mirror", value=9)
+    md5s = {f"{n}.gz": download.md5sum(served / f"{n}.gz") for n in NAMES}
+    monkeypatch.setitem(download.SOURCES, "mnist", {"mirrors": ["http://unused.invalid/"], "files": md5s})
+    monkeypatch.setenv("DLB_MIRRORS_MNIST", site.url + "mirror/")
+    ds = load_dataset("mnist", progress=False)
+    assert ds.source == str(tmp_path / "cache" / "dlbasics" / "mnist")
+    assert int(ds.x_test.max()) == 9 and len(site.requests) == 4
+    load_dataset("mnist", progress=False)  # now found in the cache: no new request
+    assert len(site.requests) == 4
+
+
+def test_offline_without_data_is_a_clear_error(tmp_path, monkeypatch, no_system_dir):
+    monkeypatch.setattr(download, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.setenv("DLB_MIRRORS_MNIST", "http://127.0.0.1:9/")  # the discard port: nothing listens
+    with pytest.raises(download.DownloadError) as info:
+        load_dataset("mnist", progress=False)
+    assert "could not download" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_corrupted_local_file_is_a_data_error_naming_it(tmp_path, monkeypatch, no_system_dir):
+    env = fake_mnist(tmp_path / "env" / "mnist")
+    (env / f"{NAMES[1]}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x1e" + b"\x01" * 5))
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(DataError, match=NAMES[1]):
+        load_dataset("mnist")
+
+
+def test_mnist_mini_is_a_stratified_real_subset():
+    ds = load_dataset("mnist-mini")
+    assert ds.x_train.shape == (10000, 1, 28, 28) and ds.x_test.shape == (2000, 1, 28, 28)
+    assert ds.x_train.dtype == np.uint8 and ds.n_classes == 10
+    counts = np.bincount(ds.y_train, minlength=10)
+    mnist_share = np.array([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]) / 60000
+    np.testing.assert_allclose(counts / 10000, mnist_share, atol=1e-4)
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="real MNIST not available here")
+def test_mnist_mini_images_are_the_real_mnist_images():
+    from dlbasics.data.idx import read_idx
+
+    with np.load(datasets.resources.files("dlbasics.data") / "mnist_mini.npz") as z:
+        index, x = z["train_index"], z["x_train"]
+    full = read_idx(SHARED_MNIST / "train-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal(full[index], x)
+
+
+def test_stratified_validation_split_keeps_class_proportions():
+    y = np.repeat(np.arange(4), [50, 30, 15, 5])
+    tr, va = train_val_split(len(y), 0.2, np.random.default_rng(0), labels=y)
+    assert len(va) == 20 and len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 100
+    assert np.bincount(y[va]).tolist() == [10, 6, 3, 1]
+
+
+def test_time_ordered_split_takes_the_last_block():
+    tr, va = train_val_split(10, 0.3, np.random.default_rng(0), ordered=True)
+    assert tr.tolist() == list(range(7)) and va.tolist() == [7, 8, 9]
+
+
+def test_allocate_is_exact_and_proportional():
+    assert allocate(np.array([5, 3, 2]), 5).tolist() == [3, 1, 1]
+    assert allocate(np.array([1, 1, 1]), 2).sum() == 2
+
+
+def test_images_are_scaled_to_unit_interval_and_standardize_uses_training_split_only():
+    ds = load_dataset("mnist-mini")
+    s = make_splits(ds, 0.1, np.random.default_rng(0), np.float32)
+    assert s.x_train.dtype == np.float32 and s.x_train.min() == 0.0 and s.x_train.max() == 1.0
+    z = make_splits(ds, 0.1, np.random.default_rng(0), np.float32, normalize="standardize")
+    assert abs(float(z.x_train.mean())) < 1e-4 and float(z.x_train.std()) == pytest.approx(1.0, abs=1e-3)
+    assert z.stats["mean"][0] == pytest.approx(float(s.x_train.mean(dtype=np.float64)), rel=1e-6)
+
+
+@pytest.mark.parametrize("name,task,x_shape", [("linear", "regression", (1,)), ("spirals", "classification", (2,)),
+                                               ("moons", "classification", (2,)), ("sine", "regression", (20,))])
+def test_synthetic_sets_are_seeded(name, task, x_shape):
+    a = load_dataset(name, np.random.default_rng(5), n_train=50, n_test=20)
+    b = load_dataset(name, np.random.default_rng(5), n_train=50, n_test=20)
+    c = load_dataset(name, np.random.default_rng(6), n_train=50, n_test=20)
+    assert a.task == task and a.input_shape == x_shape and len(a.x_test) == 20
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_linear_data_follows_y_equals_4x_minus_2():
+    ds = load_dataset("linear", np.random.default_rng(0), n_train=5000, n_test=10, noise=0.5)
+    w, b = np.polyfit(ds.x_train[:, 0], ds.y_train[:, 0], 1)
+    assert w == pytest.approx(4.0, abs=0.05) and b == pytest.approx(-2.0, abs=0.06)
+
+
+def test_sine_series_is_time_ordered_windows():
+    ds = load_dataset("sine", np.random.default_rng(0), n_train=30, n_test=10, window=5, noise=0.0)
+    assert ds.ordered
+    np.testing.assert_allclose(ds.x_train[1, :4], ds.x_train[0, 1:])
+    np.testing.assert_allclose(ds.x_train[1, -1], ds.y_train[0, 0])
+    np.testing.assert_allclose(ds.x_test[0, -1], ds.y_train[-1, 0])
