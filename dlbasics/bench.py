@@ -68,19 +68,20 @@ def load_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 def dlbasics_epoch_fn(x, y, xv, yv, setup: Setup, seed: int = 0) -> Callable[[], None]:
-    """The library: Sequential MLP + CrossEntropyLoss + Adam through ``fit`` (one epoch per call)."""
+    """The library as `dlb train` runs it: NCHW images, Flatten + MLP, CrossEntropyLoss, Adam, ``fit``."""
     from .nn.losses import CrossEntropyLoss
     from .nn.model import Sequential
     from .nn.registry import mlp_layers
     from .optim.optimizers import Adam
     from .train.loop import fit
 
-    model = Sequential(mlp_layers(setup.hidden, 10, flatten=False)).build((x.shape[1],), np.random.default_rng(seed))
+    images, val_images = x.reshape(-1, 1, 28, 28), xv.reshape(-1, 1, 28, 28)
+    model = Sequential(mlp_layers(list(setup.hidden), 10)).build((1, 28, 28), np.random.default_rng(seed))
     loss, opt = CrossEntropyLoss(), Adam(model.parameters(), lr=setup.lr)
     rng = np.random.default_rng(seed)
 
     def epoch() -> None:
-        fit(model, loss, opt, x, y, epochs=1, batch_size=setup.batch, rng=rng, x_val=xv, y_val=yv)
+        fit(model, loss, opt, images, y, epochs=1, batch_size=setup.batch, rng=rng, x_val=val_images, y_val=yv)
 
     return epoch
 

@@ -112,7 +112,12 @@ def test_whole_mlp_backward_matches_finite_differences():
         assert rel_error(analytic.reshape(-1), numeric) < SMOOTH, name
 
 
-def test_first_layer_skips_the_unused_input_gradient():
-    model = Sequential(mlp_layers([4], 2, flatten=False)).build((3,), np.random.default_rng(0))
-    model.forward(np.ones((2, 3), np.float32))
+@pytest.mark.parametrize("flatten", [False, True])
+def test_first_layer_with_parameters_skips_the_unused_input_gradient(flatten):
+    model = Sequential(mlp_layers([4], 2, flatten=flatten))
+    model.build((1, 3) if flatten else (3,), np.random.default_rng(0))
+    dense = model.layers[1 if flatten else 0]
+    assert not dense.needs_input_grad and model.layers[-1].needs_input_grad
+    model.forward(np.ones((2, 1, 3) if flatten else (2, 3), np.float32), training=True)
     assert model.backward(np.ones((2, 2), np.float32)) is None
+    assert np.any(dense.W.grad != 0)

@@ -26,8 +26,9 @@ def layer_name(layer: Layer) -> str:
 class Sequential:
     """Layers in order. ``build(input_shape, rng, dtype)`` creates every parameter from the per-sample input shape.
 
-    forward: (N, *input_shape) -> (N, *output_shape); backward returns None for the input gradient of the
-    first layer (never needed for training, so the first Dense skips that matmul).
+    forward: (N, *input_shape) -> (N, *output_shape). Backward stops at the first layer with parameters:
+    no layer before it needs a gradient, so e.g. the first Dense after a Flatten skips its ``dx`` matmul
+    (the largest one of an MNIST MLP) and ``backward`` returns None.
     """
 
     def __init__(self, layers: Iterable[Layer]):
@@ -44,8 +45,10 @@ class Sequential:
             except ValueError as err:
                 raise LayerShapeError(i, layer, str(err)) from None
             self.shapes.append(shape)
-        for i, layer in enumerate(self.layers):
-            layer.needs_input_grad = i > 0
+        params_before = False  # dx is only needed when some earlier layer has parameters
+        for layer in self.layers:
+            layer.needs_input_grad = params_before
+            params_before = params_before or bool(layer.parameters())
         return self
 
     @property
@@ -62,6 +65,8 @@ class Sequential:
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
+            if dout is None:
+                break
         return dout
 
     def parameters(self) -> list[Parameter]:
