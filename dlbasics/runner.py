@@ -61,7 +61,8 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
     """The config's model with fresh weights from the seed's "init" stream (shape errors are ConfigErrors)."""
     model = model_from_config(cfg["model"], input_shape, n_outputs)
     try:
-        model.build(input_shape, stream(cfg["seed"], "init"), np.dtype(cfg["train"]["dtype"]))
+        model.build(input_shape, stream(cfg["seed"], "init"), np.dtype(cfg["train"]["dtype"]),
+                    noise_rng=stream(cfg["seed"], "noise"))
     except LayerShapeError as err:
         path = f"model.layers.{err.index}" if cfg["model"]["type"] == "sequential" else "model"
         raise ConfigError(err.reason, path) from None

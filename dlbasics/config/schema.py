@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.datasets import DATASETS
 from ..nn.activations import ACTIVATIONS
-from ..nn.init import INITIALIZERS
+from ..nn.init import INIT
 from ..nn.losses import LOSSES
 from ..nn.parameter import Parameter
 from ..nn.registry import LAYERS
@@ -82,7 +82,7 @@ MODEL = Registry(
         "mlp": Section({
             "hidden": Seq(Num(integer=True, ge=1), [100, 100], doc="widths of the hidden layers"),
             "activation": Choice(list(ACTIVATIONS), "relu", doc="activation after each hidden layer"),
-            "init": Choice(list(INITIALIZERS), "he_normal", doc="weight initialiser of every dense layer"),
+            "init": INIT.with_default("he_normal"),
         }, doc="a multi-layer perceptron: [flatten], (dense, activation) per hidden width, dense to the outputs"),
         "sequential": Section({
             "layers": Seq(LAYER, min_len=1, doc="explicit list of layers, e.g. {type: dense, units: 100}"),

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..config.fields import Bool, Choice, Num, Spec
-from .init import INITIALIZERS
+from ..config.fields import Bool, Num, Spec
+from .init import INIT, initialize
 from .parameter import Parameter
 
 
@@ -23,8 +23,12 @@ class Layer(abc.ABC):
 
     #: config specs for constructor arguments (names and defaults come from ``__init__``'s signature)
     constraints: ClassVar[dict[str, Spec]] = {}
-    #: False for the first layer of a model: its ``dx`` is never used, so ``backward`` may skip it
+    #: False for layers before the first parameter of a model: their ``dx`` is never used, so ``backward``
+    #: may skip computing it and return None
     needs_input_grad: bool = True
+    #: True for layers that draw random numbers in training (dropout); ``Sequential.build`` gives each one
+    #: its own ``self.rng``
+    stochastic: ClassVar[bool] = False
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any) -> tuple[int, ...]:
         return input_shape
@@ -56,11 +60,11 @@ class Dense(Layer):
 
     constraints: ClassVar[dict[str, Spec]] = {
         "units": Num(integer=True, ge=1, doc="number of output features"),
-        "init": Choice(lambda: list(INITIALIZERS), doc="weight initialiser"),
+        "init": INIT,
         "bias": Bool(doc="add a bias (initialised to 0)"),
     }
 
-    def __init__(self, units: int, init: str = "he_normal", bias: bool = True):
+    def __init__(self, units: int, init: str | dict[str, Any] = "he_normal", bias: bool = True):
         self.units, self.init, self.bias = units, init, bias
         self.W: Parameter | None = None
         self.b: Parameter | None = None
@@ -70,7 +74,7 @@ class Dense(Layer):
             raise ValueError(f"dense expects (N, features) input, got (N, {', '.join(map(str, input_shape))}); "
                              "put {type: flatten} before it")
         fan_in = input_shape[0]
-        self.W = Parameter(INITIALIZERS[self.init]((fan_in, self.units), fan_in, self.units, rng, dtype), "weight")
+        self.W = Parameter(initialize(self.init, (fan_in, self.units), rng, dtype), "weight")
         self.b = Parameter(np.zeros(self.units, dtype=dtype), "bias") if self.bias else None
         return (self.units,)
 

@@ -36,15 +36,20 @@ class Sequential:
         self.shapes: list[tuple[int, ...]] = []
         self.dtype: Any = None
 
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> Sequential:
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32,
+              noise_rng: np.random.Generator | None = None) -> Sequential:
+        """Create the weights from ``rng``; stochastic layers (dropout) get generators spawned from ``noise_rng``."""
         shape = tuple(input_shape)
+        noise_rng = noise_rng if noise_rng is not None else np.random.default_rng(0)
         self.input_shape, self.dtype, self.shapes = shape, np.dtype(dtype), []
         for i, layer in enumerate(self.layers):
             try:
                 shape = tuple(layer.build(shape, rng, self.dtype))
-            except ValueError as err:
+            except (ValueError, TypeError) as err:
                 raise LayerShapeError(i, layer, str(err)) from None
             self.shapes.append(shape)
+            if layer.stochastic:
+                layer.rng = noise_rng.spawn(1)[0]
         params_before = False  # dx is only needed when some earlier layer has parameters
         for layer in self.layers:
             layer.needs_input_grad = params_before
