@@ -85,8 +85,12 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
                              data_cfg["normalize"])
     except ValueError as err:
         raise ConfigError(str(err), "data.val_split") from None
-    model = build_model(cfg, dataset.input_shape, dataset.n_outputs)
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
+    try:
+        n_outputs = loss.n_outputs(dataset.n_classes) if dataset.task == "classification" else dataset.n_outputs
+    except ValueError as err:
+        raise ConfigError(str(err), "loss.name") from None
+    model = build_model(cfg, dataset.input_shape, n_outputs)
     optimizer = OPTIMIZERS[cfg["optimizer"]["name"]](model.parameters(), **_kwargs(cfg["optimizer"]))
     schedule = SCHEDULES[cfg["schedule"]["name"]](optimizer, **_kwargs(cfg["schedule"]))
     return Experiment(cfg, splits, model, loss, optimizer, schedule)
@@ -210,7 +214,7 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         "best": None, "final": None, "message": "",
         "data": {"name": s.dataset.name, "source": s.dataset.source, "task": s.dataset.task,
                  "n_train": len(s.x_train), "n_val": len(s.x_val), "n_test": len(s.x_test),
-                 "input_shape": list(s.dataset.input_shape), "n_outputs": s.dataset.n_outputs},
+                 "input_shape": list(s.dataset.input_shape), "n_outputs": int(exp.model.output_shape[0])},
         "model": {"parameters": exp.model.num_parameters(), "layers": len(exp.model.layers)},
         "config_hash": config_hash(cfg), "git_commit": _git_commit(), "versions": _versions(threads),
         "pid": os.getpid(),

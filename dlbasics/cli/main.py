@@ -238,6 +238,40 @@ def data_download(
     print(f"{name}: {dest}")
 
 
+@app.command("init-study")
+def init_study(
+    runs_dir: RunsDirOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the inputs, weights and upstream gradient.")] = 0,
+    layers: Annotated[int, typer.Option(min=1, help="Dense layers.")] = 5,
+    width: Annotated[int, typer.Option(min=1, help="Units per layer.")] = 100,
+    samples: Annotated[int, typer.Option(min=2, help="Standard-normal input samples.")] = 1000,
+) -> None:
+    """The initialisation study: per-layer activation and gradient histograms for every init x activation.
+
+    Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier, he; activations: sigmoid,
+    tanh, relu. Writes init_study.csv (per-layer mean, std, fraction zero / saturated, gradient spread) and PNGs.
+    """
+    from ..experiments.init_study import STUDY_ACTIVATIONS, STUDY_INITS, run_study, write_study
+    from ..runs.folder import RunFolder
+
+    rows, raw = run_study(STUDY_INITS, STUDY_ACTIVATIONS, layers, width, samples, seed)
+    folder = RunFolder.create(runs_dir, "init-study")
+    files = write_study(folder, rows, raw, list(STUDY_INITS), STUDY_ACTIVATIONS)
+    folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "init-study", "seed": seed,
+                          "layers": layers, "width": width, "samples": samples, "files": files})
+    table = Table(title=f"activations of layer 1 -> layer {layers}")
+    for col in ("init", "act.", "std 1 -> last", "saturated", "zero", "grad std"):
+        table.add_column(col, no_wrap=True)
+    for r in rows:
+        if r["layer"] != layers:
+            continue
+        first = next(q for q in rows if q["init"] == r["init"] and q["activation"] == r["activation"])
+        table.add_row(r["init"], r["activation"], f"{first['act_std']:.2g} -> {r['act_std']:.2g}",
+                      f"{r['frac_saturated']:.0%}", f"{r['frac_zero']:.0%}", f"{r['grad_std']:.2g}")
+    Console().print(table)
+    print(f"run folder: {folder.path}")
+
+
 @app.command()
 def version() -> None:
     """Print the versions of dlbasics, Python and NumPy."""

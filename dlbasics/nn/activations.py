@@ -1,10 +1,16 @@
-"""Element-wise activations; each keeps its output (not its input) for the backward pass. Shapes: any -> same."""
+"""Element-wise activations (and Softmax). Shapes: any -> the same shape. Definitions and gradients at kinks
+follow ``torch.nn``; each layer keeps what its backward needs (its output where that suffices)."""
 
 from __future__ import annotations
 
+import math
+from typing import ClassVar
+
 import numpy as np
 
+from ..config.fields import Choice, Num, Spec
 from .layers import Layer
+from .special import erf
 
 
 class ReLU(Layer):
@@ -16,6 +22,81 @@ class ReLU(Layer):
 
     def backward(self, dout):
         return dout * (self.out > 0)
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, negative_slope * x otherwise; gradient 1 or negative_slope (negative_slope at 0, as PyTorch)."""
+
+    constraints: ClassVar[dict[str, Spec]] = {"negative_slope": Num(ge=0.0, doc="slope for x < 0")}
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = negative_slope
+
+    def forward(self, x, training=False):
+        self.positive = x > 0
+        return np.where(self.positive, x, x * self.negative_slope)
+
+    def backward(self, dout):
+        return np.where(self.positive, dout, dout * self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Layer):
+    """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2015); gradient 1 or out + alpha."""
+
+    constraints: ClassVar[dict[str, Spec]] = {"alpha": Num(gt=0.0, doc="value approached as x -> -inf is -alpha")}
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+
+    def forward(self, x, training=False):
+        self.positive = x > 0
+        self.out = np.where(self.positive, x, np.expm1(np.minimum(x, 0)) * self.alpha)
+        return self.out
+
+    def backward(self, dout):
+        return np.where(self.positive, dout, dout * (self.out + self.alpha))
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class GELU(Layer):
+    """x * Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel 2016), as ``torch.nn.GELU``.
+
+    approximate="none": Phi(x) = (1 + erf(x / sqrt 2)) / 2; gradient Phi(x) + x phi(x).
+    approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), gradient by the chain rule.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {"approximate": Choice(["none", "tanh"], doc="exact (erf) or tanh")}
+    K = math.sqrt(2.0 / math.pi)
+
+    def __init__(self, approximate: str = "none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x, training=False):
+        self.x = x
+        if self.approximate == "tanh":
+            self.t = np.tanh(self.K * (x + 0.044715 * x * x * x))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2.0))))
+        return x * self.cdf
+
+    def backward(self, dout):
+        x = self.x
+        if self.approximate == "tanh":
+            t = self.t
+            grad = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * self.K * (1 + 3 * 0.044715 * x * x)
+        else:
+            grad = self.cdf + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return dout * grad
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
 
 
 class Sigmoid(Layer):
@@ -43,4 +124,46 @@ class Tanh(Layer):
         return dout * (1 - self.out * self.out)
 
 
-ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+class Softplus(Layer):
+    """log(1 + e^(beta x)) / beta, and x where beta x > threshold (``torch.nn.Softplus``); gradient sigmoid(beta x)."""
+
+    constraints: ClassVar[dict[str, Spec]] = {"beta": Num(gt=0.0, doc="sharpness"),
+                                              "threshold": Num(gt=0.0, doc="beyond beta*x > threshold: linear")}
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x, training=False):
+        bx = x * self.beta
+        self.linear = bx > self.threshold
+        self.sig = 0.5 * (1 + np.tanh(0.5 * bx))  # sigmoid(beta x), overflow-free
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / self.beta
+        return np.where(self.linear, x, soft)
+
+    def backward(self, dout):
+        return np.where(self.linear, dout, dout * self.sig)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Layer):
+    """softmax over the class axis: (N, K) -> (N, K), rows summing to 1; dx = s * (dout - sum(dout * s)).
+
+    For training a classifier use the ``cross_entropy`` loss on logits instead (the fused, stable path);
+    this layer is for models that must output probabilities.
+    """
+
+    def forward(self, x, training=False):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        e /= e.sum(axis=1, keepdims=True)
+        self.out = e
+        return e
+
+    def backward(self, dout):
+        s = self.out
+        return s * (dout - np.sum(dout * s, axis=1, keepdims=True))
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU,
+                                       "sigmoid": Sigmoid, "tanh": Tanh, "softplus": Softplus, "softmax": Softmax}

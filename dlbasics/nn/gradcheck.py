@@ -10,6 +10,7 @@ crossed by the +-h step can give ~1e-5; 1e-3 or more is a bug.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,15 +52,17 @@ def check_layer(layer: Layer, x: np.ndarray, rng: np.random.Generator, training:
     """Relative error of ``dx`` and of every parameter gradient of a built layer on input ``x`` (float64).
 
     The scalar checked is ``sum(forward(x) * R)`` for a fixed random ``R``, so every output element matters.
-    A layer whose forward draws random numbers (dropout) must be re-seeded by the caller for each call.
+    A layer that draws random numbers (dropout) draws the same ones in every evaluation.
     """
+    noise = _FrozenNoise([layer])
     out = layer.forward(x, training)
     proj = rng.standard_normal(out.shape)
 
     def f() -> float:
+        noise.reset()
         return float(np.sum(layer.forward(x, training) * proj))
 
-    layer.forward(x, training)
+    f()
     dx = layer.backward(proj)
     analytic = {"x": None if dx is None else dx.copy(), **{p.name: p.grad.copy() for p in layer.parameters()}}
     errors = {}
@@ -80,3 +83,40 @@ def check_loss(loss: Loss, out: np.ndarray, target: np.ndarray, h: float = 1e-5)
     analytic = loss.backward().copy()
     numeric = numerical_gradient(lambda: loss.forward(out, target), out, np.arange(out.size), h)
     return rel_error(analytic.reshape(-1), numeric)
+
+
+class _FrozenNoise:
+    """Restores every stochastic layer's generator before each forward, so dropout draws the same mask."""
+
+    def __init__(self, layers: list[Layer]):
+        self.saved = [(layer, layer.rng.bit_generator.state) for layer in layers if getattr(layer, "stochastic", False)]
+
+    def reset(self) -> None:
+        for layer, state in self.saved:
+            layer.rng.bit_generator.state = state
+
+
+def check_model(model: Any, loss: Loss, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                training: bool = True, max_coords: int | None = 30, h: float = 1e-5) -> list[dict[str, Any]]:
+    """Relative error of every parameter gradient of a built float64 model on one batch, in training mode.
+
+    Returns one row per parameter: layer index, layer, parameter name, shape, coordinates checked, error.
+    Dropout masks are frozen across the finite-difference evaluations; batch norm uses batch statistics.
+    """
+    noise = _FrozenNoise(model.layers)
+
+    def f() -> float:
+        noise.reset()
+        return loss.forward(model.forward(x, training), y)
+
+    f()
+    model.backward(loss.backward())
+    rows = []
+    for i, layer in enumerate(model.layers):
+        for p in layer.parameters():
+            analytic = p.grad.copy()
+            coords = sample_coords(p.shape, max_coords, rng)
+            numeric = numerical_gradient(f, p.data, coords, h)
+            rows.append({"index": i, "layer": type(layer).__name__, "param": p.name, "shape": p.shape,
+                         "checked": len(coords), "error": rel_error(analytic.reshape(-1)[coords], numeric)})
+    return rows

@@ -44,6 +44,10 @@ class Layer(abc.ABC):
     def parameters(self) -> list[Parameter]:
         return []
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Arrays saved with the model but not trained (BatchNorm's running statistics)."""
+        return {}
+
     def extra_repr(self) -> str:
         return ""
 

@@ -1,8 +1,15 @@
 """Losses: ``forward(output, target) -> mean loss`` (a Python float) and ``backward() -> d loss / d output``.
 
-Each loss is the negative log-likelihood of a model of the targets, averaged over the batch:
-- MSE is the Gaussian likelihood with fixed variance (up to constants): regression;
-- cross-entropy is the categorical likelihood of softmax probabilities: classification.
+Each is the mean negative log-likelihood of a model of the targets (up to constants), which is why it is the
+right loss for its kind of target:
+
+- ``mse``: Gaussian noise with fixed variance, -log N(y; out, s^2) = (y - out)^2 / 2s^2 + const: regression.
+- ``mae``: Laplace noise, -log Laplace(y; out, b) = |y - out| / b + const: the median; robust to outliers.
+- ``huber``: quadratic near 0, linear in the tails (between the two).
+- ``cross_entropy``: a categorical distribution given by softmax(out): -log p_y: classification.
+- ``bce_with_logits``: a Bernoulli given by sigmoid(out): -[y log p + (1 - y) log(1 - p)]: binary labels.
+
+Definitions, reductions (mean over all elements) and gradients at kinks follow ``torch.nn``.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from ..config.fields import Num, Spec
 
 
 class Loss(abc.ABC):
-    """Base class: ``task`` says which targets the loss takes ("classification" or "regression")."""
+    """Base class. ``task``: the targets it takes ("classification" or "regression")."""
 
     task: ClassVar[str]
     constraints: ClassVar[dict[str, Spec]] = {}
@@ -32,13 +39,21 @@ class Loss(abc.ABC):
     def __call__(self, out: np.ndarray, target: np.ndarray) -> float:
         return self.forward(out, target)
 
+    def n_outputs(self, n_classes: int) -> int:
+        """How many model outputs a classification problem with ``n_classes`` classes needs."""
+        return n_classes
+
+    def n_correct(self, out: np.ndarray, target: np.ndarray) -> int:
+        """Correctly classified samples among ``out`` (classification losses only)."""
+        return int(np.count_nonzero(out.argmax(axis=1) == target))
+
 
 class CrossEntropyLoss(Loss):
-    """Softmax + categorical cross-entropy, fused and numerically stable (PyTorch's ``nn.CrossEntropyLoss``).
+    """Softmax + categorical cross-entropy, fused and numerically stable (``torch.nn.CrossEntropyLoss``).
 
-    out: (N, K) logits; target: (N,) integer classes. With label smoothing eps the target distribution is
-    q = (1 - eps) onehot(y) + eps / K, and loss = mean_n sum_k -q_k log softmax(out)_k (PyTorch's definition).
-    Gradient: (softmax(out) - q) / N.
+    out: (N, K) logits. target: (N,) integer classes, or (N, K) class probabilities (one-hot or soft labels,
+    as mixup produces). With label smoothing eps the target distribution q becomes (1 - eps) q + eps / K
+    (PyTorch's definition). loss = mean_n sum_k -q_nk log softmax(out_n)_k; gradient (softmax(out) - q) / N.
     """
 
     task = "classification"
@@ -50,19 +65,18 @@ class CrossEntropyLoss(Loss):
         self.label_smoothing = label_smoothing
 
     def forward(self, out, target):
-        n = out.shape[0]
+        n, k = out.shape
         shifted = out - out.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         sumexp = exp.sum(axis=1, keepdims=True)
-        log_norm = np.log(sumexp)
-        rows = np.arange(n)
-        nll = log_norm[:, 0] - shifted[rows, target]
+        log_probs = shifted - np.log(sumexp)
         eps = self.label_smoothing
-        if eps:
-            smooth = log_norm[:, 0] - shifted.mean(axis=1)  # mean_k -log p_k
-            per_sample = (1 - eps) * nll + eps * smooth
+        if target.ndim == 1:
+            nll = -log_probs[np.arange(n), target]
+            per_sample = (1 - eps) * nll - eps * log_probs.mean(axis=1) if eps else nll
         else:
-            per_sample = nll
+            q = (1 - eps) * target + eps / k if eps else target
+            per_sample = -(q * log_probs).sum(axis=1)
         exp /= sumexp
         self.probs, self.target = exp, target
         return float(per_sample.mean())
@@ -70,16 +84,56 @@ class CrossEntropyLoss(Loss):
     def backward(self):
         n, k = self.probs.shape
         eps = self.label_smoothing
-        grad = self.probs - eps / k if eps else self.probs.copy()
-        grad[np.arange(n), self.target] -= 1 - eps
+        if self.target.ndim == 1:
+            grad = self.probs - eps / k if eps else self.probs.copy()
+            grad[np.arange(n), self.target] -= 1 - eps
+        else:
+            q = (1 - eps) * self.target + eps / k if eps else self.target
+            grad = self.probs - q
         grad /= n
         return grad
 
+    def n_correct(self, out, target):
+        labels = target if target.ndim == 1 else target.argmax(axis=1)
+        return int(np.count_nonzero(out.argmax(axis=1) == labels))
+
+
+class BCEWithLogitsLoss(Loss):
+    """Sigmoid + binary cross-entropy on logits, stable for any logit (``torch.nn.BCEWithLogitsLoss``).
+
+    out: (N, D) logits; target: (N, D) in [0, 1], or (N,) integer labels {0, 1} of a two-class problem with
+    out (N, 1). loss = mean of max(z, 0) - z y + log(1 + e^-|z|); gradient (sigmoid(z) - y) / (N * D).
+    A two-class data set needs one output: p(class 1) = sigmoid(z); predicted class: z > 0.
+    """
+
+    task = "classification"
+
+    def n_outputs(self, n_classes):
+        if n_classes != 2:
+            raise ValueError(f"bce_with_logits takes two classes, the data set has {n_classes}; use cross_entropy")
+        return 1
+
+    def _targets(self, out, target):
+        return target.reshape(out.shape).astype(out.dtype) if target.ndim == 1 else target
+
+    def forward(self, out, target):
+        y = self._targets(out, target)
+        self.sig = 0.5 * (1 + np.tanh(0.5 * out))
+        self.y = y
+        return float(np.mean(np.maximum(out, 0) - out * y + np.log1p(np.exp(-np.abs(out)))))
+
+    def backward(self):
+        return (self.sig - self.y) * (1.0 / self.y.size)
+
+    def n_correct(self, out, target):
+        y = self._targets(out, target)
+        return int(np.count_nonzero(np.all((out > 0) == (y > 0.5), axis=1)))
+
 
 class MSELoss(Loss):
-    """Mean squared error over all elements (PyTorch's ``nn.MSELoss``): mean((out - target)^2).
+    """Mean squared error over all elements (``torch.nn.MSELoss``): mean((out - y)^2); gradient 2 (out - y) / size.
 
-    out, target: (N, D). Gradient: 2 (out - target) / (N * D).
+    out, target: (N, D).
     """
 
     task = "regression"
@@ -92,4 +146,44 @@ class MSELoss(Loss):
         return self.diff * (2.0 / self.diff.size)
 
 
-LOSSES: dict[str, type[Loss]] = {"cross_entropy": CrossEntropyLoss, "mse": MSELoss}
+class L1Loss(Loss):
+    """Mean absolute error (``torch.nn.L1Loss``): mean |out - y|; gradient sign(out - y) / size (0 at 0).
+
+    Robust: an outlier pulls with a constant force instead of one growing with its error.
+    """
+
+    task = "regression"
+
+    def forward(self, out, target):
+        self.diff = out - target
+        return float(np.mean(np.abs(self.diff)))
+
+    def backward(self):
+        return np.sign(self.diff) * (1.0 / self.diff.size)
+
+
+class HuberLoss(Loss):
+    """Huber (``torch.nn.HuberLoss``): 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere; mean.
+
+    Gradient d / size inside, delta sign(d) / size outside: MSE for small errors, MAE for large ones.
+    """
+
+    task = "regression"
+    constraints: ClassVar[dict[str, Spec]] = {"delta": Num(gt=0.0, doc="where the loss turns from quadratic to linear")}
+
+    def __init__(self, delta: float = 1.0):
+        self.delta = delta
+
+    def forward(self, out, target):
+        d = out - target
+        self.diff = d
+        ad = np.abs(d)
+        return float(np.mean(np.where(ad < self.delta, 0.5 * d * d, self.delta * (ad - 0.5 * self.delta))))
+
+    def backward(self):
+        d = self.diff
+        return np.clip(d, -self.delta, self.delta) * (1.0 / d.size)
+
+
+LOSSES: dict[str, type[Loss]] = {"cross_entropy": CrossEntropyLoss, "bce_with_logits": BCEWithLogitsLoss,
+                                 "mse": MSELoss, "mae": L1Loss, "huber": HuberLoss}

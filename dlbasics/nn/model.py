@@ -83,20 +83,27 @@ class Sequential:
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
+    def named_buffers(self) -> list[tuple[str, np.ndarray]]:
+        """State that is saved but not trained (BatchNorm's running statistics), by "<layer index>.<name>"."""
+        return [(f"{i}.{name}", arr) for i, layer in enumerate(self.layers)
+                for name, arr in layer.buffers().items()]
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Weights by name ("<layer index>.<name>", e.g. "0.weight"), as copies."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Weights and buffers by name ("<layer index>.<name>", e.g. "0.weight", "1.running_mean"), as copies."""
+        arrays = [(name, p.data) for name, p in self.named_parameters()] + self.named_buffers()
+        return {name: arr.copy() for name, arr in arrays}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy weights in by name; names and shapes must match exactly."""
-        own = dict(self.named_parameters())
+        """Copy weights and buffers in by name; names and shapes must match exactly."""
+        own = {name: p.data for name, p in self.named_parameters()} | dict(self.named_buffers())
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
-        for name, p in own.items():
-            if state[name].shape != p.data.shape:
-                raise ValueError(f"state dict: {name} has shape {state[name].shape}, expected {p.data.shape}")
-            p.data[...] = state[name]
+        for name, arr in own.items():
+            if state[name].shape != arr.shape:
+                raise ValueError(f"state dict: {name} has shape {state[name].shape}, expected {arr.shape}")
+            arr[...] = state[name]
+
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per layer: index, layer, output shape (per sample) and parameter count."""

@@ -63,7 +63,7 @@ def evaluate(model: Sequential, loss_fn: Loss, x: np.ndarray, y: np.ndarray,
         out = model.forward(xb, training=False)
         total_loss += loss_fn.forward(out, yb) * len(xb)
         if classify:
-            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+            correct += loss_fn.n_correct(out, yb)
     result = {"loss": total_loss / n}
     if classify:
         result["acc"] = correct / n
@@ -120,7 +120,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 loss_sum += loss * len(idx)
                 seen += len(idx)
                 if classify:
-                    correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+                    correct += loss_fn.n_correct(out, yb)
                 for cb in batch_hooks:
                     cb.on_batch_end(b + 1, loss)
             row: dict[str, Any] = {"epoch": epoch, "step": history.steps, "lr": lr,

@@ -1,0 +1,1 @@
+"""Experiments built on the library: studies and (later) comparisons, cross-validation and sweeps."""

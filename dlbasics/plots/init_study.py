@@ -1,0 +1,61 @@
+"""Plots of the initialisation study: per-layer histograms and the spread of activations by depth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def plot_histograms(raw: dict, activation: str, inits: Sequence[str], which: str = "activations") -> Figure:
+    """A grid: one row per initialiser, one column per layer, the histogram of that layer's values.
+
+    ``which``: "activations" (outputs of the non-linearity) or "gradients" (weight gradients).
+    """
+    n_layers = len(next(iter(raw.values()))[0])
+    fig = Figure(figsize=(2.2 * n_layers, 1.6 * len(inits) + 0.6), layout="constrained")
+    axes = fig.subplots(len(inits), n_layers, squeeze=False)
+    for r, init in enumerate(inits):
+        acts, grads = raw[init, activation]
+        values = acts if which == "activations" else grads
+        for c, v in enumerate(values):
+            ax = axes[r, c]
+            v = v.ravel()
+            v = v[np.isfinite(v)]
+            if which == "activations" and activation == "sigmoid":
+                ax.hist(v, bins=30, range=(0, 1), color="C0")
+            elif which == "activations" and activation == "tanh":
+                ax.hist(v, bins=30, range=(-1, 1), color="C0")
+            else:
+                ax.hist(v, bins=30, color="C1" if which == "gradients" else "C0")
+            ax.tick_params(labelsize=6)
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"layer {c + 1}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(init, fontsize=7)
+    fig.suptitle(f"{which} per layer, {activation}", fontsize=10)
+    return fig
+
+
+def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std") -> Figure:
+    """``key`` (act_std or grad_std) against depth, one line per initialiser, one panel per activation (log y)."""
+    activations = list(dict.fromkeys(r["activation"] for r in rows))
+    inits = list(dict.fromkeys(r["init"] for r in rows))
+    fig = Figure(figsize=(4.2 * len(activations), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(activations), squeeze=False)[0]
+    for ax, act in zip(axes, activations):
+        for init in inits:
+            sel = [r for r in rows if r["activation"] == act and r["init"] == init]
+            ys = np.array([r[key] for r in sel], dtype=float)
+            ys[ys <= 0] = np.nan  # zeros cannot be shown on a log axis
+            ax.plot([r["layer"] for r in sel], ys, "-o", markersize=3, label=init)
+        ax.set_yscale("log")
+        ax.set_xlabel("layer")
+        ax.set_title(act)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel(key.replace("_", " "))
+    axes[-1].legend(fontsize=7)
+    return fig
