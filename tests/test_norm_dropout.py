@@ -114,6 +114,18 @@ def test_batchnorm_buffers_are_the_live_running_statistics_and_not_parameters():
             assert _built(make(), shape).buffers() == {}
 
 
+def test_running_statistics_round_trip_through_the_model_state_dict():
+    rng = np.random.default_rng(8)
+    model = Sequential([BatchNorm2d(), GroupNorm(2)]).build((4, 2, 2), rng, np.float64)
+    model.forward(rng.standard_normal((3, 4, 2, 2)) + 2, training=True)
+    state = model.state_dict()
+    assert {"0.running_mean", "0.running_var"} <= set(state)
+    fresh = Sequential([BatchNorm2d(), GroupNorm(2)]).build((4, 2, 2), rng, np.float64)
+    fresh.load_state_dict(state)
+    x = rng.standard_normal((2, 4, 2, 2))
+    np.testing.assert_array_equal(fresh.forward(x), model.forward(x))
+
+
 @pytest.mark.parametrize(("layer", "shape"), [(BatchNorm1d(), (3,)), (BatchNorm1d(), (3, 1)),
                                               (BatchNorm2d(), (3, 1, 1))])
 def test_batchnorm_needs_more_than_one_value_per_channel_in_training(layer, shape):

@@ -106,10 +106,6 @@ class _Norm(Layer):
     def parameters(self):
         return [] if self.weight is None else [self.weight, self.bias]
 
-    def buffers(self) -> dict[str, np.ndarray]:
-        """State that is saved with the model but not trained (BatchNorm's running statistics)."""
-        return {}
-
     def extra_repr(self):
         return f"eps={self.eps}, affine={self.affine}"
 
