@@ -66,6 +66,8 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
     except LayerShapeError as err:
         path = f"model.layers.{err.index}" if cfg["model"]["type"] == "sequential" else "model"
         raise ConfigError(err.reason, path) from None
+    if not model.parameters():
+        raise ConfigError("the model has no trainable parameters; add a dense or conv layer", "model")
     if model.output_shape != (n_outputs,):
         raise ConfigError(f"the last layer outputs {model.output_shape} per sample, but data set "
                           f"{cfg['data']['name']!r} needs ({n_outputs},)", "model.layers") from None
@@ -92,7 +94,10 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
         raise ConfigError(str(err), "loss.name") from None
     model = build_model(cfg, dataset.input_shape, n_outputs)
     optimizer = OPTIMIZERS[cfg["optimizer"]["name"]](model.parameters(), **_kwargs(cfg["optimizer"]))
-    schedule = SCHEDULES[cfg["schedule"]["name"]](optimizer, **_kwargs(cfg["schedule"]))
+    sched_kwargs = _kwargs(cfg["schedule"])
+    if "T_max" in sched_kwargs and sched_kwargs["T_max"] is None:  # null: anneal over the whole run
+        sched_kwargs["T_max"] = cfg["train"]["epochs"]
+    schedule = SCHEDULES[cfg["schedule"]["name"]](optimizer, **sched_kwargs)
     return Experiment(cfg, splits, model, loss, optimizer, schedule)
 
 
@@ -196,6 +201,7 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
 
     cfg = config if isinstance(config, dict) else load_config(config, overrides)
     threads = cfg["train"]["threads"]
+    RunFolder.check_writable(runs_dir)  # fail before loading data, not after
     with threadpool_limits(limits=threads, user_api="blas"):
         t0 = time.perf_counter()
         exp = build(cfg, progress=progress)
@@ -225,14 +231,20 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     folder.open_metrics(columns)
     t0 = time.perf_counter()
     history = History()
+    test: dict[str, float] = {}
     try:
-        history = fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
+        fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
                       batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
                       schedule=exp.schedule, callbacks=[_ToFolder(folder, summary), *callbacks],
                       eval_batch_size=cfg["train"]["eval_batch_size"],
-                      flush_denormals=cfg["train"]["flush_denormals"])
+                      flush_denormals=cfg["train"]["flush_denormals"], history=history)
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
+        t_test = time.perf_counter()
+        if summary["status"] == "completed" and len(s.x_test):  # the test set, once, after training
+            with np.errstate(over="ignore", invalid="ignore"):
+                test = evaluate(exp.model, exp.loss, s.x_test, s.y_test, cfg["train"]["eval_batch_size"])
+        summary["timing"] = {"test_s": time.perf_counter() - t_test}
     except KeyboardInterrupt:
         summary["status"], summary["message"] = "interrupted", "interrupted by the user (Ctrl-C / SIGTERM)"
         raise
@@ -240,30 +252,26 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         summary["status"], summary["message"] = "failed", f"{type(err).__name__}: {err}"
         raise
     finally:
-        _finish(exp, folder, summary, history, t0, load_s)
+        _finish(exp, folder, summary, history, test, t0, load_s)
     return Run(folder.path)
 
 
-def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History, t0: float,
-            load_s: float) -> None:
-    """Test once (completed runs only), then write weights, plots and the final summary."""
-    s, cfg = exp.splits, exp.config
+def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History,
+            test: dict[str, float], t0: float, load_s: float) -> None:
+    """Write weights, plots and the final summary, whatever ended the run."""
+    cfg = exp.config
     rows = history.rows
-    summary["steps"] = history.steps or summary.get("steps", 0)
-    summary["epochs_completed"] = len(rows) if rows else summary["epochs_completed"]
-    test: dict[str, float] = {}
-    t_test = time.perf_counter()
-    if summary["status"] == "completed" and len(s.x_test):
-        with np.errstate(over="ignore", invalid="ignore"):
-            test = evaluate(exp.model, exp.loss, s.x_test, s.y_test, cfg["train"]["eval_batch_size"])
-    test_s = time.perf_counter() - t_test
+    summary["steps"] = history.steps
+    # a diverged run's last row is the epoch it broke in: not a completed epoch
+    summary["epochs_completed"] = len(rows) - (summary["status"] == "diverged" and bool(rows))
     last = rows[-1] if rows else {}
     final = {k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc") if k in last}
     final.update({f"test_{k}": v for k, v in test.items()})
     summary["final"] = final or None
     summary["best"] = _best(rows)
     epoch_times = [r["epoch_time_s"] for r in rows]
-    summary["timing"] = {"load_s": load_s, "train_s": time.perf_counter() - t0, "test_s": test_s,
+    summary["timing"] = {"load_s": load_s, "train_s": time.perf_counter() - t0,
+                         "test_s": (summary.get("timing") or {}).get("test_s"),
                          "median_epoch_s": statistics.median(epoch_times) if epoch_times else None}
     summary["finished"] = _now()
     summary["duration_s"] = load_s + time.perf_counter() - t0

@@ -130,6 +130,24 @@ def test_config_hash_ignores_key_order():
     assert config_hash(a) == config_hash(b) != config_hash(resolve_config({"seed": 2}, "x"))
 
 
-def test_cosine_t_max_is_resolved_to_the_epoch_count():
-    cfg = resolve_config({"schedule": "cosine", "train": {"epochs": 7}}, "x")
-    assert cfg["schedule"] == {"name": "cosine", "T_max": 7, "eta_min": 0.0}
+def test_cosine_t_max_null_means_the_whole_run():
+    from dlbasics.runner import build
+
+    cfg = resolve_config({"data": {"name": "moons", "n_train": 20, "n_test": 5}, "schedule": "cosine",
+                          "train": {"epochs": 7}}, "x")
+    assert cfg["schedule"] == {"name": "cosine", "T_max": None, "eta_min": 0.0}
+    assert build(cfg).schedule.T_max == 7
+
+
+def test_a_key_given_twice_is_an_error(write_config):
+    with pytest.raises(ConfigError, match=r"line 3, column 1: duplicate key 'train' \(first on line 1\)"):
+        load_config(write_config("train:\n  epochs: 2\ntrain:\n  epochs: 3\n"))
+
+
+def test_odd_section_values_are_config_errors():
+    assert "data: expected a mapping" in error_of({"data": [1, 2]})
+    assert "data.name: unknown value" in error_of({"data": {"name": "x"}})
+
+
+def test_indexing_a_list_that_is_not_in_the_file_says_to_set_the_whole_list():
+    assert "model.hidden is not in the config file" in error_of({}, ["model.hidden.0=32"])

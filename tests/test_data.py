@@ -153,3 +153,11 @@ def test_sine_series_is_time_ordered_windows():
     np.testing.assert_allclose(ds.x_train[1, :4], ds.x_train[0, 1:])
     np.testing.assert_allclose(ds.x_train[1, -1], ds.y_train[0, 0])
     np.testing.assert_allclose(ds.x_test[0, -1], ds.y_train[-1, 0])
+
+
+def test_labels_out_of_range_are_a_data_error(tmp_path, monkeypatch, no_system_dir):
+    env = fake_mnist(tmp_path / "env" / "mnist")
+    write_idx(env / f"{NAMES[3]}.gz", np.array([12] * 10, np.uint8))
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(DataError, match="labels up to 12"):
+        load_dataset("mnist")

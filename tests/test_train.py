@@ -65,7 +65,7 @@ def test_a_huge_learning_rate_diverges_and_says_so(write_config, tmp_path):
     run = train(cfg, runs_dir=tmp_path)
     s = run.summary
     assert s["status"] == "diverged" and "loss became" in s["message"]
-    assert s["epochs_completed"] < 30 and "test_acc" not in (s["final"] or {})
+    assert s["epochs_completed"] == len(run.metrics) - 1 and "test_acc" not in (s["final"] or {})
     assert (run.path / "loss.png").exists() and (run.path / "model.npz").exists()
 
 
@@ -83,9 +83,11 @@ def test_an_interrupted_run_keeps_its_folder_and_status(write_config, tmp_path):
         train(load_config(write_config(TINY)), runs_dir=tmp_path / "runs", callbacks=[_InterruptAt(2)])
     (folder,) = (tmp_path / "runs").iterdir()
     s = json.loads((folder / "summary.json").read_text())
-    assert s["status"] == "interrupted" and s["epochs_completed"] == 2
+    assert s["status"] == "interrupted" and s["epochs_completed"] == 2 and s["steps"] == 16
+    assert s["final"]["val_loss"] is not None and s["best"]["epoch"] in (1, 2) and "test_acc" not in s["final"]
     assert len(pd.read_csv(folder / "metrics.csv")) == 2
-    assert (folder / "model.npz").exists() and (folder / "config.yaml").exists()
+    for name in ("model.npz", "config.yaml", "loss.png", "accuracy.png"):
+        assert (folder / name).exists(), name
 
 
 def test_full_batch_is_one_step_per_epoch(write_config, tmp_path):
@@ -117,3 +119,17 @@ def test_fit_sees_each_sample_once_per_epoch():
         rng=np.random.default_rng(0))
     assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == list(range(10))
     assert seen[:10] != seen[10:]
+
+
+def test_a_model_without_parameters_is_a_config_error(write_config, tmp_path):
+    from dlbasics.config import ConfigError
+
+    cfg = load_config(write_config("data: {name: linear}\nmodel: {layers: [{type: tanh}]}\n"))
+    with pytest.raises(ConfigError, match="no trainable parameters"):
+        train(cfg, runs_dir=tmp_path)
+    assert not any(tmp_path.glob("*/summary.json"))
+
+
+def test_saved_config_round_trips_strings_that_look_like_numbers(write_config, tmp_path):
+    run = train(load_config(write_config(TINY.replace("name: tiny", 'name: "1e5"'))), runs_dir=tmp_path)
+    assert load_config(run.path / "config.yaml")["name"] == "1e5"

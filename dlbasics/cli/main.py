@@ -59,6 +59,9 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
         raise fail(str(err), EXIT_USAGE) from None
     except (DataError, DownloadError) as err:
         raise fail(str(err), EXIT_DATA) from None
+    except OSError as err:  # a runs folder that is a file, an unwritable cache, a full disk ...
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        raise fail(f"{err.strerror or err}{where}", EXIT_FAILED) from None
 
 
 def _sigterm_as_interrupt() -> None:
@@ -74,7 +77,7 @@ def train(
     config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
     runs_dir: RunsDirOpt = None,
-    threads: Annotated[int | None, typer.Option(help="BLAS threads (sets train.threads; default 1).")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="BLAS threads (sets train.threads; default 1).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
 ) -> None:
@@ -94,7 +97,7 @@ def train(
             run = run_train(cfg, runs_dir=runs_dir, callbacks=[display] if display else [], progress=show)
         except KeyboardInterrupt:
             _close(display)
-            raise fail("interrupted; the run folder keeps what was done (status: interrupted)",
+            raise fail("interrupted (a run folder already started keeps what was done, with status interrupted)",
                        EXIT_INTERRUPTED) from None
         finally:
             _close(display)
@@ -283,6 +286,15 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point of the `dlb` console script."""
+    """Entry point of the `dlb` console script: usage errors are one line on stderr and exit code 2."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except Exception as err:
+        if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):  # click's errors only
+            raise
+        if type(err).__name__ != "NoArgsIsHelpError":  # (that one has printed the help already)
+            where = getattr(getattr(err, "ctx", None), "command_path", "dlb")
+            print(f"error: {where}: {' '.join(err.format_message().split())} (see {where} --help)", file=sys.stderr)
+        sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

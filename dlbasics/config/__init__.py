@@ -17,7 +17,7 @@ from typing import Any
 
 from . import yaml_io
 from .fields import ConfigError, did_you_mean
-from .schema import ROOT, SECTIONS, check_across_sections, fill_dependent_defaults, fill_resolved_values
+from .schema import ROOT, SECTIONS, check_across_sections, fill_dependent_defaults
 
 __all__ = ["ConfigError", "apply_overrides", "config_hash", "load_config", "resolve_config"]
 
@@ -47,6 +47,10 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> tuple[d
         for i, part in enumerate(parts[:-1]):
             nxt = node[int(part)] if isinstance(node, list) and part.isdigit() and int(part) < len(node) else (
                 node.get(part) if isinstance(node, dict) else None)
+            if nxt is None and isinstance(node, dict) and parts[i + 1].isdigit():
+                path = ".".join(parts[:i + 1])
+                raise ConfigError(f"{path} is not in the config file, so it has no item {parts[i + 1]} to set; "
+                                  f"set the whole value, e.g. --set {path}=[...]", path, f"--set {text}")
             if nxt is None:
                 if isinstance(node, list):
                     raise ConfigError(f"index {part} out of range", ".".join(parts[:i + 1]), f"--set {text}")
@@ -92,7 +96,7 @@ def resolve_config(raw: Any, source: str = "<config>", overrides: Iterable[str] 
         raise
     if cfg["name"] is None:
         cfg["name"] = name or "run"
-    return fill_resolved_values(cfg)
+    return cfg
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:

@@ -81,9 +81,13 @@ MODEL = Registry(
     {
         "mlp": Section({
             "hidden": Seq(Num(integer=True, ge=1), [100, 100], doc="widths of the hidden layers"),
-            "activation": Choice(list(ACTIVATIONS), "relu", doc="activation after each hidden layer"),
+            "activation": Choice([a for a in ACTIVATIONS if a != "softmax"], "relu",
+                                 doc="activation after each hidden layer"),
             "init": INIT.with_default("he_normal"),
-        }, doc="a multi-layer perceptron: [flatten], (dense, activation) per hidden width, dense to the outputs"),
+            "batchnorm": Bool(False, doc="batch normalisation after each hidden dense layer (which then has no bias)"),
+            "dropout": Num(0.0, ge=0.0, lt=1.0, doc="dropout probability after each hidden activation (0: none)"),
+        }, doc="a multi-layer perceptron: [flatten], per hidden width dense, [batchnorm], activation, [dropout]; "
+               "then dense to the outputs"),
         "sequential": Section({
             "layers": Seq(LAYER, min_len=1, doc="explicit list of layers, e.g. {type: dense, units: 100}"),
         }, doc="an explicit list of layers; input shapes are inferred"),
@@ -137,7 +141,7 @@ def fill_dependent_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     raw = dict(raw)
     data = raw.get("data") or {}
     data_name = data.get("name", DATA.default_name) if isinstance(data, Mapping) else data
-    task = DATASETS[data_name].task if data_name in DATASETS else "classification"
+    task = DATASETS[data_name].task if isinstance(data_name, str) and data_name in DATASETS else "classification"
     loss = raw.get("loss")
     default_loss = "cross_entropy" if task == "classification" else "mse"
     if loss is None:
@@ -156,8 +160,3 @@ def check_across_sections(cfg: dict[str, Any]) -> None:
                           f"{task}; use {'cross_entropy' if task == 'classification' else 'mse'}", "loss.name")
 
 
-def fill_resolved_values(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Values that default to another key's value, written out so config.yaml repeats the run exactly."""
-    if cfg["schedule"]["name"] == "cosine" and cfg["schedule"].get("T_max") is None:
-        cfg["schedule"]["T_max"] = cfg["train"]["epochs"]
-    return cfg

@@ -15,21 +15,32 @@ import yaml
 
 from .fields import ConfigError
 
+FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
 
 class Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` plus YAML 1.2 floats (``1e-3``, ``5E+2``)."""
+    """``yaml.SafeLoader`` plus YAML 1.2 floats (``1e-3``, ``5E+2``); a key given twice is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first on line {seen[key] + 1})", key_node.start_mark)
+            if isinstance(key, str):
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789"))
 
 
 def _one_line(err: yaml.YAMLError) -> str:
     mark = getattr(err, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    if isinstance(err, yaml.constructor.ConstructorError) and str(err.problem).startswith("duplicate key"):
+        return f"{where}{err.problem}"
     if isinstance(err, yaml.constructor.ConstructorError) and "tag" in str(err.problem):
         tag = re.search(r"'([^']*)'", str(err.problem))
         shown = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else "?"
@@ -61,7 +72,10 @@ def load_file(path: str | Path) -> Any:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    """Quotes every string the Loader would read back as something else (e.g. "1e5")."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789"))
 
 
 def _list_flow(dumper: yaml.SafeDumper, data: list) -> yaml.Node:

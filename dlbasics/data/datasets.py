@@ -156,6 +156,10 @@ def _images(name: str, classes: list[str] | None = None) -> Callable[..., Datase
     def load(rng: np.random.Generator, progress: bool = True, root: str | None = None) -> Dataset:
         arrays, folder = load_idx_dataset(name, root, progress=progress)
         (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
+        for split, (images, labels) in arrays.items():
+            if images.shape[1:] != (28, 28) or (labels.size and int(labels.max()) > 9):
+                raise DataError(f"{folder}: the {split} files are not {name} (images {images.shape[1:]}, "
+                                f"labels up to {int(labels.max()) if labels.size else None}; expected 28x28, 0-9)")
         return Dataset(name, xtr[:, None], ytr, xte[:, None], yte, "classification", 10, source=str(folder),
                        classes=classes)
     return load
@@ -231,7 +235,7 @@ def _scale(x: np.ndarray, dtype: Any) -> np.ndarray:
         out = x.astype(dtype)
         out *= np.asarray(1 / 255, dtype=dtype)
         return out
-    return x.astype(dtype, copy=False)
+    return x.astype(dtype)  # always a copy: standardisation below works in place
 
 
 def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: Any = np.float32,

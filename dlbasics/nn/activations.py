@@ -16,6 +16,8 @@ from .special import erf
 class ReLU(Layer):
     """max(x, 0); gradient 1 where the output is positive, 0 elsewhere (0 at x = 0, as PyTorch)."""
 
+    smooth = False
+
     def forward(self, x, training=False):
         self.out = np.maximum(x, 0)
         return self.out
@@ -28,6 +30,7 @@ class LeakyReLU(Layer):
     """x for x > 0, negative_slope * x otherwise; gradient 1 or negative_slope (negative_slope at 0, as PyTorch)."""
 
     constraints: ClassVar[dict[str, Spec]] = {"negative_slope": Num(ge=0.0, doc="slope for x < 0")}
+    smooth = False
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = negative_slope
@@ -50,6 +53,10 @@ class ELU(Layer):
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = alpha
+
+    @property
+    def smooth(self) -> bool:  # the slope jumps from alpha to 1 at 0 unless alpha = 1
+        return self.alpha == 1.0
 
     def forward(self, x, training=False):
         self.positive = x > 0

@@ -29,6 +29,9 @@ class Layer(abc.ABC):
     #: True for layers that draw random numbers in training (dropout); ``Sequential.build`` gives each one
     #: its own ``self.rng``
     stochastic: ClassVar[bool] = False
+    #: False where the function has kinks (ReLU at 0, max pooling ties): finite differences that straddle
+    #: one are off by O(h), so gradient checks allow 1e-5 instead of 1e-7
+    smooth: ClassVar[bool] = True
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any) -> tuple[int, ...]:
         return input_shape

@@ -27,6 +27,8 @@ class Loss(abc.ABC):
 
     task: ClassVar[str]
     constraints: ClassVar[dict[str, Spec]] = {}
+    #: False for losses with a kink (MAE at 0, Huber's second derivative at delta): see Layer.smooth
+    smooth: ClassVar[bool] = True
 
     @abc.abstractmethod
     def forward(self, out: np.ndarray, target: np.ndarray) -> float:
@@ -153,6 +155,7 @@ class L1Loss(Loss):
     """
 
     task = "regression"
+    smooth = False
 
     def forward(self, out, target):
         self.diff = out - target
@@ -169,6 +172,7 @@ class HuberLoss(Loss):
     """
 
     task = "regression"
+    smooth = False
     constraints: ClassVar[dict[str, Spec]] = {"delta": Num(gt=0.0, doc="where the loss turns from quadratic to linear")}
 
     def __init__(self, delta: float = 1.0):

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .activations import ACTIVATIONS
+from .dropout import Dropout
 from .layers import Dense, Flatten, Layer
 from .model import Sequential
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm, LayerNorm
 
-LAYERS: dict[str, type[Layer]] = {"dense": Dense, "flatten": Flatten, **ACTIVATIONS}
+#: every layer a config can name in ``model.layers`` (``{type: <name>, ...its arguments}``)
+LAYERS: dict[str, type[Layer]] = {
+    "dense": Dense, "flatten": Flatten, "dropout": Dropout,
+    **ACTIVATIONS,
+    "batchnorm1d": BatchNorm1d, "batchnorm2d": BatchNorm2d, "layernorm": LayerNorm, "groupnorm": GroupNorm,
+    "instancenorm": InstanceNorm,
+}
 
 
 def layer_from_config(spec: dict[str, Any]) -> Layer:
@@ -17,12 +25,20 @@ def layer_from_config(spec: dict[str, Any]) -> Layer:
     return LAYERS[spec["type"]](**kwargs)
 
 
-def mlp_layers(hidden: list[int], n_outputs: int, activation: str = "relu", init: str = "he_normal",
-               flatten: bool = True) -> list[Layer]:
-    """Flatten (for images), then Dense + activation per hidden width, then a Dense to ``n_outputs``."""
+def mlp_layers(hidden: list[int], n_outputs: int, activation: str = "relu", init: str | dict = "he_normal",
+               flatten: bool = True, batchnorm: bool = False, dropout: float = 0.0) -> list[Layer]:
+    """[Flatten], then per hidden width Dense, [BatchNorm1d], activation, [Dropout(p)], then Dense to ``n_outputs``.
+
+    With batch norm the Dense before it has no bias (the norm's beta replaces it, as is usual).
+    """
     layers: list[Layer] = [Flatten()] if flatten else []
     for width in hidden:
-        layers += [Dense(width, init=init), ACTIVATIONS[activation]()]
+        layers.append(Dense(width, init=init, bias=not batchnorm))
+        if batchnorm:
+            layers.append(BatchNorm1d())
+        layers.append(ACTIVATIONS[activation]())
+        if dropout:
+            layers.append(Dropout(dropout))
     layers.append(Dense(n_outputs, init=init))
     return layers
 
@@ -31,5 +47,6 @@ def model_from_config(model_cfg: dict[str, Any], input_shape: tuple[int, ...], n
     """An unbuilt Sequential from a validated `model:` section (call ``.build`` to create the weights)."""
     if model_cfg["type"] == "mlp":
         return Sequential(mlp_layers(model_cfg["hidden"], n_outputs, model_cfg["activation"], model_cfg["init"],
-                                     flatten=len(input_shape) > 1))
+                                     flatten=len(input_shape) > 1, batchnorm=model_cfg["batchnorm"],
+                                     dropout=model_cfg["dropout"]))
     return Sequential([layer_from_config(spec) for spec in model_cfg["layers"]])

@@ -38,11 +38,21 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("DLB_RUNS_DIR") or "runs")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename (readers see the old or the new file)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a run folder is as readable as any file the user writes
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -92,6 +102,15 @@ class RunFolder:
                 continue
             return cls(path)
         raise FileExistsError(f"could not create a unique run folder in {runs_dir}")
+
+    @staticmethod
+    def check_writable(runs_dir: str | Path | None) -> Path:
+        """Create ``runs_dir`` if needed; raise OSError now if run folders cannot be made there."""
+        runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(runs_dir, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write run folders into {runs_dir}")
+        return runs_dir
 
     @property
     def run_id(self) -> str:

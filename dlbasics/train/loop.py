@@ -78,14 +78,16 @@ def predict(model: Sequential, x: np.ndarray, batch_size: int = 2000) -> np.ndar
 def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndarray, y_train: np.ndarray, *,
         epochs: int, batch_size: int, rng: np.random.Generator, x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None, schedule: Schedule | None = None,
-        callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True) -> History:
+        callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True,
+        history: History | None = None) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
     full-batch gradient descent (one step per epoch). ``flush_denormals`` runs the loop with subnormal
     floats flushed to zero (see :mod:`dlbasics.numerics`): same results, without the CPU's slow path.
+    Pass ``history`` to keep the rows of a run that is interrupted by an exception.
     """
-    history = History()
+    history = History() if history is None else history
     for cb in callbacks:
         cb.history = history
     n = len(x_train)

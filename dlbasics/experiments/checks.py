@@ -1,0 +1,88 @@
+"""Gradient checks at the level a user asks for them: a config's whole model, or every registered piece.
+
+Tolerances on the relative error ``||a - n|| / (||a|| + ||n||)`` (see :mod:`dlbasics.nn.gradcheck`):
+1e-7 for smooth functions, 1e-5 when a kink (ReLU, max pooling, MAE, Huber) can be straddled.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from ..nn.gradcheck import check_layer, check_loss, check_model
+
+SMOOTH_TOL, KINKED_TOL = 1e-7, 1e-5
+
+#: for `dlb gradcheck --all`: constructor arguments and a per-sample input shape for every registered layer
+LAYER_CASES: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
+    "dense": ({"units": 4, "init": "xavier_normal"}, (5,)),
+    "flatten": ({}, (2, 3, 2)),
+    "dropout": ({"p": 0.3}, (6,)),
+    "relu": ({}, (6,)), "leaky_relu": ({"negative_slope": 0.1}, (6,)), "elu": ({}, (6,)), "gelu": ({}, (6,)),
+    "sigmoid": ({}, (6,)), "tanh": ({}, (6,)), "softplus": ({}, (6,)), "softmax": ({}, (6,)),
+    "conv1d": ({"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, (2, 9)),
+    "conv2d": ({"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, (2, 7, 6)),
+    "maxpool1d": ({"kernel_size": 2}, (2, 8)), "maxpool2d": ({"kernel_size": 3, "stride": 2}, (2, 7, 7)),
+    "avgpool1d": ({"kernel_size": 3, "stride": 2, "padding": 1}, (2, 9)),
+    "avgpool2d": ({"kernel_size": 2}, (2, 6, 6)),
+    "globalavgpool": ({}, (3, 4, 5)),
+    "batchnorm1d": ({}, (4,)), "batchnorm2d": ({}, (3, 4, 4)), "layernorm": ({}, (3, 4, 4)),
+    "groupnorm": ({"num_groups": 2}, (4, 3, 3)), "instancenorm": ({"affine": True}, (3, 5, 5)),
+}
+
+#: for `dlb gradcheck --all`: constructor arguments and the kind of target for every registered loss
+LOSS_CASES: dict[str, list[tuple[dict[str, Any], str]]] = {
+    "cross_entropy": [({}, "int"), ({"label_smoothing": 0.1}, "int"), ({"label_smoothing": 0.1}, "soft")],
+    "bce_with_logits": [({}, "prob")],
+    "mse": [({}, "real")], "mae": [({}, "real")], "huber": [({"delta": 0.5}, "real")],
+}
+
+
+def _row(kind: str, name: str, tensor: str, error: float, smooth: bool, **extra: Any) -> dict[str, Any]:
+    tol = SMOOTH_TOL if smooth else KINKED_TOL
+    return {"kind": kind, "name": name, "tensor": tensor, "error": error, "tolerance": tol, "passed": error < tol,
+            **extra}
+
+
+def check_registered(seed: int = 0, batch: int = 4) -> list[dict[str, Any]]:
+    """Check every registered layer (input and parameter gradients, training mode) and loss, in float64."""
+    from ..nn.losses import LOSSES
+    from ..nn.model import Sequential
+    from ..nn.registry import LAYERS
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, cls in LAYERS.items():
+        kwargs, shape = LAYER_CASES[name]
+        layer = cls(**kwargs)
+        Sequential([layer]).build(shape, rng, np.float64, noise_rng=np.random.default_rng(seed))
+        layer.needs_input_grad = True
+        x = rng.standard_normal((batch, *shape)) * 2
+        for tensor, error in check_layer(layer, x, rng, training=True).items():
+            rows.append(_row("layer", name, tensor, error, layer.smooth))
+    for name, cases in LOSS_CASES.items():
+        for kwargs, target in cases:
+            loss = LOSSES[name](**kwargs)
+            out = rng.standard_normal((batch * 2, 4)) * 2
+            y = {"int": rng.integers(0, 4, len(out)), "soft": rng.dirichlet(np.ones(4), len(out)),
+                 "prob": rng.uniform(0, 1, out.shape), "real": rng.standard_normal(out.shape)}[target]
+            label = name + "".join(f" {k}={v}" for k, v in kwargs.items()) + f" ({target} targets)"
+            rows.append(_row("loss", label, "output", check_loss(loss, out, y), loss.smooth))
+    return rows
+
+
+def check_config(cfg: dict[str, Any], batch: int = 8, max_coords: int = 30, seed: int = 0,
+                 progress: bool = True) -> list[dict[str, Any]]:
+    """Build the config's model in float64 and check every parameter gradient on ``batch`` training samples."""
+    from ..runner import build
+
+    cfg = copy.deepcopy(cfg)
+    cfg["train"]["dtype"] = "float64"
+    exp = build(cfg, progress=progress)
+    x, y = exp.splits.x_train[:batch], exp.splits.y_train[:batch]
+    smooth = exp.loss.smooth and all(layer.smooth for layer in exp.model.layers)
+    rows = check_model(exp.model, exp.loss, x, y, np.random.default_rng(seed), max_coords=max_coords)
+    return [_row("model", f"{r['index']} {r['layer'].lower()}", r["param"], r["error"], smooth,
+                 shape=r["shape"], checked=r["checked"]) for r in rows]
