@@ -74,13 +74,28 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
     return model
 
 
+def _dataset(cfg: dict[str, Any], progress: bool = True):
+    params = {k: v for k, v in cfg["data"].items() if k not in ("name", "val_split", "normalize")}
+    return load_dataset(cfg["data"]["name"], stream(cfg["seed"], "data"), progress=progress, **params)
+
+
+def _n_outputs(dataset: Any, loss: Loss) -> int:
+    try:
+        return loss.n_outputs(dataset.n_classes) if dataset.task == "classification" else dataset.n_outputs
+    except ValueError as err:
+        raise ConfigError(str(err), "loss.name") from None
+
+
+def model_inputs(cfg: dict[str, Any], progress: bool = True) -> tuple[tuple[int, ...], int]:
+    """(per-sample input shape, number of outputs) of the config's model: what ``build_model`` needs."""
+    dataset = _dataset(cfg, progress)
+    return dataset.input_shape, _n_outputs(dataset, LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"])))
+
+
 def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
     """Load the data and build model, loss, optimizer and schedule from a resolved config."""
     data_cfg = cfg["data"]
-    params = _kwargs(data_cfg)
-    for common in ("val_split", "normalize"):
-        params.pop(common)
-    dataset = load_dataset(data_cfg["name"], stream(cfg["seed"], "data"), progress=progress, **params)
+    dataset = _dataset(cfg, progress)
     dtype = np.dtype(cfg["train"]["dtype"])
     try:
         splits = make_splits(dataset, data_cfg["val_split"], stream(cfg["seed"], "split"), dtype,
@@ -88,11 +103,7 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
     except ValueError as err:
         raise ConfigError(str(err), "data.val_split") from None
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
-    try:
-        n_outputs = loss.n_outputs(dataset.n_classes) if dataset.task == "classification" else dataset.n_outputs
-    except ValueError as err:
-        raise ConfigError(str(err), "loss.name") from None
-    model = build_model(cfg, dataset.input_shape, n_outputs)
+    model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss))
     optimizer = OPTIMIZERS[cfg["optimizer"]["name"]](model.parameters(), **_kwargs(cfg["optimizer"]))
     sched_kwargs = _kwargs(cfg["schedule"])
     if "T_max" in sched_kwargs and sched_kwargs["T_max"] is None:  # null: anneal over the whole run

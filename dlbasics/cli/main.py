@@ -80,6 +80,7 @@ def train(
     threads: Annotated[int | None, typer.Option(min=1, help="BLAS threads (sets train.threads; default 1).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, print the model table, train nothing.")] = False,
 ) -> None:
     """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/."""
     from ..config import load_config
@@ -89,6 +90,9 @@ def train(
     overrides = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
     with user_errors(config):
         cfg = load_config(config, overrides)
+        if dry_run:
+            Console().print(_model_table(cfg))
+            return
         show = not (quiet or json_)
         console = Console()
         display = (RichProgress(console) if console.is_terminal else PlainProgress()) if show else None
@@ -139,23 +143,13 @@ def show_config(
     print(yaml_io.dumps(cfg).rstrip())
 
 
-@app.command()
-def model(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
-    set_: SetOpt = None,
-) -> None:
-    """Print the config's model as a table: layer, output shape, parameters (no training)."""
-    from ..config import load_config
-    from ..data.datasets import load_dataset
-    from ..rng import stream
-    from ..runner import build_model
+def _model_table(cfg: dict[str, Any]) -> Table:
+    """The config's model as a rich table (loads the data set to know the input shape)."""
+    from ..runner import build_model, model_inputs
 
-    with user_errors(config):
-        cfg = load_config(config, list(set_ or []))
-        params = {k: v for k, v in cfg["data"].items() if k not in ("name", "val_split", "normalize")}
-        ds = load_dataset(cfg["data"]["name"], stream(cfg["seed"], "data"), **params)
-        net = build_model(cfg, ds.input_shape, ds.n_outputs)
-    table = Table(title=f"{cfg['name']}: input (N, {', '.join(map(str, ds.input_shape))})")
+    input_shape, n_outputs = model_inputs(cfg)
+    net = build_model(cfg, input_shape, n_outputs)
+    table = Table(title=f"{cfg['name']}: input (N, {', '.join(map(str, input_shape))})")
     for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
         table.add_column(col, justify=justify)
     for row in net.summary():
@@ -163,6 +157,19 @@ def model(
                       f"{row['params']:,}")
     table.add_section()
     table.add_row("", "total", "", f"{net.num_parameters():,}")
+    return table
+
+
+@app.command()
+def model(
+    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    set_: SetOpt = None,
+) -> None:
+    """Print the config's model as a table: layer, output shape, parameters (no training)."""
+    from ..config import load_config
+
+    with user_errors(config):
+        table = _model_table(load_config(config, list(set_ or [])))
     Console().print(table)
 
 
@@ -239,6 +246,47 @@ def data_download(
     with user_errors():
         download_files(SOURCES[name]["files"], mirrors_for(name), dest, progress=True)
     print(f"{name}: {dest}")
+
+
+@app.command()
+def gradcheck(
+    config: Annotated[Path | None, typer.Argument(help="YAML config whose model to check.", show_default=False)] = None,
+    set_: SetOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Check every registered layer, activation and loss.")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Samples in the checked batch.")] = 8,
+    coords: Annotated[int, typer.Option(min=1, help="Coordinates sampled per parameter tensor.")] = 30,
+) -> None:
+    """Compare backprop with central finite differences in float64; exit 1 if any gradient is off.
+
+    Relative error ||a - n|| / (||a|| + ||n||) per tensor; tolerance 1e-7, or 1e-5 where a kink (ReLU, max
+    pooling, MAE, Huber) can be straddled.
+    """
+    from ..config import load_config
+    from ..experiments.checks import check_config, check_registered
+
+    if (config is None) == (not all_):
+        raise fail("give a CONFIG or --all (see dlb gradcheck --help)", EXIT_USAGE)
+    if all_:
+        rows = check_registered()
+        title = "every registered layer and loss (float64, training mode)"
+    else:
+        with user_errors(config):
+            cfg = load_config(config, list(set_ or []))
+            rows = check_config(cfg, batch=batch, max_coords=coords)
+        title = f"{cfg['name']}: model gradients on {batch} samples (float64, training mode)"
+    table = Table(title=title)
+    for col, justify in (("what", "left"), ("tensor", "left"), ("rel. error", "right"), ("tolerance", "right"),
+                         ("", "left")):
+        table.add_column(col, justify=justify, no_wrap=col == "what")
+    for r in rows:
+        table.add_row(r["name"], r["tensor"] + (f" {tuple(r['shape'])}" if "shape" in r else ""),
+                      f"{r['error']:.1e}", f"{r['tolerance']:.0e}", "[green]pass" if r["passed"] else "[red]FAIL")
+    Console().print(table)
+    failed = [r for r in rows if not r["passed"]]
+    worst = max(r["error"] for r in rows)
+    print(f"{len(rows) - len(failed)}/{len(rows)} gradients within tolerance; worst {worst:.1e}")
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("init-study")

@@ -134,3 +134,15 @@ def _sections() -> dict[str, Section]:
 
 #: the config spec of an ``init:`` value: a name (``he_normal``) or a mapping (``{name: normal, std: 0.1}``)
 INIT = Registry(_sections, key="name", doc="weight initialiser: a name or {name: ..., its parameters}")
+
+
+def describe(spec: str | Mapping[str, Any]) -> str:
+    """Short text for an init spec: "he_normal", "normal(std=0.5)" (parameters at their defaults omitted)."""
+    import inspect
+
+    if isinstance(spec, str):
+        return spec
+    name = spec["name"]
+    defaults = {k: p.default for k, p in inspect.signature(INITIALIZERS[name]).parameters.items()}
+    extra = [f"{k}={v}" for k, v in spec.items() if k != "name" and defaults.get(k) != v]
+    return f"{name}({', '.join(extra)})" if extra else name

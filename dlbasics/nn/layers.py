@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..config.fields import Bool, Num, Spec
-from .init import INIT, initialize
+from .init import INIT, describe, initialize
 from .parameter import Parameter
 
 
@@ -102,7 +102,7 @@ class Dense(Layer):
         return [self.W] if self.b is None else [self.W, self.b]
 
     def extra_repr(self):
-        return f"units={self.units}, init={self.init!r}, bias={self.bias}"
+        return f"{self.units}, init={describe(self.init)}" + ("" if self.bias else ", bias=False")
 
 
 class Flatten(Layer):

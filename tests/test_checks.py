@@ -1,0 +1,67 @@
+"""`dlb gradcheck`, `dlb init-study`, `dlb train --dry-run`: the library's checks as a user runs them."""
+
+from __future__ import annotations
+
+import pandas as pd
+from test_cli import dlb
+
+from conftest import TINY
+from dlbasics.config import resolve_config
+from dlbasics.experiments.checks import LAYER_CASES, LOSS_CASES, check_config, check_registered
+from dlbasics.nn.losses import LOSSES
+from dlbasics.nn.registry import LAYERS
+
+
+def test_every_registered_layer_and_loss_has_a_gradcheck_case():
+    assert set(LAYERS) <= set(LAYER_CASES), set(LAYERS) - set(LAYER_CASES)
+    assert set(LOSSES) == set(LOSS_CASES)
+
+
+def test_every_registered_gradient_passes():
+    rows = check_registered()
+    failed = [r for r in rows if not r["passed"]]
+    assert not failed, failed
+    assert {r["name"] for r in rows if r["kind"] == "layer"} == set(LAYERS)
+
+
+def test_a_config_model_with_batchnorm_and_dropout_passes():
+    cfg = resolve_config({"data": {"name": "spirals", "n_train": 40, "n_test": 10},
+                          "model": {"hidden": [8, 6], "batchnorm": True, "dropout": 0.3, "activation": "tanh"}}, "x")
+    rows = check_config(cfg, batch=6)
+    assert len(rows) == 8 and all(r["passed"] for r in rows)
+    assert max(r["error"] for r in rows) < 1e-7  # tanh everywhere: the smooth tolerance applies
+
+
+def test_a_wrong_backward_is_caught(monkeypatch):
+    from dlbasics.nn.activations import Tanh
+
+    monkeypatch.setattr(Tanh, "backward", lambda self, dout: dout * (1 - self.out))  # not the derivative
+    cfg = resolve_config({"data": {"name": "spirals", "n_train": 40, "n_test": 10},
+                          "model": {"hidden": [8], "activation": "tanh"}}, "x")
+    assert not all(r["passed"] for r in check_config(cfg, batch=6))
+
+
+def test_gradcheck_cli_prints_a_table_and_exits_0(write_config):
+    result = dlb("gradcheck", write_config(TINY))
+    assert result.returncode == 0, result.stderr
+    assert "weight" in result.stdout and "pass" in result.stdout and "gradients within tolerance" in result.stdout
+
+
+def test_gradcheck_cli_needs_a_config_or_all():
+    result = dlb("gradcheck")
+    assert result.returncode == 2 and result.stderr.startswith("error: give a CONFIG or --all")
+
+
+def test_init_study_cli_writes_csv_and_pngs(tmp_path):
+    result = dlb("init-study", "--runs-dir", tmp_path / "r", "--samples", "200", "--width", "20", "--layers", "3")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "r").iterdir()
+    df = pd.read_csv(folder / "init_study.csv")
+    assert len(df) == 6 * 3 * 3 and {"act_std", "frac_zero", "frac_saturated", "grad_std"} <= set(df.columns)
+    for name in ("activations_sigmoid.png", "gradients_relu.png", "activation_std_by_layer.png"):
+        assert (folder / name).stat().st_size > 1000
+
+
+def test_dry_run_prints_the_model_and_writes_nothing(write_config, tmp_path):
+    result = dlb("train", write_config(TINY), "--dry-run", "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 0 and "total" in result.stdout and not (tmp_path / "runs").exists()
