@@ -113,7 +113,7 @@ TRAIN = Section({
     "epochs": Num(10, integer=True, ge=1, doc="passes over the training set"),
     "batch_size": Either(Num(integer=True, ge=1), Choice(["full"]), default=64,
                          doc="mini-batch size, or 'full' for full-batch gradient descent"),
-    "eval_batch_size": Num(2000, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
+    "eval_batch_size": Num(500, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
     "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
     "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from .activations import ACTIVATIONS
+from .conv import Conv1D, Conv2D
 from .dropout import Dropout
 from .layers import Dense, Flatten, Layer
 from .model import Sequential
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm, LayerNorm
+from .pooling import AvgPool1D, AvgPool2D, GlobalAvgPool, MaxPool1D, MaxPool2D
 
 #: every layer a config can name in ``model.layers`` (``{type: <name>, ...its arguments}``)
 LAYERS: dict[str, type[Layer]] = {
     "dense": Dense, "flatten": Flatten, "dropout": Dropout,
+    "conv1d": Conv1D, "conv2d": Conv2D,
+    "maxpool1d": MaxPool1D, "maxpool2d": MaxPool2D, "avgpool1d": AvgPool1D, "avgpool2d": AvgPool2D,
+    "globalavgpool": GlobalAvgPool,
     **ACTIVATIONS,
     "batchnorm1d": BatchNorm1d, "batchnorm2d": BatchNorm2d, "layernorm": LayerNorm, "groupnorm": GroupNorm,
     "instancenorm": InstanceNorm,
