@@ -220,16 +220,167 @@ def median_epoch_times(contenders: dict[str, Callable[[], None]], epochs: int, r
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def main(argv: list[str] | None = None) -> None:
+# ----------------------------------------------------------------------------- the CNN of configs/mnist_cnn.yaml
+
+CNN_CONFIG = "configs/mnist_cnn.yaml"
+
+
+def cnn_layers() -> list[dict]:
+    """The layer list of configs/mnist_cnn.yaml (or the same network if the file is not here)."""
+    from pathlib import Path
+
+    from .config import load_config
+
+    if Path(CNN_CONFIG).is_file():
+        return load_config(CNN_CONFIG)["model"]["layers"]
+    conv = [{"type": "conv2d", "out_channels": c, "kernel_size": 3, "padding": "same"} for c in (32, 64)]
+    block = [[c, {"type": "batchnorm2d"}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2}] for c in conv]
+    return [*block[0], *block[1], {"type": "flatten"}, {"type": "dense", "units": 128}, {"type": "relu"},
+            {"type": "dropout", "p": 0.3}, {"type": "dense", "units": 10}]
+
+
+def dlbasics_cnn_fn(x, y, xv, yv, layers: list[dict], batch: int = 100) -> Callable[[], None]:
+    from .nn.losses import CrossEntropyLoss
+    from .nn.model import Sequential
+    from .nn.registry import layer_from_config
+    from .optim.optimizers import Adam
+    from .train.loop import fit
+
+    model = Sequential([layer_from_config(dict(spec)) for spec in layers])
+    model.build((1, 28, 28), np.random.default_rng(0), np.float32, noise_rng=np.random.default_rng(1))
+    loss, opt, rng = CrossEntropyLoss(), Adam(model.parameters()), np.random.default_rng(0)
+
+    def epoch() -> None:
+        fit(model, loss, opt, x, y, epochs=1, batch_size=batch, rng=rng, x_val=xv, y_val=yv, eval_batch_size=500)
+
+    return epoch
+
+
+def torch_cnn_fn(x, y, xv, yv, layers: list[dict], batch: int = 100) -> Callable[[], None] | None:
+    """The same network in torch.nn (layer by layer from the config), trained the same way on 1 thread."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    nn = torch.nn
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    mods, channels, features = [], 1, None
+    for spec in layers:
+        kind = spec["type"]
+        if kind == "conv2d":
+            mods.append(nn.Conv2d(channels, spec["out_channels"], spec["kernel_size"], spec.get("stride", 1),
+                                  spec.get("padding", 0)))
+            channels = spec["out_channels"]
+        elif kind == "batchnorm2d":
+            mods.append(nn.BatchNorm2d(channels))
+        elif kind == "relu":
+            mods.append(nn.ReLU())
+        elif kind == "maxpool2d":
+            mods.append(nn.MaxPool2d(spec["kernel_size"]))
+        elif kind == "flatten":
+            mods.append(nn.Flatten())
+        elif kind == "dropout":
+            mods.append(nn.Dropout(spec["p"]))
+        elif kind == "dense":
+            mods.append(nn.LazyLinear(spec["units"]) if features is None else nn.Linear(features, spec["units"]))
+            features = spec["units"]
+        else:
+            raise ValueError(f"no torch translation for layer type {kind!r}")
+    net = nn.Sequential(*mods)
+    tx, ty, txv = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xv)
+    net(tx[:2])  # materialise the lazy layer
+    opt, lossf = torch.optim.Adam(net.parameters()), nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch() -> None:
+        net.train()
+        order = torch.randperm(len(tx), generator=gen)
+        for start in range(0, len(tx), batch):
+            idx = order[start:start + batch]
+            loss = lossf(net(tx[idx]), ty[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+        net.eval()
+        with torch.no_grad():
+            for start in range(0, len(txv), 500):
+                net(txv[start:start + 500])
+
+    return epoch
+
+
+def im2col_speedup(repeats: int = 3) -> tuple[float, float]:
+    """(forward, backward) speed-up of Conv2D's im2col kernel over the naive loops: 32 -> 64, 3x3, (4, 32, 14, 14)."""
+    from .nn.conv import Conv2D
+    from .nn.naive import conv2d_naive, conv2d_naive_backward
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 32, 14, 14)).astype(np.float32)
+    conv = Conv2D(64, 3, padding=1)
+    conv.build((32, 14, 14), rng, np.float32)
+    dout = rng.standard_normal((4, 64, 14, 14)).astype(np.float32)
+    w, b = conv.W.data, conv.b.data
+
+    def best(fn: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    fast_f = best(lambda: conv.forward(x, True))
+    fast_b = best(lambda: conv.backward(dout))  # dx, dW, db from the last forward's columns
+    naive_f = best(lambda: conv2d_naive(x, w, b, 1, 1))
+    naive_b = best(lambda: conv2d_naive_backward(dout, x, w, 1, 1))  # dx, dw, db
+    return naive_f / fast_f, naive_b / fast_b
+
+
+def bench_cnn(x, y, xv, yv, samples: int, epochs: int, rounds: int) -> None:
     from threadpoolctl import threadpool_limits
 
+    layers = cnn_layers()
+    images, val_images = x[:samples].reshape(-1, 1, 28, 28), xv[:samples // 5].reshape(-1, 1, 28, 28)
+    labels, val_labels = y[:samples], yv[:samples // 5]
+    print(f"\nmnist_cnn ({CNN_CONFIG}), batch 100, Adam; epochs of {len(images)} train / {len(val_images)} val "
+          "samples")
+    with threadpool_limits(limits=1, user_api="blas"):
+        contenders = {"dlbasics": dlbasics_cnn_fn(images, labels, val_images, val_labels, layers)}
+        torch_fn = torch_cnn_fn(images, labels, val_images, val_labels, layers)
+        if torch_fn is not None:
+            contenders["pytorch (cpu, 1 thread)"] = torch_fn
+        med = median_epoch_times(contenders, epochs, rounds)
+        fwd, bwd = im2col_speedup()
+    full = 54000 / len(images)
+    for name, t in med.items():
+        print(f"  {name:<34} {t:7.3f} s  (~{t * full:.0f} s per full MNIST epoch)")
+    if torch_fn is not None:
+        print(f"ratio dlbasics / pytorch cpu (CNN):  {med['dlbasics'] / med['pytorch (cpu, 1 thread)']:.2f}"
+              "  (goal <= 1.20)")
+    print(f"im2col conv 32->64 3x3 vs the naive loops: forward {fwd:.0f}x, backward {bwd:.0f}x faster")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per contender per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (contenders interleaved)")
     parser.add_argument("--config", default=CONFIG, help="take hidden widths, batch size and lr from this config")
+    parser.add_argument("--only", choices=["mlp", "cnn"], help="run one of the two benchmarks")
+    parser.add_argument("--cnn-samples", type=int, default=6000, help="training samples per CNN epoch")
     args = parser.parse_args(argv)
     setup = Setup.from_config(args.config)
     x, y, xv, yv, source = load_data()
+    if args.only != "cnn":
+        bench_mlp(x, y, xv, yv, source, setup, args.epochs, args.rounds)
+    if args.only != "mlp":
+        bench_cnn(x, y, xv, yv, args.cnn_samples, 1, args.rounds)
+
+
+def bench_mlp(x, y, xv, yv, source: str, setup: Setup, epochs: int, rounds: int) -> None:
+    from threadpoolctl import threadpool_limits
+
     print(f"mnist_adam MLP {[x.shape[1], *setup.hidden, 10]}, batch {setup.batch}, Adam lr {setup.lr:g}; "
           f"{len(x)} train / {len(xv)} val; {source}")
     numpy_ref, torch_ref = "numpy (minimal loop)", "pytorch (cpu, 1 thread)"
@@ -241,8 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         if torch_fn is not None:
             contenders[torch_ref] = torch_fn
             contenders[torch_ref + " + flush"] = torch_epoch_fn(x, y, xv, yv, setup, flush=True)
-        med = median_epoch_times(contenders, args.epochs, args.rounds)
-    print(f"median seconds per epoch over {args.rounds} rounds x {args.epochs} epochs "
+        med = median_epoch_times(contenders, epochs, rounds)
+    print(f"median seconds per epoch over {rounds} rounds x {epochs} epochs "
           "(+ flush: subnormals flushed to zero, as dlbasics trains by default):")
     ours = med["dlbasics"]
     for name, t in med.items():

@@ -36,6 +36,11 @@ def assert_one_line_error(result, *fragments):
     ("data: {name: mnsit}\n", ["data.name: unknown value 'mnsit'; did you mean 'mnist'?"]),
     ("name: !!python/object:os.system x\n", ["the YAML tag !!python/object:os.system is not allowed"]),
     ("model: {layers: [{type: dense, units: 10}]}\n", ["model.layers.0", "put {type: flatten} before it"]),
+    ("model: {layers: [{type: flatten}, {type: conv2d, out_channels: 4, kernel_size: 3}]}\n",
+     ["model.layers.1: conv2d expects (C, H, W) input, got (784,); remove the flatten before it"]),
+    ("model: {layers: [{type: maxpool2d, kernel_size: 40}, {type: flatten}, {type: dense, units: 10}]}\n",
+     ["model.layers.0: pool 40x40 is larger than the padded input 28x28"]),
+    ("model: {layers: [{type: flatten}, {type: dense, units: 7}]}\n", ["model.layers", "(7,)", "needs (10,)"]),
 ])
 def test_bad_configs_exit_2_with_one_line_naming_file_and_key(write_config, text, fragments):
     path = write_config(text)
