@@ -9,7 +9,7 @@ from dlbasics.config.reference import BEGIN, END, reference
 def test_readme_config_reference_matches_the_schema():
     text = (REPO / "README.md").read_text()
     block = text[text.index(BEGIN):text.index(END) + len(END)]
-    assert block == reference(), "regenerate it: python -m dlbasics.config.reference"
+    assert block == reference(), "regenerate it: make docs"
 
 
 def test_shipped_configs_validate():

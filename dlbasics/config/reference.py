@@ -1,6 +1,7 @@
 """The config reference in Markdown, generated from the schema (so the README cannot drift from the code).
 
-    python -m dlbasics.config.reference      # prints the block that README.md embeds
+    python -m dlbasics.config.reference              # print the block that README.md embeds
+    python -m dlbasics.config.reference README.md    # rewrite that block in place (make docs)
 """
 
 from __future__ import annotations
@@ -69,5 +70,19 @@ def reference() -> str:
     return "\n".join(out)
 
 
+def write_into(path: str) -> None:
+    """Replace the block between the markers in ``path`` with the current reference."""
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    Path(path).write_text(text[:start] + reference() + text[end:])
+
+
 if __name__ == "__main__":
-    print(reference())
+    import sys
+
+    if len(sys.argv) > 1:
+        write_into(sys.argv[1])
+    else:
+        print(reference())
