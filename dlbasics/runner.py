@@ -10,6 +10,7 @@ The runner knows nothing of the terminal: progress display is a callback the cal
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import platform
 import statistics
@@ -28,6 +29,7 @@ from .data.datasets import Splits, load_dataset, make_splits
 from .nn.losses import LOSSES, Loss
 from .nn.model import LayerShapeError, Sequential
 from .nn.registry import model_from_config
+from .optim.groups import build_param_groups
 from .optim.optimizers import OPTIMIZERS, Optimizer
 from .optim.schedules import SCHEDULES, Schedule
 from .plots.curves import plot_curves
@@ -45,7 +47,7 @@ class Experiment:
     model: Sequential
     loss: Loss
     optimizer: Optimizer
-    schedule: Schedule
+    schedule: Schedule | None
 
     @property
     def batch_size(self) -> int:
@@ -104,12 +106,32 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
         raise ConfigError(str(err), "data.val_split") from None
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
     model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss))
-    optimizer = OPTIMIZERS[cfg["optimizer"]["name"]](model.parameters(), **_kwargs(cfg["optimizer"]))
-    sched_kwargs = _kwargs(cfg["schedule"])
-    if "T_max" in sched_kwargs and sched_kwargs["T_max"] is None:  # null: anneal over the whole run
-        sched_kwargs["T_max"] = cfg["train"]["epochs"]
-    schedule = SCHEDULES[cfg["schedule"]["name"]](optimizer, **sched_kwargs)
-    return Experiment(cfg, splits, model, loss, optimizer, schedule)
+    optimizer = build_optimizer(cfg, model)
+    exp = Experiment(cfg, splits, model, loss, optimizer, None)
+    exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch=math.ceil(len(splits.x_train) / exp.batch_size))
+    return exp
+
+
+def build_optimizer(cfg: dict[str, Any], model: Sequential) -> Optimizer:
+    """The config's optimizer over the model's parameter groups (per-layer overrides, no decay on biases/norms)."""
+    opt_cfg = dict(_kwargs(cfg["optimizer"]))
+    specs, no_decay = opt_cfg.pop("param_groups"), opt_cfg.pop("no_weight_decay")
+    try:
+        groups = build_param_groups(model, specs, no_decay)
+    except ValueError as err:
+        raise ConfigError(str(err), "optimizer") from None
+    return OPTIMIZERS[cfg["optimizer"]["name"]](groups, **opt_cfg)
+
+
+def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: int) -> Schedule:
+    """The config's schedule; its length is the run's epochs, or its steps for a per-step schedule."""
+    name, params = cfg["schedule"]["name"], _kwargs(cfg["schedule"])
+    interval = params.get("interval") or SCHEDULES[name].default_interval
+    total = cfg["train"]["epochs"] * (steps_per_epoch if interval == "step" else 1)
+    try:
+        return SCHEDULES[name](optimizer, total=total, **params)
+    except ValueError as err:
+        raise ConfigError(str(err), "schedule") from None
 
 
 class Run:
@@ -248,7 +270,9 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
                       batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
                       schedule=exp.schedule, callbacks=[_ToFolder(folder, summary), *callbacks],
                       eval_batch_size=cfg["train"]["eval_batch_size"],
-                      flush_denormals=cfg["train"]["flush_denormals"], history=history)
+                      flush_denormals=cfg["train"]["flush_denormals"], history=history,
+                      clip_norm=cfg["regularization"]["grad_clip"]["max_norm"],
+                      clip_value=cfg["regularization"]["grad_clip"]["max_value"])
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
         t_test = time.perf_counter()

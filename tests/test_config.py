@@ -20,7 +20,8 @@ def test_empty_config_resolves_to_full_defaults():
     assert cfg["name"] == "x" and cfg["seed"] == 0
     assert cfg["data"] == {"name": "mnist-mini", "val_split": 0.1, "normalize": "none"}
     assert cfg["optimizer"] == {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
-                                "weight_decay": 0.0, "amsgrad": False, "maximize": False}
+                                "weight_decay": 0.0, "amsgrad": False, "maximize": False, "eps_mode": "outside",
+                                "param_groups": [], "no_weight_decay": ["bias", "norm"]}
     assert cfg["loss"] == {"name": "cross_entropy", "label_smoothing": 0.0}
     assert cfg["train"]["dtype"] == "float32" and cfg["train"]["threads"] == 1
 
@@ -28,7 +29,8 @@ def test_empty_config_resolves_to_full_defaults():
 def test_sgd_defaults_are_pytorchs():
     cfg = resolve_config({"optimizer": {"name": "sgd"}}, "x.yaml")
     assert cfg["optimizer"] == {"name": "sgd", "lr": 1e-3, "momentum": 0.0, "dampening": 0.0,
-                                "weight_decay": 0.0, "nesterov": False, "maximize": False}
+                                "weight_decay": 0.0, "nesterov": False, "maximize": False, "param_groups": [],
+                                "no_weight_decay": ["bias", "norm"]}
 
 
 def test_unknown_top_level_key_suggests_the_close_one():
@@ -135,7 +137,8 @@ def test_cosine_t_max_null_means_the_whole_run():
 
     cfg = resolve_config({"data": {"name": "moons", "n_train": 20, "n_test": 5}, "schedule": "cosine",
                           "train": {"epochs": 7}}, "x")
-    assert cfg["schedule"] == {"name": "cosine", "T_max": None, "eta_min": 0.0}
+    assert cfg["schedule"] == {"name": "cosine", "interval": None, "warmup": 0, "warmup_start_factor": 1 / 3,
+                               "T_max": None, "eta_min": 0.0}
     assert build(cfg).schedule.T_max == 7
 
 

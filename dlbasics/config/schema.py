@@ -19,6 +19,7 @@ from ..nn.losses import LOSSES
 from ..nn.parameter import Parameter
 from ..nn.registry import LAYERS
 from ..optim.optimizers import OPTIMIZERS
+from ..optim.schedules import COMMON as SCHEDULE_COMMON
 from ..optim.schedules import SCHEDULES
 from .fields import (
     Bool,
@@ -36,16 +37,20 @@ from .fields import (
 )
 
 
-def _class_section(cls: type) -> Section:
+def _class_section(cls: type, skip: tuple[str, ...] = ()) -> Section:
     doc = (cls.__doc__ or "").strip().split("\n")[0]
-    return section_from_signature(cls.__init__, getattr(cls, "constraints", {}), doc=doc)
+    return section_from_signature(cls.__init__, getattr(cls, "constraints", {}), doc=doc,
+                                  skip=("self", "params", "optimizer", *skip))
+
+
+GROUP_KEYS = ("param_groups", "no_weight_decay")  # optimizer keys that are not the update rule's arguments
 
 
 def _constructs(cls: type) -> Callable[[dict], tuple[str, str] | None]:
     """A Section check that builds the optimizer on a dummy parameter, so its own argument checks apply."""
 
     def check(values: dict) -> tuple[str, str] | None:
-        kwargs = {k: v for k, v in values.items() if k != "name"}
+        kwargs = {k: v for k, v in values.items() if k != "name" and k not in GROUP_KEYS}
         try:
             cls([Parameter(np.zeros(1))], **kwargs)
         except (ValueError, TypeError) as err:
@@ -55,11 +60,28 @@ def _constructs(cls: type) -> Callable[[dict], tuple[str, str] | None]:
     return check
 
 
-def _registry_sections(classes: Mapping[str, type], check: bool = False) -> dict[str, Section]:
+def _registry_sections(classes: Mapping[str, type], check: bool = False,
+                       skip: tuple[str, ...] = ()) -> dict[str, Section]:
     out = {}
     for name, cls in classes.items():
-        sec = _class_section(cls)
+        sec = _class_section(cls, skip)
         out[name] = Section(sec.fields, doc=sec.doc, check=_constructs(cls) if check else None)
+    return out
+
+
+def _optimizer_sections() -> dict[str, Section]:
+    """Each optimizer's own keys plus per-layer parameter groups and the no-weight-decay rule."""
+    out = {}
+    for name, sec in _registry_sections(OPTIMIZERS, check=True).items():
+        group = Section({"layers": Seq(Num(integer=True, ge=0), min_len=1, doc="layer indices (see dlb model)"),
+                         **{k: Optional(f.with_default(None)) for k, f in sec.fields.items()}},
+                        doc="hyper-parameters for some layers")
+        out[name] = Section({
+            **sec.fields,
+            "param_groups": Seq(group, [], doc="per-layer overrides: [{layers: [0, 1], lr: 1.0e-4}, ...]"),
+            "no_weight_decay": Seq(Choice(["bias", "norm"]), ["bias", "norm"],
+                                   doc="parameters exempt from weight decay: biases, normalisation layers"),
+        }, doc=sec.doc, check=sec.check)
     return out
 
 
@@ -101,13 +123,22 @@ MODEL = Registry(
 LOSS = Registry(lambda: _registry_sections(LOSSES), key="name", default=None,
                 doc="the training loss (default: cross_entropy for classification, mse for regression)")
 
-OPTIMIZER = Registry(lambda: _registry_sections(OPTIMIZERS, check=True), key="name", default="adam",
+OPTIMIZER = Registry(_optimizer_sections, key="name", default="adam",
                      doc="the update rule (PyTorch's torch.optim rules and defaults)")
 
-SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES), key="name", default="constant",
-                    doc="the learning-rate schedule, stepped once per epoch")
+SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES, skip=("total", *SCHEDULE_COMMON)), key="name",
+                    default="constant",
+                    common={"interval": SCHEDULE_COMMON["interval"].with_default(None),
+                            "warmup": SCHEDULE_COMMON["warmup"].with_default(0),
+                            "warmup_start_factor": SCHEDULE_COMMON["warmup_start_factor"].with_default(1 / 3)},
+                    doc="the learning-rate schedule (per epoch, or per step where so defined)")
 
-REGULARIZATION = Section({}, doc="penalties and other regularizers (none yet)")
+REGULARIZATION = Section({
+    "grad_clip": Section({
+        "max_norm": Optional(Num(gt=0.0), doc="rescale the whole gradient to at most this global L2 norm"),
+        "max_value": Optional(Num(gt=0.0), doc="clamp every gradient element to [-max_value, max_value]"),
+    }, doc="gradient clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_), before each step"),
+}, doc="penalties and other regularizers")
 
 TRAIN = Section({
     "epochs": Num(10, integer=True, ge=1, doc="passes over the training set"),

@@ -81,7 +81,7 @@ class Dense(Layer):
             raise ValueError(f"dense expects (N, features) input, got (N, {', '.join(map(str, input_shape))}); "
                              "put {type: flatten} before it")
         fan_in = input_shape[0]
-        self.W = Parameter(initialize(self.init, (fan_in, self.units), rng, dtype), "weight")
+        self.W = Parameter(initialize(self.init, (fan_in, self.units), rng, dtype), "weight", out_axis=1)
         self.b = Parameter(np.zeros(self.units, dtype=dtype), "bias") if self.bias else None
         return (self.units,)
 

@@ -12,12 +12,13 @@ class Parameter:
     ``grad`` and update ``data`` in place. Optimizers key their state by the Parameter object.
     """
 
-    __slots__ = ("data", "grad", "name")
+    __slots__ = ("data", "grad", "name", "out_axis")
 
-    def __init__(self, data: np.ndarray, name: str = ""):
+    def __init__(self, data: np.ndarray, name: str = "", out_axis: int = 0):
         self.data = data
         self.grad = np.zeros_like(data)
         self.name = name
+        self.out_axis = out_axis  # the axis of output channels/units (Dense (in, out): 1; conv (C_out, ...): 0)
 
     @property
     def shape(self) -> tuple[int, ...]:

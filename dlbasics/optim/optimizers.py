@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..config.fields import Bool, Num, Seq, Spec
+from ..config.fields import Bool, Choice, Num, Seq, Spec
 from ..nn.parameter import Parameter
 
 
@@ -76,11 +76,57 @@ class Optimizer(abc.ABC):
         return f"{type(self).__name__}({hyper})"
 
 
-def _check_common(lr: float, weight_decay: float) -> None:
-    if lr < 0:
-        raise ValueError(f"invalid learning rate {lr}")
-    if weight_decay < 0:
-        raise ValueError(f"invalid weight_decay {weight_decay}")
+def _check(**values: float) -> None:
+    """PyTorch's argument checks: every value given must be >= 0."""
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(f"invalid {name} {value} (must be >= 0)")
+
+
+def _check_betas(betas: tuple[float, float]) -> None:
+    if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+        raise ValueError(f"invalid betas {list(betas)} (each must be in [0, 1))")
+
+
+def _grad(p: Parameter, grad: np.ndarray, group: dict[str, Any], decoupled: bool = False) -> np.ndarray:
+    """The first lines of every rule: negate for ``maximize``, then weight decay.
+
+    Coupled (L2, PyTorch's ``weight_decay``): g <- g + wd p. Decoupled (AdamW, Loshchilov & Hutter 2019):
+    p <- p (1 - lr wd), the gradient untouched.
+    """
+    if group.get("maximize"):
+        grad = -grad
+    wd = group.get("weight_decay", 0.0)
+    if wd:
+        if decoupled:
+            p.data *= 1 - group["lr"] * wd
+        else:
+            grad = grad + wd * p.data
+    return grad
+
+
+def _moments(state: dict[str, Any], grad: np.ndarray, beta1: float, beta2: float) -> tuple[np.ndarray, ...]:
+    """m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2, in place. Returns (m, v, scratch)."""
+    m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+    m *= beta1
+    np.multiply(grad, 1 - beta1, out=tmp)
+    m += tmp
+    v *= beta2
+    np.multiply(grad, grad, out=tmp)
+    tmp *= 1 - beta2
+    v += tmp
+    return m, v, tmp
+
+
+def _adam_state(p: Parameter) -> dict[str, Any]:
+    return {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data),
+            "scratch": np.empty_like(p.data)}
+
+
+_LR, _WD = Num(ge=0.0, doc="learning rate"), Num(ge=0.0, doc="L2 penalty coefficient (see the update rule)")
+_EPS = Num(ge=0.0, doc="term added to the denominator for numerical stability")
+_MAXIMIZE = Bool(doc="maximise the objective instead of minimising it")
+_BETAS = Seq(Num(ge=0.0, lt=1.0), length=2, doc="decay rates of the first and second moment estimates")
 
 
 class SGD(Optimizer):
@@ -97,21 +143,19 @@ class SGD(Optimizer):
             g <- b                       otherwise
         p <- p - lr * g
 
-    Defaults as PyTorch: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False.
+    Defaults as PyTorch: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False. The config names
+    ``momentum`` (momentum 0.9) and ``nesterov`` (momentum 0.9, nesterov) are SGD with those defaults.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
-        "lr": Num(ge=0.0, doc="learning rate"),
-        "momentum": Num(ge=0.0, doc="momentum factor"),
-        "dampening": Num(ge=0.0, le=1.0, doc="dampening for momentum"),
-        "weight_decay": Num(ge=0.0, doc="L2 penalty coefficient added to the gradient"),
-        "nesterov": Bool(doc="Nesterov momentum"),
-        "maximize": Bool(doc="maximise the objective instead of minimising it"),
+        "lr": _LR, "momentum": Num(ge=0.0, doc="momentum factor"),
+        "dampening": Num(ge=0.0, le=1.0, doc="dampening for momentum"), "weight_decay": _WD,
+        "nesterov": Bool(doc="Nesterov momentum: the gradient at the look-ahead point"), "maximize": _MAXIMIZE,
     }
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
-        _check_common(lr, weight_decay)
+        _check(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov momentum requires momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -119,10 +163,7 @@ class SGD(Optimizer):
 
     def update(self, p, grad, state, group):
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p.data
+        grad = _grad(p, grad, group)
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
@@ -135,44 +176,225 @@ class SGD(Optimizer):
         p.data -= group["lr"] * grad
 
 
+class Momentum(SGD):
+    """SGD with momentum 0.9 (Polyak's heavy ball): config name ``momentum``."""
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize)
+
+
+class Nesterov(SGD):
+    """SGD with Nesterov momentum 0.9 (the gradient at the look-ahead point): config name ``nesterov``."""
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = True, maximize: bool = False):
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize)
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al. 2011) as ``torch.optim.Adagrad``: every weight's step shrinks with its gradient history.
+
+    state_sum starts at initial_accumulator_value; at step t (t = 1, 2, ...)::
+
+        g <- -g                            if maximize
+        g <- g + weight_decay * p          if weight_decay != 0
+        clr = lr / (1 + (t - 1) * lr_decay)
+        state_sum <- state_sum + g^2
+        p <- p - clr * g / (sqrt(state_sum) + eps)
+
+    The sum only grows, so the effective learning rate decays toward 0. Defaults as PyTorch: lr=1e-2,
+    lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {
+        "lr": _LR, "lr_decay": Num(ge=0.0, doc="learning-rate decay per step"), "weight_decay": _WD,
+        "initial_accumulator_value": Num(ge=0.0, doc="starting value of the sum of squared gradients"),
+        "eps": _EPS, "maximize": _MAXIMIZE,
+    }
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False):
+        _check(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+               initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=maximize))
+
+    def init_state(self, p, group):
+        return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"]),
+                "scratch": np.empty_like(p.data)}
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        grad = _grad(p, grad, group)
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        total, tmp = state["sum"], state["scratch"]
+        np.multiply(grad, grad, out=tmp)
+        total += tmp
+        np.sqrt(total, out=tmp)
+        tmp += group["eps"]
+        np.divide(grad, tmp, out=tmp)
+        tmp *= clr
+        p.data -= tmp
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler 2012) as ``torch.optim.Adadelta``: EMAs of squared gradients and squared updates.
+
+    v and u start at 0; at each step::
+
+        g <- -g                                 if maximize
+        g <- g + weight_decay * p               if weight_decay != 0
+        v <- rho v + (1 - rho) g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g
+        u <- rho u + (1 - rho) delta^2
+        p <- p - lr * delta
+
+    The ratio of RMS values carries the units of p, so no learning rate is needed: PyTorch's lr=1.0 default
+    leaves the step as the paper has it. Defaults: lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {
+        "lr": _LR, "rho": Num(ge=0.0, le=1.0, doc="decay rate of the running averages"), "eps": _EPS,
+        "weight_decay": _WD, "maximize": _MAXIMIZE,
+    }
+
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+                 maximize: bool = False):
+        _check(lr=lr, eps=eps, weight_decay=weight_decay)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"invalid rho {rho} (must be in [0, 1])")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def init_state(self, p, group):
+        return {"step": 0, "square_avg": np.zeros_like(p.data), "acc_delta": np.zeros_like(p.data),
+                "scratch": np.empty_like(p.data)}
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        grad = _grad(p, grad, group)
+        rho, eps = group["rho"], group["eps"]
+        v, u, tmp = state["square_avg"], state["acc_delta"], state["scratch"]
+        v *= rho
+        v += (1 - rho) * grad * grad
+        np.add(u, eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        delta = tmp / np.sqrt(v + eps)
+        delta *= grad
+        u *= rho
+        u += (1 - rho) * delta * delta
+        delta *= group["lr"]
+        p.data -= delta
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Hinton's lecture 6e) as ``torch.optim.RMSprop``: divide by an EMA of squared gradients.
+
+    v (and g_avg, b) start at 0; at each step::
+
+        g <- -g                                 if maximize
+        g <- g + weight_decay * p               if weight_decay != 0
+        v <- alpha v + (1 - alpha) g^2
+        v~ = v - g_avg^2, g_avg <- alpha g_avg + (1 - alpha) g   if centered (g_avg updated first)
+        v~ = v                                                  otherwise
+        if momentum > 0:  b <- momentum b + g / (sqrt(v~) + eps);  p <- p - lr b
+        else:             p <- p - lr g / (sqrt(v~) + eps)
+
+    Defaults as PyTorch: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {
+        "lr": _LR, "alpha": Num(ge=0.0, le=1.0, doc="smoothing constant of the squared-gradient EMA"),
+        "eps": _EPS, "weight_decay": _WD, "momentum": Num(ge=0.0, doc="momentum factor"),
+        "centered": Bool(doc="divide by the estimated variance (v - mean(g)^2) instead of v"),
+        "maximize": _MAXIMIZE,
+    }
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                 momentum: float = 0.0, centered: bool = False, maximize: bool = False):
+        _check(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize))
+
+    def init_state(self, p, group):
+        state = {"step": 0, "square_avg": np.zeros_like(p.data), "scratch": np.empty_like(p.data)}
+        if group["centered"]:
+            state["grad_avg"] = np.zeros_like(p.data)
+        if group["momentum"]:
+            state["momentum_buffer"] = np.zeros_like(p.data)
+        return state
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        grad = _grad(p, grad, group)
+        alpha = group["alpha"]
+        v, tmp = state["square_avg"], state["scratch"]
+        v *= alpha
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1 - alpha
+        v += tmp
+        if group["centered"]:
+            g_avg = state["grad_avg"]
+            g_avg *= alpha
+            g_avg += (1 - alpha) * grad
+            np.multiply(g_avg, g_avg, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+            np.sqrt(tmp, out=tmp)
+        else:
+            np.sqrt(v, out=tmp)
+        tmp += group["eps"]
+        np.divide(grad, tmp, out=tmp)
+        if group["momentum"]:
+            buf = state["momentum_buffer"]
+            buf *= group["momentum"]
+            buf += tmp
+            p.data -= group["lr"] * buf
+        else:
+            tmp *= group["lr"]
+            p.data -= tmp
+
+
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba 2015, https://arxiv.org/abs/1412.6980) as ``torch.optim.Adam``.
 
     For each parameter p with gradient g, at step t (t = 1, 2, ...), m_0 = v_0 = 0::
 
         g <- -g                                  if maximize
-        g <- g + weight_decay * p                if weight_decay != 0   (coupled L2, not AdamW)
+        g <- g + weight_decay * p                if weight_decay != 0   (coupled L2; AdamW decouples it)
         m <- beta1 * m + (1 - beta1) * g
         v <- beta2 * v + (1 - beta2) * g^2
         v_max <- max(v_max, v)                   if amsgrad (then v_max replaces v below)
-        p <- p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+        m^ = m / (1 - beta1^t),  v^ = v / (1 - beta2^t)
+        p <- p - lr * m^ / (sqrt(v^) + eps)      eps_mode "outside" (PyTorch, the default)
+        p <- p - lr * m^ / sqrt(v^ + eps)        eps_mode "inside" (eps inside the root, as some textbooks)
+        p <- p - lr * m^ / (sqrt(v^) + eps / sqrt(1 - beta2^t))   eps_mode "hat": the paper's epsilon-hat
+               (Keras / TensorFlow: eps added to sqrt(v) before the bias correction)
 
-    eps is added *outside* the square root of the bias-corrected v, as PyTorch does.
+    "Epsilon matters in practice": with a tiny v the three forms differ by orders of magnitude.
     Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
-        "lr": Num(ge=0.0, doc="learning rate"),
-        "betas": Seq(Num(ge=0.0, lt=1.0), length=2, doc="decay rates of the first and second moment"),
-        "eps": Num(ge=0.0, doc="term added to the denominator"),
-        "weight_decay": Num(ge=0.0, doc="L2 penalty coefficient added to the gradient"),
-        "amsgrad": Bool(doc="use the running maximum of v (AMSGrad)"),
-        "maximize": Bool(doc="maximise the objective instead of minimising it"),
+        "lr": _LR, "betas": _BETAS, "eps": _EPS, "weight_decay": _WD,
+        "amsgrad": Bool(doc="use the running maximum of v (AMSGrad, Reddi et al. 2018)"), "maximize": _MAXIMIZE,
+        "eps_mode": Choice(["outside", "inside", "hat"], doc="where eps enters: PyTorch's outside the root, "
+                                                             "inside it, or Keras' epsilon-hat"),
     }
+    decoupled: ClassVar[bool] = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
-        _check_common(lr, weight_decay)
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"invalid betas {betas}")
-        if eps < 0:
-            raise ValueError(f"invalid eps {eps}")
+                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+                 eps_mode: str = "outside"):
+        _check(lr=lr, eps=eps, weight_decay=weight_decay)
+        _check_betas(betas)
+        if eps_mode not in ("outside", "inside", "hat"):
+            raise ValueError(f"invalid eps_mode {eps_mode!r} (outside, inside or hat)")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize, eps_mode=eps_mode))
 
     def init_state(self, p, group):
-        state = {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data),
-                 "scratch": np.empty_like(p.data)}
+        state = _adam_state(p)
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = np.zeros_like(p.data)
         return state
@@ -181,28 +403,226 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p.data
-        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
-        m *= beta1
-        np.multiply(grad, 1 - beta1, out=tmp)
-        m += tmp
-        v *= beta2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp
+        grad = _grad(p, grad, group, self.decoupled)
+        m, v, tmp = _moments(state, grad, beta1, beta2)
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        # p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), with sqrt(bc2) moved out of the element-wise
-        # work: = (lr / bc1) * sqrt(bc2) * m / (sqrt(v) + eps * sqrt(bc2)). Same value, one pass fewer.
+        # the step written as (lr / bc1) * sqrt(bc2) * m / (sqrt(v) + eps * sqrt(bc2)): the same value as
+        # the rule above with sqrt(bc2) moved out of the element-wise work (one pass fewer)
         sqrt_bc2 = math.sqrt(1 - beta2**t)
-        np.sqrt(v, out=tmp)
-        tmp += group["eps"] * sqrt_bc2
+        mode, eps = group["eps_mode"], group["eps"]
+        if mode == "inside":
+            np.multiply(v, 1 / (1 - beta2**t), out=tmp)
+            tmp += eps
+            np.sqrt(tmp, out=tmp)
+            sqrt_bc2 = 1.0
+        else:
+            np.sqrt(v, out=tmp)
+            tmp += eps * sqrt_bc2 if mode == "outside" else eps
         np.divide(m, tmp, out=tmp)
         tmp *= group["lr"] / (1 - beta1**t) * sqrt_bc2
         p.data -= tmp
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019) as ``torch.optim.AdamW``.
+
+    As :class:`Adam`, except that weight decay shrinks the weights directly instead of entering the gradient
+    (and so the moments)::
+
+        p <- p * (1 - lr * weight_decay)        first, then Adam's update without weight decay
+
+    Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False.
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False,
+                 eps_mode: str = "outside"):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, eps_mode)
+
+
+class NAdam(Optimizer):
+    r"""NAdam (Dozat 2016): Adam with Nesterov momentum, as ``torch.optim.NAdam`` (with momentum decay).
+
+    psi = momentum_decay; mu_t = beta1 (1 - 0.5 * 0.96^(t psi)); at step t (t = 1, 2, ...)::
+
+        g <- -g;  weight decay coupled (g <- g + wd p) or, if decoupled_weight_decay, p <- p (1 - lr wd)
+        m <- beta1 m + (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2
+        m^ = mu_{t+1} m / (1 - prod_{i<=t+1} mu_i) + (1 - mu_t) g / (1 - prod_{i<=t} mu_i)
+        v^ = v / (1 - beta2^t)
+        p <- p - lr m^ / (sqrt(v^) + eps)
+
+    Defaults as PyTorch: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {
+        "lr": _LR, "betas": _BETAS, "eps": _EPS, "weight_decay": _WD,
+        "momentum_decay": Num(ge=0.0, doc="psi: how fast mu_t approaches beta1"),
+        "decoupled_weight_decay": Bool(doc="decay the weights directly (as AdamW) instead of via the gradient"),
+        "maximize": _MAXIMIZE,
+    }
+
+    def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
+                 maximize: bool = False):
+        _check(lr=lr, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay)
+        _check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def init_state(self, p, group):
+        return {**_adam_state(p), "mu_product": 1.0}
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        t = state["step"]
+        beta1, beta2 = group["betas"]
+        grad = _grad(p, grad, group, group["decoupled_weight_decay"])
+        psi = group["momentum_decay"]
+        mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state["mu_product"] *= mu
+        mu_product = state["mu_product"]
+        m, v, tmp = _moments(state, grad, beta1, beta2)
+        np.multiply(v, 1 / (1 - beta2**t), out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += group["eps"]
+        lr = group["lr"]
+        p.data -= (lr * (1 - mu) / (1 - mu_product)) * grad / tmp
+        p.data -= (lr * mu_next / (1 - mu_product * mu_next)) * m / tmp
+
+
+class RAdam(Optimizer):
+    r"""RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate") as ``torch.optim.RAdam``.
+
+    rho_inf = 2 / (1 - beta2) - 1; at step t (t = 1, 2, ...)::
+
+        g <- -g;  weight decay coupled (g <- g + wd p) or, if decoupled_weight_decay, p <- p (1 - lr wd)
+        m <- beta1 m + (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2;   m^ = m / (1 - beta1^t)
+        rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)
+        if rho_t > 5:   l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
+                        r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+                        p <- p - lr m^ l r         (the variance of the adaptive rate is tractable: rectify it)
+        else:           p <- p - lr m^             (early steps: plain momentum SGD)
+
+    Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {
+        "lr": _LR, "betas": _BETAS, "eps": _EPS, "weight_decay": _WD,
+        "decoupled_weight_decay": Bool(doc="decay the weights directly (as AdamW) instead of via the gradient"),
+        "maximize": _MAXIMIZE,
+    }
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False, maximize: bool = False):
+        _check(lr=lr, eps=eps, weight_decay=weight_decay)
+        _check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+
+    def init_state(self, p, group):
+        return _adam_state(p)
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        t = state["step"]
+        beta1, beta2 = group["betas"]
+        grad = _grad(p, grad, group, group["decoupled_weight_decay"])
+        m, v, tmp = _moments(state, grad, beta1, beta2)
+        step = group["lr"] / (1 - beta1**t)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if rho_t > 5:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            np.sqrt(v, out=tmp)
+            tmp += group["eps"]
+            np.divide(m, tmp, out=tmp)
+            tmp *= step * rect * math.sqrt(1 - beta2**t)
+            p.data -= tmp
+        else:
+            p.data -= step * m
+
+
+class AdamP(Optimizer):
+    r"""AdamP (Heo et al. 2021, "AdamP: Slowing Down the Slowdown for Momentum Optimizers on Scale-invariant
+    Weights", https://arxiv.org/abs/2006.08217), following the authors' implementation (clovaai/AdamP).
+
+    Adam's update direction with, for weights of 2 or more dimensions, the radial component removed when the
+    weight looks scale-invariant (e.g. followed by batch norm), since that component only grows the norm::
+
+        m, v, m^ as Adam (no coupled weight decay);   d = m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+        d = (beta1 m + (1 - beta1) g) / (sqrt(v) / sqrt(1 - beta2^t) + eps)    if nesterov
+        for view in (per output channel, whole tensor):
+            if max |cos(g, p)| over the view's rows < delta / sqrt(row length):   (scale-invariant)
+                p_n = p / (||p|| + eps) per row;  d <- d - p_n <p_n, d> per row;  wd_ratio is used;  stop
+        p <- p (1 - lr weight_decay wd_factor)     (wd_factor = wd_ratio if projected, else 1)
+        p <- p - lr / (1 - beta1^t) d
+
+    "Output channel" is the first axis of a conv kernel (C_out, C_in, ...) and the second of our Dense
+    weight (in, out), as PyTorch's Linear stores it transposed. Defaults as the authors': lr=1e-3,
+    betas=(0.9, 0.999), eps=1e-8, weight_decay=0, delta=0.1, wd_ratio=0.1, nesterov=False.
+    """
+
+    constraints: ClassVar[dict[str, Spec]] = {
+        "lr": _LR, "betas": _BETAS, "eps": _EPS, "weight_decay": _WD,
+        "delta": Num(ge=0.0, doc="cosine threshold that detects scale invariance"),
+        "wd_ratio": Num(ge=0.0, doc="weight-decay factor for projected (scale-invariant) weights"),
+        "nesterov": Bool(doc="Nesterov momentum in the direction"),
+    }
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, delta: float = 0.1, wd_ratio: float = 0.1, nesterov: bool = False):
+        _check(lr=lr, eps=eps, weight_decay=weight_decay, delta=delta, wd_ratio=wd_ratio)
+        _check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, delta=delta,
+                                      wd_ratio=wd_ratio, nesterov=nesterov))
+
+    def init_state(self, p, group):
+        return _adam_state(p)
+
+    @staticmethod
+    def _rows(x: np.ndarray, out_axis: int) -> np.ndarray:
+        """The tensor as (output channels, everything else)."""
+        return np.moveaxis(x, out_axis, 0).reshape(x.shape[out_axis], -1)
+
+    def _projection(self, p: Parameter, grad: np.ndarray, d: np.ndarray, group: dict[str, Any]) -> tuple:
+        eps = group["eps"]
+        axis = getattr(p, "out_axis", 0)
+        for view in (lambda x: self._rows(x, axis), lambda x: x.reshape(1, -1)):
+            w, gv = view(p.data), view(grad)
+            wn, gn = np.linalg.norm(w, axis=1), np.linalg.norm(gv, axis=1)
+            cos = np.abs(np.sum(w * gv, axis=1)) / (np.maximum(wn, eps) * np.maximum(gn, eps))
+            if cos.max() < group["delta"] / math.sqrt(w.shape[1]):
+                p_n = w / (wn + eps)[:, None]
+                dv = view(d) - p_n * np.sum(p_n * view(d), axis=1, keepdims=True)
+                if w.shape[0] == 1:
+                    return dv.reshape(d.shape), group["wd_ratio"]
+                return np.moveaxis(dv.reshape(np.moveaxis(d, axis, 0).shape), 0, axis), group["wd_ratio"]
+        return d, 1.0
+
+    def update(self, p, grad, state, group):
+        state["step"] += 1
+        t = state["step"]
+        beta1, beta2 = group["betas"]
+        m, v, tmp = _moments(state, grad, beta1, beta2)
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1 - beta2**t)
+        tmp += group["eps"]
+        d = ((beta1 * m + (1 - beta1) * grad) if group["nesterov"] else m) / tmp
+        wd_factor = 1.0
+        if p.data.ndim > 1:
+            d, wd_factor = self._projection(p, grad, d, group)
+        if group["weight_decay"]:
+            p.data *= 1 - group["lr"] * group["weight_decay"] * wd_factor
+        p.data -= (group["lr"] / (1 - beta1**t)) * d
+
+
+#: config name -> optimizer class, sorted by increasing complexity
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": Adagrad, "adadelta": Adadelta,
+    "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": NAdam, "radam": RAdam, "adamp": AdamP,
+}

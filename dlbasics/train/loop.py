@@ -19,6 +19,7 @@ import numpy as np
 from ..nn.losses import Loss
 from ..nn.model import Sequential
 from ..numerics import flush_denormals as flush_subnormals
+from ..optim.clip import clip_grad_norm, clip_grad_value
 from ..optim.optimizers import Optimizer
 from ..optim.schedules import Schedule
 
@@ -79,13 +80,15 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         epochs: int, batch_size: int, rng: np.random.Generator, x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None, schedule: Schedule | None = None,
         callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True,
-        history: History | None = None) -> History:
+        history: History | None = None, clip_norm: float | None = None, clip_value: float | None = None) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
     full-batch gradient descent (one step per epoch). ``flush_denormals`` runs the loop with subnormal
     floats flushed to zero (see :mod:`dlbasics.numerics`): same results, without the CPU's slow path.
-    Pass ``history`` to keep the rows of a run that is interrupted by an exception.
+    Pass ``history`` to keep the rows of a run that is interrupted by an exception. ``clip_norm`` /
+    ``clip_value`` clip the gradients before each step. A per-step schedule is stepped after every optimizer
+    step, a per-epoch one after each epoch (reduce-on-plateau with the epoch's monitored metric).
     """
     history = History() if history is None else history
     for cb in callbacks:
@@ -96,6 +99,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     classify = loss_fn.task == "classification"
     has_val = x_val is not None and len(x_val) > 0
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    per_step = schedule is not None and schedule.interval == "step"
+    params = model.parameters()
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
     t_start = time.perf_counter()
@@ -117,7 +122,13 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                     history.message = f"loss became {loss} at epoch {epoch}, batch {b + 1} (lr {lr:g})"
                     break
                 model.backward(loss_fn.backward())
+                if clip_norm is not None:
+                    clip_grad_norm(params, clip_norm)
+                if clip_value is not None:
+                    clip_grad_value(params, clip_value)
                 optimizer.step()
+                if per_step:
+                    schedule.step()
                 history.steps += 1
                 loss_sum += loss * len(idx)
                 seen += len(idx)
@@ -146,8 +157,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 history.status = "diverged"
                 history.message = f"validation loss became {row['val_loss']} at epoch {epoch} (lr {lr:g})"
                 return history
-            if schedule is not None:
-                schedule.step()
+            if schedule is not None and not per_step:
+                monitor = getattr(schedule, "monitor", None)
+                schedule.step(row.get(monitor) if monitor else None)
             if history.stop:
                 history.status = "stopped"
                 return history
