@@ -32,7 +32,6 @@ from .nn.registry import model_from_config
 from .optim.groups import build_param_groups
 from .optim.optimizers import OPTIMIZERS, Optimizer
 from .optim.schedules import SCHEDULES, Schedule
-from .plots.curves import plot_curves
 from .rng import stream
 from .runs.folder import METRIC_COLUMNS, RunFolder
 from .train.loop import Callback, History, evaluate, fit
@@ -121,6 +120,19 @@ def build_optimizer(cfg: dict[str, Any], model: Sequential) -> Optimizer:
     except ValueError as err:
         raise ConfigError(str(err), "optimizer") from None
     return OPTIMIZERS[cfg["optimizer"]["name"]](groups, **opt_cfg)
+
+
+def probe_optimizer(cfg: dict[str, Any]) -> Optimizer:
+    """The config's optimizer over one dummy parameter: enough to draw its schedule."""
+    from .nn.parameter import Parameter
+
+    opt_cfg = {k: v for k, v in _kwargs(cfg["optimizer"]).items() if k not in ("param_groups", "no_weight_decay")}
+    return OPTIMIZERS[cfg["optimizer"]["name"]]([Parameter(np.zeros(1))], **opt_cfg)
+
+
+def steps_per_epoch(cfg: dict[str, Any], n_train: int) -> int:
+    bs = cfg["train"]["batch_size"]
+    return 1 if bs == "full" else math.ceil(n_train / bs)
 
 
 def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: int) -> Schedule:
@@ -223,8 +235,8 @@ def _best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (), runs_dir: str | Path | None = None,
-          callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
-    """Train one config end to end and return its :class:`Run` (a folder under ``runs_dir``).
+          callbacks: Sequence[Callback] = (), progress: bool = True, run_dir: str | Path | None = None) -> Run:
+    """Train one config end to end and return its :class:`Run` (a new folder under ``runs_dir``, or ``run_dir``).
 
     ``config`` is a resolved config dict (from :func:`load_config`) or a path to a YAML file. Raises
     ConfigError before any work for a bad config; a diverged run returns normally with status
@@ -234,12 +246,12 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
 
     cfg = config if isinstance(config, dict) else load_config(config, overrides)
     threads = cfg["train"]["threads"]
-    RunFolder.check_writable(runs_dir)  # fail before loading data, not after
+    RunFolder.check_writable(Path(run_dir).parent if run_dir else runs_dir)  # fail before loading data
     with threadpool_limits(limits=threads, user_api="blas"):
         t0 = time.perf_counter()
         exp = build(cfg, progress=progress)
         load_s = time.perf_counter() - t0
-        folder = RunFolder.create(runs_dir, cfg["name"])
+        folder = RunFolder.create_at(run_dir) if run_dir else RunFolder.create(runs_dir, cfg["name"])
         return _run(exp, folder, callbacks, load_s, threads)
 
 
@@ -311,6 +323,8 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
     summary["finished"] = _now()
     summary["duration_s"] = load_s + time.perf_counter() - t0
     try:
+        from .plots.curves import plot_curves  # matplotlib: imported only when there is something to draw
+
         folder.save_weights(exp.model.state_dict())
         if rows:
             folder.save_figure(plot_curves(rows, "loss", title=f"{cfg['name']}: loss"), "loss.png")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -112,3 +114,10 @@ def site(tmp_path):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def dlb(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
+    """Run the `dlb` command (as ``python -m dlbasics``) and capture its output."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "dlbasics", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)

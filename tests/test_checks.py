@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from test_cli import dlb
 
-from conftest import TINY
+from conftest import TINY, dlb
 from dlbasics.config import resolve_config
 from dlbasics.experiments.checks import LAYER_CASES, LOSS_CASES, check_config, check_registered
 from dlbasics.nn.losses import LOSSES

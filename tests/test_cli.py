@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,13 +10,7 @@ import time
 
 import pytest
 
-from conftest import TINY
-
-
-def dlb(*args, cwd=None, timeout=120):
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "dlbasics", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)
+from conftest import TINY, dlb
 
 
 def assert_one_line_error(result, *fragments):

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,8 +19,17 @@ from rich.console import Console
 from rich.table import Table
 
 from .._version import __version__
-
-EXIT_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+from . import experiments as experiment_commands
+from .common import (
+    EXIT_DIVERGED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    RunsDirOpt,
+    SetOpt,
+    fail,
+    user_errors,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlbasics: run deep-learning-basics experiments from YAML configs.")
@@ -29,39 +37,6 @@ runs_app = typer.Typer(no_args_is_help=True, help="List and inspect run folders.
 data_app = typer.Typer(no_args_is_help=True, help="List, locate and download data sets.")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
-
-SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
-                                                  help="Override a config value, e.g. optimizer.lr=0.01 (repeatable).")]
-RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", envvar="DLB_RUNS_DIR",
-                                                 help="Where run folders go (default: ./runs).")]
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """Print ``error: message`` as one line on stderr and return the Exit to raise."""
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    return typer.Exit(code)
-
-
-@contextlib.contextmanager
-def user_errors(source: Path | str = "") -> Iterator[None]:
-    """Turn user mistakes and missing data into one-line errors with their exit codes (no traceback).
-
-    A config error found after loading (a layer that cannot take its input shape) names ``source``.
-    """
-    from ..config import ConfigError
-    from ..data.datasets import DataError
-    from ..data.download import DownloadError
-
-    try:
-        yield
-    except ConfigError as err:
-        err.source = err.source or str(source)
-        raise fail(str(err), EXIT_USAGE) from None
-    except (DataError, DownloadError) as err:
-        raise fail(str(err), EXIT_DATA) from None
-    except OSError as err:  # a runs folder that is a file, an unwritable cache, a full disk ...
-        where = f": {err.filename}" if getattr(err, "filename", None) else ""
-        raise fail(f"{err.strerror or err}{where}", EXIT_FAILED) from None
 
 
 def _sigterm_as_interrupt() -> None:
@@ -324,6 +299,63 @@ def init_study(
 
 
 @app.command()
+def playground(
+    problems: Annotated[list[str] | None, typer.Argument(
+        metavar="PROBLEM", show_default=False,
+        help="rosenbrock, beale, saddle, ill_conditioned, regression (default: all).")] = None,
+    optimizers: Annotated[str, typer.Option(
+        help="Comma-separated optimizers: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw, "
+             "nadam, radam, adamp.")] = "sgd,momentum,nesterov,adagrad,rmsprop,adam",
+    steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps of every run.")] = 500,
+    lr: Annotated[float | None, typer.Option(
+        help="One learning rate for every optimizer (default: each optimizer's own, PyTorch's), e.g. 0.05 "
+             "to compare sgd and momentum on the regression.", show_default=False)] = None,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """The optimizer playground: optimizers walking 2-D problems, drawn over the contours.
+
+    Writes <problem>_trajectories.png and <problem>_loss.png into runs/<YYYYmmdd-HHMMSS>-playground-<hex6>/.
+
+    playground.csv: every run's final loss and the steps it took to come within 1e-3 of the minimum.
+    """
+    from ..config.fields import did_you_mean
+    from ..experiments.playground import PROBLEMS, run_all, write_playground
+    from ..optim.optimizers import OPTIMIZERS
+    from ..runs.folder import RunFolder
+
+    names = list(dict.fromkeys(problems or PROBLEMS))
+    for name in names:
+        if name not in PROBLEMS:
+            raise fail(f"unknown problem {name!r}{did_you_mean(name, list(PROBLEMS))} "
+                       f"(allowed: {', '.join(PROBLEMS)})", EXIT_USAGE)
+    opts = list(dict.fromkeys(o.strip() for o in optimizers.split(",") if o.strip()))
+    if not opts:
+        raise fail(f"--optimizers is empty; give a comma-separated list of {', '.join(OPTIMIZERS)}", EXIT_USAGE)
+    for opt in opts:
+        if opt not in OPTIMIZERS:
+            raise fail(f"unknown optimizer {opt!r}{did_you_mean(opt, list(OPTIMIZERS))} "
+                       f"(allowed: {', '.join(OPTIMIZERS)})", EXIT_USAGE)
+    if lr is not None and not 0 < lr < float("inf"):
+        raise fail(f"--lr must be a positive number, got {lr}", EXIT_USAGE)
+    results, rows = run_all(names, opts, steps, lr)
+    with user_errors():
+        folder = RunFolder.create(runs_dir, "playground")
+        files = write_playground(folder, results, rows)
+        folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "playground",
+                              "problems": names, "optimizers": opts, "steps": steps, "lr": lr, "files": files})
+    table = Table(title=f"{steps} steps; target: within 1e-3 of the minimum")
+    for col in ("problem", "optimizer", "lr", "final loss", "minimum", "steps to target"):
+        table.add_column(col, justify="left" if col in ("problem", "optimizer") else "right", no_wrap=True)
+    for r in rows:
+        reached = (f"diverged at {r['diverged_step']}" if r["diverged_step"] else
+                   "-" if r["steps_to_target"] is None else str(r["steps_to_target"]))
+        table.add_row(r["problem"], r["optimizer"], f"{r['lr']:g}",
+                      "" if r["final_loss"] is None else f"{r['final_loss']:.6g}", f"{r['min_loss']:.6g}", reached)
+    Console().print(table)
+    print(f"run folder: {folder.path}")
+
+
+@app.command()
 def version() -> None:
     """Print the versions of dlbasics, Python and NumPy."""
     import platform
@@ -331,6 +363,10 @@ def version() -> None:
     import numpy as np
 
     print(f"dlbasics {__version__} (python {platform.python_version()}, numpy {np.__version__})")
+
+
+app.command()(experiment_commands.compare)
+app.command()(experiment_commands.schedule)
 
 
 def main() -> None:

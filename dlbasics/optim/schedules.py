@@ -5,7 +5,7 @@ lr for time 0; ``step()`` advances time by one unit and sets the lr for the next
 optimizer step (``interval``; each schedule has the default its definition implies: one-cycle per step, the
 rest per epoch); ``total`` is the number of units in the run (train.epochs, or epochs x steps per epoch).
 
-Closed-form schedules define ``lr_at(t, base_lr)`` (one-cycle computes its own phases); ``simulate`` steps a
+Closed-form schedules define ``lr_at(t, base_lr)`` (one-cycle computes its own phases); ``trace`` steps a
 schedule on a throw-away optimizer, so it can be plotted without training (``dlb schedule``). ``warmup: k``
 multiplies any of them by PyTorch's LinearLR ramp, start_factor -> 1 over the first k units (as
 ``ChainedScheduler([LinearLR(...), schedule])``). Reduce-on-plateau reacts to a metric and is stepped by the
@@ -355,15 +355,14 @@ SCHEDULES: dict[str, type[Schedule]] = {
 }
 
 
-def simulate(name: str, params: dict[str, Any], optimizer: Optimizer, total: int) -> dict[str, list[float]]:
-    """The lr (and momentum / beta1) of the first group at t = 0 .. total - 1, for a closed-form schedule."""
-    sched = SCHEDULES[name](optimizer, total=total, **params)
-    if not sched.closed_form:
-        raise ValueError(f"{name} depends on the metrics of a run; it cannot be simulated without training")
+def trace(schedule: Schedule, units: int) -> dict[str, list[float]]:
+    """Step a closed-form schedule ``units`` times; the lr and momentum / beta1 of the first group at each time."""
+    if not schedule.closed_form:
+        raise ValueError(f"{type(schedule).__name__} reacts to a run's metrics; it has no curve before training")
     lrs, moms = [], []
-    for _ in range(total):
-        group = optimizer.param_groups[0]
+    for _ in range(units):
+        group = schedule.optimizer.param_groups[0]
         lrs.append(group["lr"])
         moms.append(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
-        sched.step()
+        schedule.step()
     return {"lr": lrs, "momentum": moms}

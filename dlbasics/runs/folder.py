@@ -103,6 +103,14 @@ class RunFolder:
             return cls(path)
         raise FileExistsError(f"could not create a unique run folder in {runs_dir}")
 
+    @classmethod
+    def create_at(cls, path: str | Path) -> RunFolder:
+        """A new folder at exactly ``path`` (a member of a comparison); an existing one is an error."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+        return cls(path)
+
     @staticmethod
     def check_writable(runs_dir: str | Path | None) -> Path:
         """Create ``runs_dir`` if needed; raise OSError now if run folders cannot be made there."""

@@ -1,0 +1,46 @@
+"""What every `dlb` command shares: exit codes, the --set and --runs-dir options, one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EXIT_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                  help="Override a config value, e.g. optimizer.lr=0.01 (repeatable).")]
+RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", envvar="DLB_RUNS_DIR",
+                                                 help="Where run folders go (default: ./runs).")]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` as one line on stderr and return the Exit to raise."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def user_errors(source: Path | str = "") -> Iterator[None]:
+    """Turn user mistakes and missing data into one-line errors with their exit codes (no traceback).
+
+    A config error found after loading (a layer that cannot take its input shape) names ``source``.
+    """
+    from ..config import ConfigError
+    from ..data.datasets import DataError
+    from ..data.download import DownloadError
+
+    try:
+        yield
+    except ConfigError as err:
+        err.source = err.source or str(source)
+        raise fail(str(err), EXIT_USAGE) from None
+    except (DataError, DownloadError) as err:
+        raise fail(str(err), EXIT_DATA) from None
+    except OSError as err:  # a runs folder that is a file, an unwritable cache, a full disk ...
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        raise fail(f"{err.strerror or err}{where}", EXIT_FAILED) from None

@@ -1,0 +1,117 @@
+"""Plots of the optimizer playground: paths over the contours of a 2-D problem, and loss against step."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..optim.optimizers import OPTIMIZERS
+
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#e377c2", "#17becf", "#8c564b", "#bcbd22",
+           "#7f7f7f", "#000080")
+
+
+def optimizer_color(name: str) -> str:
+    """One fixed colour per optimizer, so that it looks the same in every figure."""
+    names = list(OPTIMIZERS)
+    return _COLORS[names.index(name) % len(_COLORS)] if name in names else _COLORS[sum(map(ord, name)) % len(_COLORS)]
+
+
+def _label(res: dict[str, Any]) -> str:
+    label = f"{res['optimizer']} (lr {res['lr']:g})"
+    if res.get("diverged_step"):
+        label += f", diverged at step {res['diverged_step']}"
+    return label
+
+
+def plot_trajectories(problem: Any, results: Sequence[dict[str, Any]], grid: int = 300,
+                      title: str = "") -> Figure:
+    """The contours of ``problem`` (a Problem or its name) and every run's path over them.
+
+    Contours are of f - f_min, log-spaced when ``problem.log_levels`` (the floor of a valley is much flatter
+    than its walls), else evenly spaced levels of f. Each path is a line with a marker every ~25th of the
+    run, so that the spacing of the markers shows the speed; the start is a black dot, the minimum a star.
+    """
+    from ..experiments.playground import get_problem
+
+    prob = get_problem(problem)
+    (x0, x1), (y0, y1) = prob.bounds
+    X, Y = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))
+    Z = np.asarray(prob.value(np.stack([X, Y])), dtype=float)
+    width = 6.0 * min(1.6, max(0.9, (x1 - x0) / (y1 - y0)))
+    fig = Figure(figsize=(width + 2.6, 5.4), layout="constrained")
+    ax = fig.add_subplot()
+    cmap = ListedColormap(colormaps["Blues_r"](np.linspace(0.35, 1.0, 256)))
+    if prob.log_levels:
+        z = Z - prob.min_value
+        hi = float(z.max())
+        lo = max(float(z[z > 0].min()), hi * 1e-6)
+        levels = np.logspace(np.log10(lo), np.log10(hi), 30)
+        z = np.clip(z, lo, hi)
+        filled = ax.contourf(X, Y, z, levels=levels, norm=LogNorm(lo, hi), cmap=cmap, alpha=0.6)
+        ax.contour(X, Y, z, levels=levels[::2], norm=LogNorm(lo, hi), colors="#555555", linewidths=0.4, alpha=0.6)
+        bar_label = "f - min f (log scale)"
+        ticks = 10.0 ** np.arange(np.ceil(np.log10(lo)), np.floor(np.log10(hi)) + 1)
+    else:
+        levels = MaxNLocator(24).tick_values(float(Z.min()), float(np.percentile(Z, 98)))
+        filled = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.6, extend="max")
+        ax.contour(X, Y, Z, levels=levels, colors="#555555", linewidths=0.4, alpha=0.6)
+        bar_label, ticks = "f", None
+    bar = fig.colorbar(filled, ax=ax, shrink=0.85, pad=0.01, label=bar_label)
+    if ticks is not None:
+        bar.set_ticks(ticks, labels=[f"$10^{{{int(np.log10(t))}}}$" for t in ticks])
+        bar.ax.minorticks_off()
+    for res in results:
+        path = res["trajectory"]
+        path = path[np.isfinite(path).all(axis=1)]
+        every = max(1, (len(res["trajectory"]) - 1) // 25)
+        ax.plot(path[:, 0], path[:, 1], "-o", color=optimizer_color(res["optimizer"]), lw=1.6, markersize=3.5,
+                markevery=every, label=_label(res), alpha=0.9)
+    ax.plot(*prob.start, "o", color="black", markersize=9, label=f"start ({prob.start[0]:g}, {prob.start[1]:g})",
+            zorder=5)
+    ax.plot(*prob.minimum, "*", color="gold", markeredgecolor="black", markersize=17, zorder=5,
+            label=f"minimum ({prob.minimum[0]:.3g}, {prob.minimum[1]:.3g}), f = {prob.min_value:.4g}")
+    for i, (label, point) in enumerate(prob.marks):
+        ax.plot(*point, "X^v<>"[i % 5], color="white", markeredgecolor="black", markersize=10, zorder=5,
+                label=label)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel(prob.labels[0])
+    ax.set_ylabel(prob.labels[1])
+    steps = max((len(r["trajectory"]) - 1 for r in results), default=0)
+    head = textwrap.wrap(f"{prob.name}: {prob.doc}", int(11 * width), break_on_hyphens=False)
+    ax.set_title(title or "\n".join([*head, f"{steps} steps, a marker every {max(1, steps // 25)} steps"]),
+                 fontsize=10)
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    return fig
+
+
+def plot_losses(results: Sequence[dict[str, Any]], optimum: float, title: str = "",
+                tolerance: float | None = 1e-3) -> Figure:
+    """f - ``optimum`` against step for every run (log y), with the ``tolerance`` target as a dashed line.
+
+    Values <= 0 (the optimum reached to rounding) cannot be shown on a log axis and end the line; so does a
+    divergence.
+    """
+    fig = Figure(figsize=(7.6, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for res in results:
+        gap = np.asarray(res["losses"], dtype=float) - optimum
+        gap[~(gap > 0)] = np.nan
+        ax.plot(np.arange(len(gap)), gap, color=optimizer_color(res["optimizer"]), lw=1.6, label=_label(res))
+    if tolerance:
+        ax.axhline(tolerance, color="black", ls="--", lw=0.9, label=f"target: min + {tolerance:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("f - min f")
+    ax.grid(True, which="major", alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    ax.set_title(title or "distance to the minimum", fontsize=10)
+    return fig
