@@ -25,6 +25,7 @@ import numpy as np
 
 from ._version import __version__
 from .config import ConfigError, config_hash, load_config, yaml_io
+from .config.schema import DATA
 from .data.datasets import Splits, load_dataset, make_splits
 from .nn.losses import LOSSES, Loss
 from .nn.model import LayerShapeError, Sequential
@@ -34,7 +35,9 @@ from .optim.optimizers import OPTIMIZERS, Optimizer
 from .optim.schedules import SCHEDULES, Schedule
 from .rng import stream
 from .runs.folder import METRIC_COLUMNS, RunFolder
+from .train.callbacks import EarlyStopping
 from .train.loop import Callback, History, evaluate, fit
+from .train.regularization import Regularizer
 
 
 @dataclass
@@ -76,7 +79,7 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
 
 
 def _dataset(cfg: dict[str, Any], progress: bool = True):
-    params = {k: v for k, v in cfg["data"].items() if k not in ("name", "val_split", "normalize")}
+    params = {k: v for k, v in cfg["data"].items() if k != "name" and k not in DATA.common}
     return load_dataset(cfg["data"]["name"], stream(cfg["seed"], "data"), progress=progress, **params)
 
 
@@ -100,15 +103,39 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
     dtype = np.dtype(cfg["train"]["dtype"])
     try:
         splits = make_splits(dataset, data_cfg["val_split"], stream(cfg["seed"], "split"), dtype,
-                             data_cfg["normalize"])
+                             data_cfg["normalize"], data_cfg["train_size"])
     except ValueError as err:
-        raise ConfigError(str(err), "data.val_split") from None
+        key = "data.train_size" if "training samples of" in str(err) else "data.val_split"
+        raise ConfigError(str(err), key) from None
+    check_image_regularizers(cfg, dataset.input_shape)
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
     model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss))
     optimizer = build_optimizer(cfg, model)
     exp = Experiment(cfg, splits, model, loss, optimizer, None)
     exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch=math.ceil(len(splits.x_train) / exp.batch_size))
     return exp
+
+
+def check_image_regularizers(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> None:
+    """Augmentation, cutout and cutmix need images; a cutout larger than the image is a mistake."""
+    reg, aug = cfg["regularization"], cfg["data"]["augment"]
+    wants = [k for k, on in (("data.augment", any(aug.values())), ("regularization.cutout", reg["cutout"]["size"]),
+                             ("regularization.cutmix", reg["cutmix"]["alpha"])) if on]
+    if wants and len(input_shape) != 3:
+        raise ConfigError(f"needs image data (N, C, H, W); {cfg['data']['name']!r} has samples of shape "
+                          f"{input_shape}", wants[0])
+    size = reg["cutout"]["size"]
+    if size and size > min(input_shape[1:]):
+        raise ConfigError(f"{size} is bigger than the {input_shape[1]}x{input_shape[2]} images",
+                          "regularization.cutout.size")
+
+
+def build_regularizer(cfg: dict[str, Any], exp: Experiment) -> Regularizer:
+    """The run's training-time regularizers, each with its own random stream from the seed."""
+    seed = cfg["seed"]
+    rngs = {name: stream(seed, name) for name in ("augment", "mix", "input_noise", "weight_noise")}
+    return Regularizer(exp.model, cfg["regularization"], cfg["data"]["augment"], exp.loss.task,
+                       exp.splits.dataset.n_classes, rngs)
 
 
 def build_optimizer(cfg: dict[str, Any], model: Sequential) -> Optimizer:
@@ -272,21 +299,30 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     }
     folder.write_config(cfg)
     folder.write_summary(summary)
-    columns = [c for c in METRIC_COLUMNS if classify or not c.endswith("_acc")]
+    regularizer = build_regularizer(cfg, exp)
+    columns = [c for c in METRIC_COLUMNS if (classify or not c.endswith("_acc"))
+               and (regularizer.has_penalty or c != "train_penalty")]
     folder.open_metrics(columns)
+    stopper = None
+    if cfg["regularization"]["early_stopping"] is not None:
+        stopper = EarlyStopping(exp.model, **cfg["regularization"]["early_stopping"])
     t0 = time.perf_counter()
     history = History()
     test: dict[str, float] = {}
     try:
         fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
                       batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
-                      schedule=exp.schedule, callbacks=[_ToFolder(folder, summary), *callbacks],
+                      schedule=exp.schedule,
+                      callbacks=[_ToFolder(folder, summary), *([stopper] if stopper else []), *callbacks],
                       eval_batch_size=cfg["train"]["eval_batch_size"],
                       flush_denormals=cfg["train"]["flush_denormals"], history=history,
                       clip_norm=cfg["regularization"]["grad_clip"]["max_norm"],
-                      clip_value=cfg["regularization"]["grad_clip"]["max_value"])
+                      clip_value=cfg["regularization"]["grad_clip"]["max_value"],
+                      regularizer=regularizer, eval_every=cfg["train"]["eval_every"])
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
+        if stopper is not None:
+            summary["early_stopping"] = stopper.report()
         t_test = time.perf_counter()
         if summary["status"] == "completed" and len(s.x_test):  # the test set, once, after training
             with np.errstate(over="ignore", invalid="ignore"):
@@ -312,7 +348,10 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
     # a diverged run's last row is the epoch it broke in: not a completed epoch
     summary["epochs_completed"] = len(rows) - (summary["status"] == "diverged" and bool(rows))
     last = rows[-1] if rows else {}
-    final = {k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc") if k in last}
+    stopped = summary.get("early_stopping") or {}
+    if stopped.get("restored"):  # the weights are the best epoch's: so are the final metrics
+        last = rows[stopped["best_epoch"] - 1]
+    final = {k: last.get(k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc") if k in last}
     final.update({f"test_{k}": v for k, v in test.items()})
     summary["final"] = final or None
     summary["best"] = _best(rows)

@@ -25,7 +25,7 @@ def test_a_run_writes_a_complete_folder(write_config, tmp_path):
     assert run.path.name.startswith(tuple("0123456789")) and "-tiny-" in run.path.name
     s = json.loads((run.path / "summary.json").read_text())
     assert s["status"] == "completed" and s["epochs_completed"] == 3 and s["seed"] == 3
-    assert set(s["final"]) == {"train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"}
+    assert set(s["final"]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"}
     assert s["data"]["n_train"] == 240 and s["data"]["n_val"] == 60 and s["data"]["n_test"] == 100
     assert s["best"]["epoch"] in (1, 2, 3) and len(s["config_hash"]) == 64
     df = pd.read_csv(run.path / "metrics.csv")

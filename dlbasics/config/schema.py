@@ -93,6 +93,14 @@ DATA = Registry(
         "val_split": Num(0.1, ge=0.0, lt=1.0, doc="fraction of the training set held out for validation"),
         "normalize": Choice(["none", "standardize"], "none",
                             doc="standardize: subtract the training split's mean, divide by its std"),
+        "train_size": Optional(Num(integer=True, ge=2), doc="use a stratified subset of this many training samples "
+                                                             "(before the validation split); null: all"),
+        "augment": Section({
+            "shift": Num(0, integer=True, ge=0, le=8, doc="random translation by up to this many pixels"),
+            "rotation": Num(0.0, ge=0.0, le=180.0, doc="random rotation by up to this many degrees"),
+            "crop_padding": Num(0, integer=True, ge=0, le=8, doc="pad by this many pixels, crop back at random"),
+            "hflip": Bool(False, doc="mirror half of the images (not for digits; fine for Fashion-MNIST)"),
+        }, doc="label-preserving image augmentation of training batches"),
     },
     doc="the data set and how it is split",
 )
@@ -134,6 +142,28 @@ SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES, skip=("total", *SCHEDU
                     doc="the learning-rate schedule (per epoch, or per step where so defined)")
 
 REGULARIZATION = Section({
+    "l1": Num(0.0, ge=0.0, doc="lambda of the L1 penalty lambda * sum|w| (dense/conv weights)"),
+    "l2": Num(0.0, ge=0.0, doc="lambda of the L2 penalty lambda / 2 * sum w^2: its gradient adds lambda w"),
+    "early_stopping": Optional(Section({
+        "monitor": Choice(["val_loss", "val_acc", "train_loss", "train_acc"], "val_loss", doc="metric watched"),
+        "mode": Choice(["auto", "min", "max"], "auto", doc="auto: max for accuracies, min for losses"),
+        "patience": Num(5, integer=True, ge=1, doc="evaluations without improvement before stopping"),
+        "min_delta": Num(0.0, ge=0.0, doc="smallest change that counts as an improvement"),
+        "restore_best": Bool(True, doc="end with the weights of the best epoch"),
+    }), doc="stop when the monitored metric stops improving (null: off; {} for the defaults)"),
+    "input_noise": Section({"std": Num(0.0, ge=0.0, doc="std of Gaussian noise added to training inputs")},
+                           doc="noise on the inputs, training only"),
+    "weight_noise": Section({"std": Num(0.0, ge=0.0, doc="std of Gaussian noise on the weights in each forward")},
+                            doc="noise on the weights, training only"),
+    "label_smoothing": Optional(Num(ge=0.0, le=1.0), doc="same as loss.label_smoothing (set one of the two)"),
+    "mixup": Section({"alpha": Num(0.0, ge=0.0, doc="lam ~ Beta(alpha, alpha); 0: off (0.2 is typical)")},
+                     doc="mix pairs of training samples and their labels"),
+    "cutmix": Section({"alpha": Num(0.0, ge=0.0, doc="lam ~ Beta(alpha, alpha); 0: off (1.0 is typical)"),
+                       "prob": Num(0.5, ge=0.0, le=1.0, doc="chance of cutmix per batch when mixup is on too")},
+                      doc="paste a box from another training image; labels mixed by area"),
+    "cutout": Section({"size": Num(0, integer=True, ge=0, doc="side of the zeroed square in pixels; 0: off"),
+                       "prob": Num(1.0, ge=0.0, le=1.0, doc="chance per image")},
+                      doc="zero a random square of each training image"),
     "grad_clip": Section({
         "max_norm": Optional(Num(gt=0.0), doc="rescale the whole gradient to at most this global L2 norm"),
         "max_value": Optional(Num(gt=0.0), doc="clamp every gradient element to [-max_value, max_value]"),
@@ -146,6 +176,7 @@ TRAIN = Section({
                          doc="mini-batch size, or 'full' for full-batch gradient descent"),
     "eval_batch_size": Num(500, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
     "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
+    "eval_every": Num(1, integer=True, ge=1, doc="validate every this many epochs (and after the last)"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
     "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "
                                       "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),
@@ -184,6 +215,15 @@ def fill_dependent_defaults(raw: dict[str, Any]) -> dict[str, Any]:
 
 def check_across_sections(cfg: dict[str, Any]) -> None:
     """Rules that tie sections together, on the validated config (raises ConfigError)."""
+    smoothing = cfg["regularization"]["label_smoothing"]
+    if smoothing is not None:
+        if cfg["loss"]["name"] != "cross_entropy":
+            raise ConfigError(f"label smoothing needs the cross_entropy loss, not {cfg['loss']['name']!r}",
+                              "regularization.label_smoothing")
+        if cfg["loss"]["label_smoothing"] not in (0.0, smoothing):
+            raise ConfigError(f"{smoothing} differs from loss.label_smoothing {cfg['loss']['label_smoothing']}; "
+                              "set one of the two", "regularization.label_smoothing")
+        cfg["loss"]["label_smoothing"] = smoothing
     task = DATASETS[cfg["data"]["name"]].task
     loss_task = LOSSES[cfg["loss"]["name"]].task
     if loss_task != task:

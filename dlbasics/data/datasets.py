@@ -238,15 +238,34 @@ def _scale(x: np.ndarray, dtype: Any) -> np.ndarray:
     return x.astype(dtype)  # always a copy: standardisation below works in place
 
 
+def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | None = None,
+           ordered: bool = False) -> np.ndarray:
+    """Sorted indices of ``size`` of ``n`` samples: stratified by ``labels`` (exact class proportions, largest
+    remainder), the first ``size`` for a time series, else uniform. ValueError if size > n."""
+    if size > n:
+        raise ValueError(f"{size} is more than the {n} training samples of the data set")
+    if ordered:
+        return np.arange(size)
+    keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels) if size < n else (np.arange(n), None)
+    return keep
+
+
 def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: Any = np.float32,
-                normalize: str = "none") -> Splits:
+                normalize: str = "none", train_size: int | None = None) -> Splits:
     """Split off validation (stratified for classes, the last block for series), scale to ``dtype``.
 
-    ``normalize: standardize`` subtracts the training split's mean and divides by its std, per channel for
-    images and per feature for vectors; the statistics come from the training split only (no leakage).
+    ``train_size`` first keeps a stratified subset of that many samples of the training set (the validation
+    split is then taken from them). ``normalize: standardize`` subtracts the training split's mean and divides
+    by its std, per channel for images and per feature for vectors; the statistics come from the training split
+    only (no leakage).
     """
     labels = ds.y_train if ds.task == "classification" else None
-    tr, va = train_val_split(len(ds.x_train), val_split, rng, labels=labels, ordered=ds.ordered)
+    pool = np.arange(len(ds.x_train))
+    if train_size is not None:
+        pool = subset(len(pool), train_size, rng, labels, ds.ordered)
+        labels = None if labels is None else labels[pool]
+    tr, va = train_val_split(len(pool), val_split, rng, labels=labels, ordered=ds.ordered)
+    tr, va = pool[tr], pool[va]
     x_train, x_val, x_test = (_scale(a, dtype) for a in (ds.x_train[tr], ds.x_train[va], ds.x_test))
     stats: dict[str, Any] = {}
     if normalize == "standardize":

@@ -29,8 +29,8 @@ import numpy as np
 
 from ..config import yaml_io
 
-METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s",
-                  "elapsed_s"]
+METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penalty", "val_loss", "val_acc",
+                  "epoch_time_s", "elapsed_s"]
 
 
 def default_runs_dir() -> Path:

@@ -39,6 +39,9 @@ class Callback:
     def on_epoch_end(self, row: dict[str, Any]) -> None:
         """With the epoch's metrics row; set ``History.stop`` (via ``self.history``) to end training early."""
 
+    def on_train_end(self) -> None:
+        """After the last epoch (also after an early stop or divergence; not after an exception)."""
+
 
 @dataclass
 class History:
@@ -80,7 +83,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         epochs: int, batch_size: int, rng: np.random.Generator, x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None, schedule: Schedule | None = None,
         callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True,
-        history: History | None = None, clip_norm: float | None = None, clip_value: float | None = None) -> History:
+        history: History | None = None, clip_norm: float | None = None, clip_value: float | None = None,
+        regularizer: Any = None, eval_every: int = 1) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
@@ -89,6 +93,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     Pass ``history`` to keep the rows of a run that is interrupted by an exception. ``clip_norm`` /
     ``clip_value`` clip the gradients before each step. A per-step schedule is stepped after every optimizer
     step, a per-epoch one after each epoch (reduce-on-plateau with the epoch's monitored metric).
+    ``regularizer`` (a :class:`~dlbasics.train.regularization.Regularizer`) transforms each training batch,
+    adds weight noise and penalty gradients. Validation runs every ``eval_every`` epochs and after the last.
     """
     history = History() if history is None else history
     for cb in callbacks:
@@ -101,6 +107,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     per_step = schedule is not None and schedule.interval == "step"
     params = model.parameters()
+    reg = regularizer if regularizer is not None and regularizer.active else None
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
     t_start = time.perf_counter()
@@ -115,6 +122,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 xb, yb = x_train[idx], y_train[idx]
+                if reg is not None:
+                    xb, yb = reg.batch(xb, yb)
+                    reg.before_forward()
                 out = model.forward(xb, training=True)
                 loss = loss_fn.forward(out, yb)
                 if not math.isfinite(loss):
@@ -122,6 +132,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                     history.message = f"loss became {loss} at epoch {epoch}, batch {b + 1} (lr {lr:g})"
                     break
                 model.backward(loss_fn.backward())
+                if reg is not None:
+                    reg.after_backward()
                 if clip_norm is not None:
                     clip_grad_norm(params, clip_norm)
                 if clip_value is not None:
@@ -140,9 +152,11 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                                    "train_loss": loss_sum / seen if seen else float("nan")}
             if classify:
                 row["train_acc"] = correct / seen if seen else float("nan")
+            if reg is not None and reg.has_penalty:
+                row["train_penalty"] = reg.penalty()
             if history.status == "diverged":
                 row["train_loss"] = float("nan")
-            elif has_val:
+            elif has_val and (epoch % eval_every == 0 or epoch == epochs):
                 val = evaluate(model, loss_fn, x_val, y_val, eval_batch_size)
                 row.update({f"val_{k}": v for k, v in val.items()})
             now = time.perf_counter()
@@ -152,16 +166,25 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
             for cb in callbacks:
                 cb.on_epoch_end(row)
             if history.status == "diverged":
-                return history
-            if has_val and not math.isfinite(row["val_loss"]):
+                return _end(history, callbacks)
+            if "val_loss" in row and not math.isfinite(row["val_loss"]):
                 history.status = "diverged"
                 history.message = f"validation loss became {row['val_loss']} at epoch {epoch} (lr {lr:g})"
-                return history
+                return _end(history, callbacks)
             if schedule is not None and not per_step:
                 monitor = getattr(schedule, "monitor", None)
-                schedule.step(row.get(monitor) if monitor else None)
+                if monitor is None:
+                    schedule.step()
+                elif row.get(monitor) is not None:  # plateau: only epochs that measured its metric
+                    schedule.step(row[monitor])
             if history.stop:
                 history.status = "stopped"
-                return history
+                return _end(history, callbacks)
     history.status = "completed"
+    return _end(history, callbacks)
+
+
+def _end(history: History, callbacks: Sequence[Callback]) -> History:
+    for cb in callbacks:
+        cb.on_train_end()
     return history
