@@ -301,7 +301,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     folder.write_summary(summary)
     regularizer = build_regularizer(cfg, exp)
     columns = [c for c in METRIC_COLUMNS if (classify or not c.endswith("_acc"))
-               and (regularizer.has_penalty or c != "train_penalty")]
+               and (regularizer.has_penalty or c != "train_penalty")
+               and (cfg["train"]["eval_train"] or not c.startswith("train_eval"))]
     folder.open_metrics(columns)
     stopper = None
     if cfg["regularization"]["early_stopping"] is not None:
@@ -318,7 +319,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
                       flush_denormals=cfg["train"]["flush_denormals"], history=history,
                       clip_norm=cfg["regularization"]["grad_clip"]["max_norm"],
                       clip_value=cfg["regularization"]["grad_clip"]["max_value"],
-                      regularizer=regularizer, eval_every=cfg["train"]["eval_every"])
+                      regularizer=regularizer, eval_every=cfg["train"]["eval_every"],
+                      eval_train=cfg["train"]["eval_train"])
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
         if stopper is not None:
@@ -351,7 +353,8 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
     stopped = summary.get("early_stopping") or {}
     if stopped.get("restored"):  # the weights are the best epoch's: so are the final metrics
         last = rows[stopped["best_epoch"] - 1]
-    final = {k: last.get(k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc") if k in last}
+    final = {k: last.get(k) for k in ("epoch", "train_loss", "train_acc", "train_eval_loss", "train_eval_acc",
+                                      "val_loss", "val_acc") if k in last}
     final.update({f"test_{k}": v for k, v in test.items()})
     summary["final"] = final or None
     summary["best"] = _best(rows)

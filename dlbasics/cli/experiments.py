@@ -132,9 +132,9 @@ def comparison_table(rows: list[dict[str, Any]], sort_by: str) -> Table:
     table = Table(title=f"comparison (sorted by {sort_by}; every column in comparison.csv)")
     cols = [("member", "member"), ("status", "status"), ("lr", "lr"), ("ep", "epochs"),
             ("train loss", "final_train_loss"), ("val loss", "final_val_loss"), ("val acc", "final_val_acc"),
-            ("test loss", "test_loss"), ("test acc", "test_acc"), ("s", "duration_s")]
+            ("gap", "gap"), ("test loss", "test_loss"), ("test acc", "test_acc"), ("s", "duration_s")]
     if not any(r.get("final_val_acc") is not None for r in rows):
-        cols = [c for c in cols if not c[1].endswith("acc")]
+        cols = [c for c in cols if not c[1].endswith("acc") and c[1] != "gap"]
     elif sort_by != "test_loss":
         cols = [c for c in cols if c[1] != "test_loss"]
     for title, _ in cols:
@@ -150,7 +150,7 @@ def comparison_table(rows: list[dict[str, Any]], sort_by: str) -> Table:
                 cells.append(v if v == "completed" else f"[red]{v}")
             elif isinstance(v, float):
                 cells.append(f"{v:.4g}" if key in ("lr",) else f"{v:.4f}" if "loss" in key or "acc" in key
-                             else f"{v:.2f}")
+                             or key == "gap" else f"{v:.2f}")
             else:
                 cells.append(str(v))
         table.add_row(*cells)

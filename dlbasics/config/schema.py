@@ -177,6 +177,8 @@ TRAIN = Section({
     "eval_batch_size": Num(500, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
     "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
     "eval_every": Num(1, integer=True, ge=1, doc="validate every this many epochs (and after the last)"),
+    "eval_train": Bool(False, doc="also evaluate the training split cleanly (eval mode, no regularizers): "
+                                  "train_eval_loss/acc, the honest side of the train-validation gap"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
     "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "
                                       "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),

@@ -28,8 +28,8 @@ from ..runs.folder import RunFolder, json_safe
 from .executor import Executor, LocalProcessExecutor, Outcome, Task
 
 COLUMNS = ["member", "status", "optimizer", "lr", "epochs", "best_epoch", "best_val_loss", "best_val_acc",
-           "final_train_loss", "final_train_acc", "final_val_loss", "final_val_acc", "test_loss", "test_acc",
-           "duration_s", "median_epoch_s", "message", "run_dir"]
+           "final_train_loss", "final_train_acc", "final_train_eval_acc", "final_val_loss", "final_val_acc", "gap",
+           "test_loss", "test_acc", "duration_s", "median_epoch_s", "message", "run_dir"]
 
 
 @dataclass
@@ -110,11 +110,19 @@ def _row(member: str, outcome: Outcome) -> dict[str, Any]:
         "lr": cfg["optimizer"].get("lr"), "epochs": s.get("epochs_completed", 0),
         "best_epoch": best.get("epoch"), "best_val_loss": best.get("val_loss"), "best_val_acc": best.get("val_acc"),
         "final_train_loss": final.get("train_loss"), "final_train_acc": final.get("train_acc"),
-        "final_val_loss": final.get("val_loss"), "final_val_acc": final.get("val_acc"),
+        "final_train_eval_acc": final.get("train_eval_acc"),
+        "final_val_loss": final.get("val_loss"), "final_val_acc": final.get("val_acc"), "gap": _gap(final),
         "test_loss": final.get("test_loss"), "test_acc": final.get("test_acc"),
         "duration_s": s.get("duration_s") or outcome.seconds, "median_epoch_s": timing.get("median_epoch_s"),
         "message": outcome.error, "run_dir": str(cfg_path),
     }
+
+
+def _gap(final: dict[str, Any]) -> float | None:
+    """Train minus validation accuracy: from the clean training evaluation when the run made one."""
+    train = final.get("train_eval_acc", final.get("train_acc"))
+    val = final.get("val_acc")
+    return None if train is None or val is None else train - val
 
 
 def default_sort(members: Sequence[tuple[str, dict[str, Any]]]) -> str:

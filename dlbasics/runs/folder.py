@@ -30,7 +30,7 @@ import numpy as np
 from ..config import yaml_io
 
 METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penalty", "val_loss", "val_acc",
-                  "epoch_time_s", "elapsed_s"]
+                  "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
 
 
 def default_runs_dir() -> Path:

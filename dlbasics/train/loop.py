@@ -84,7 +84,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         y_val: np.ndarray | None = None, schedule: Schedule | None = None,
         callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True,
         history: History | None = None, clip_norm: float | None = None, clip_value: float | None = None,
-        regularizer: Any = None, eval_every: int = 1) -> History:
+        regularizer: Any = None, eval_every: int = 1, eval_train: bool = False) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
@@ -94,7 +94,10 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     ``clip_value`` clip the gradients before each step. A per-step schedule is stepped after every optimizer
     step, a per-epoch one after each epoch (reduce-on-plateau with the epoch's monitored metric).
     ``regularizer`` (a :class:`~dlbasics.train.regularization.Regularizer`) transforms each training batch,
-    adds weight noise and penalty gradients. Validation runs every ``eval_every`` epochs and after the last.
+    adds weight noise and penalty gradients. Validation runs every ``eval_every`` epochs and after the last;
+    with ``eval_train`` the training split is evaluated then too, in eval mode and without any regularizer
+    (``train_eval_loss``/``train_eval_acc``): the honest training error for the train-validation gap, where
+    ``train_loss`` is a running mean over batches that dropout and augmentation have changed.
     """
     history = History() if history is None else history
     for cb in callbacks:
@@ -159,6 +162,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
             elif has_val and (epoch % eval_every == 0 or epoch == epochs):
                 val = evaluate(model, loss_fn, x_val, y_val, eval_batch_size)
                 row.update({f"val_{k}": v for k, v in val.items()})
+                if eval_train:
+                    clean = evaluate(model, loss_fn, x_train, y_train, eval_batch_size)
+                    row.update({f"train_eval_{k}": v for k, v in clean.items()})
             now = time.perf_counter()
             row["epoch_time_s"] = now - t_epoch
             row["elapsed_s"] = now - t_start
