@@ -15,5 +15,5 @@ def test_readme_config_reference_matches_the_schema():
 def test_shipped_configs_validate():
     from dlbasics.config import load_config
 
-    for path in sorted((REPO / "configs").glob("*.yaml")):
+    for path in sorted((REPO / "configs").rglob("*.yaml")):
         assert load_config(path)["name"] == path.stem
