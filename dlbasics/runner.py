@@ -36,7 +36,7 @@ from .optim.schedules import SCHEDULES, Schedule
 from .rng import stream
 from .runs.folder import METRIC_COLUMNS, RunFolder
 from .train.callbacks import EarlyStopping
-from .train.loop import Callback, History, evaluate, fit
+from .train.loop import Callback, History, fit, predict
 from .train.regularization import Regularizer
 
 
@@ -227,6 +227,14 @@ class _ToFolder(Callback):
         self.folder.write_summary(self.summary)
 
 
+def test_metrics(loss: Loss, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Mean loss (and accuracy for classification) of model outputs against targets."""
+    result = {"loss": loss.forward(outputs, targets)}
+    if loss.task == "classification":
+        result["acc"] = loss.n_correct(outputs, targets) / len(targets)
+    return result
+
+
 def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -328,7 +336,9 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         t_test = time.perf_counter()
         if summary["status"] == "completed" and len(s.x_test):  # the test set, once, after training
             with np.errstate(over="ignore", invalid="ignore"):
-                test = evaluate(exp.model, exp.loss, s.x_test, s.y_test, cfg["train"]["eval_batch_size"])
+                outputs = predict(exp.model, s.x_test, cfg["train"]["eval_batch_size"])
+                test = test_metrics(exp.loss, outputs, s.y_test)
+            folder.save_arrays({"outputs": outputs, "targets": s.y_test}, "test_predictions.npz")
         summary["timing"] = {"test_s": time.perf_counter() - t_test}
     except KeyboardInterrupt:
         summary["status"], summary["message"] = "interrupted", "interrupted by the user (Ctrl-C / SIGTERM)"

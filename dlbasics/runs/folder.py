@@ -148,10 +148,14 @@ class RunFolder:
             fh.write(_csv_line(cells))
             fh.flush()
 
-    def save_weights(self, state: dict[str, np.ndarray], name: str = "model.npz") -> None:
+    def save_arrays(self, arrays: dict[str, np.ndarray], name: str) -> None:
+        """An .npz of named arrays (loads with ``np.load(path, allow_pickle=False)``)."""
         buf = io.BytesIO()
-        np.savez(buf, **state)
+        np.savez(buf, **arrays)
         atomic_write(self.path / name, buf.getvalue())
+
+    def save_weights(self, state: dict[str, np.ndarray], name: str = "model.npz") -> None:
+        self.save_arrays(state, name)
 
     def save_figure(self, fig: Any, name: str) -> None:
         buf = io.BytesIO()
