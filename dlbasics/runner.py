@@ -102,11 +102,18 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
     dataset = _dataset(cfg, progress)
     dtype = np.dtype(cfg["train"]["dtype"])
     try:
+        folds = data_cfg["fold"]
+        boot = data_cfg["bootstrap"]
         splits = make_splits(dataset, data_cfg["val_split"], stream(cfg["seed"], "split"), dtype,
-                             data_cfg["normalize"], data_cfg["train_size"])
+                             data_cfg["normalize"], data_cfg["train_size"], folds,
+                             [stream(cfg["seed"], f"cv-{level}") for level in range(len(folds or []))],
+                             boot["max_samples"] if boot else None,
+                             stream(cfg["seed"], f"bootstrap-{boot['index']}") if boot else None)
     except ValueError as err:
-        key = "data.train_size" if "training samples of" in str(err) else "data.val_split"
-        raise ConfigError(str(err), key) from None
+        text = str(err)
+        key = ("data.train_size" if "training samples of" in text else "data.fold" if folds and (
+            "fold" in text or "class" in text or "gap" in text or "window" in text) else "data.val_split")
+        raise ConfigError(text, key) from None
     check_image_regularizers(cfg, dataset.input_shape)
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
     model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss))
@@ -299,6 +306,7 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         "epochs_planned": cfg["train"]["epochs"], "epochs_completed": 0, "steps": 0,
         "best": None, "final": None, "message": "",
         "data": {"name": s.dataset.name, "source": s.dataset.source, "task": s.dataset.task,
+                 "test_set": "held-out cross-validation fold" if cfg["data"]["fold"] else "official test set",
                  "n_train": len(s.x_train), "n_val": len(s.x_val), "n_test": len(s.x_test),
                  "input_shape": list(s.dataset.input_shape), "n_outputs": int(exp.model.output_shape[0])},
         "model": {"parameters": exp.model.num_parameters(), "layers": len(exp.model.layers)},

@@ -25,6 +25,12 @@ def compare(
     sort: Annotated[str | None, typer.Option(help="Column to sort by (default test_acc, or test_loss for "
                                                   "regression).")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the comparison folder.")] = None,
+    seeds: Annotated[int, typer.Option(help="Repeat every member with this many seeds: mean, 95 % interval and "
+                                            "the paired difference to the baseline.")] = 1,
+    kfold: Annotated[int, typer.Option(help="Instead of seeds, run every member on k cross-validation folds "
+                                            "(paired by fold, Nadeau-Bengio corrected t-test).")] = 0,
+    baseline: Annotated[str | None, typer.Option(help="Member the others are compared with (default: the first).")]
+    = None,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Train several members side by side (same seed: same initial weights and batches) and compare them.
@@ -37,6 +43,10 @@ def compare(
     from ..experiments.executor import LocalProcessExecutor
 
     overrides = list(set_ or [])
+    if seeds < 1:
+        raise fail(f"--seeds {seeds}: give 1 or more seeds", EXIT_USAGE)
+    if kfold == 1 or kfold < 0 or (kfold and seeds > 1):
+        raise fail(f"--kfold {kfold}: give k >= 2 (and not together with --seeds)", EXIT_USAGE)
     with user_errors():
         if optimizers is not None:
             if len(configs) != 1:
@@ -52,6 +62,9 @@ def compare(
             label = name or "-".join(m for m, _ in members)[:60]
         if sort is not None and sort not in COLUMNS:
             raise ConfigError(f"--sort {sort!r} is not a column (one of {', '.join(COLUMNS[4:16])})")
+        if baseline is not None and baseline not in dict(members):
+            raise ConfigError(f"--baseline {baseline!r} is not a member (members: "
+                              f"{', '.join(m for m, _ in members)})")
         check_members(members)
         console = Console(stderr=True)
         console.print(f"comparing {len(members)} members with {jobs or 'all'} parallel jobs ...")
@@ -64,13 +77,18 @@ def compare(
 
         try:
             result = compare(members, name=label, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs),
-                             sort_by=sort, on_done=done)
+                             sort_by=sort, on_done=done, seeds=seeds, folds=kfold, baseline=baseline)
         except KeyboardInterrupt:
             raise fail("interrupted; members that had started are marked interrupted", EXIT_INTERRUPTED) from None
-    Console().print(comparison_table(result.rows, result.sort_by))
+    if seeds > 1 or kfold:
+        Console().print(replicates_table(result.rows, result.sort_by, baseline or members[0][0],
+                                         "folds" if kfold else "seeds"))
+    else:
+        Console().print(comparison_table(result.rows, result.sort_by))
     print(f"comparison folder: {result.path}")
     if any(r["status"] != "completed" for r in result.rows):
         raise typer.Exit(EXIT_FAILED)
+
 
 def schedule(
     config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
@@ -102,6 +120,123 @@ def schedule(
           f"{len(seq['lr'])} {unit}s; plot: {path}")
 
 
+def cv(
+    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    kfold: Annotated[int | None, typer.Option(help="Number of folds (sets cv.k).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto, kfold, stratified, holdout, timeseries, rolling or "
+                                                      "nested (sets cv.strategy).")] = None,
+    gap: Annotated[int | None, typer.Option(help="Time series: samples dropped between training and held-out "
+                                                 "(sets cv.gap).")] = None,
+    set_: SetOpt = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Folds trained at once (default: CPU cores).")] = None,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Cross-validate a config: one run per fold (in parallel), the folds' mean and 95 % t-interval.
+
+    The held-out folds come from the training set; each fold's validation split (early stopping, plateau) and
+    normalisation statistics come from its own training part; the test set is not used.
+    """
+    from ..config import load_config
+    from ..experiments import cv as cvx
+    from ..experiments.executor import LocalProcessExecutor
+
+    overrides = list(set_ or []) + [f"cv.{k}={v}" for k, v in (("k", kfold), ("strategy", strategy), ("gap", gap))
+                                    if v is not None]
+    with user_errors(config):
+        cfg = load_config(config, overrides)
+        cvx.check(cfg)
+        console = Console(stderr=True)
+        chosen = cvx.resolve_strategy(cfg, cfg["cv"]["strategy"])
+        console.print(f"{chosen} cross-validation of {cfg['name']}: {cfg['cv']['k']} folds, "
+                      f"{jobs or 'all'} parallel jobs ...")
+
+        def done(name: str, outcome: Any) -> None:
+            final = outcome.summary.get("final") or {}
+            shown = "  ".join(f"held-out {k[5:]} {final[k]:.4f}" for k in ("test_loss", "test_acc")
+                              if final.get(k) is not None)
+            console.print(f"  {name}: {outcome.status} in {outcome.seconds:.1f} s  {shown}", highlight=False)
+
+        try:
+            result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs), on_done=done)
+        except KeyboardInterrupt:
+            raise fail("interrupted; folds that had started are marked interrupted", EXIT_INTERRUPTED) from None
+    Console().print(folds_table(result.rows, result.summary))
+    for metric, st in result.summary["metrics"].items():
+        if metric.startswith("test") and st.get("low") is not None:
+            print(f"held-out {metric[5:]}: {st['mean']:.4f} ± {st['half_width']:.4f} (95 % t-interval "
+                  f"[{st['low']:.4f}, {st['high']:.4f}], std {st['std']:.4f}, {st['n']} folds)")
+    print(f"cv folder: {result.path}")
+    if result.summary["status"] != "completed":
+        raise typer.Exit(EXIT_FAILED)
+
+
+def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Table:
+    """One row per fold and a mean row; the held-out fold plays the test set's part."""
+    table = Table(title=f"{summary['strategy']} cross-validation of {summary['name']}")
+    cols = [("fold", "fold"), ("status", "status"), ("train", "n_train"), ("held out", "n_heldout"),
+            ("epochs", "epochs"), ("val loss", "val_loss"), ("held-out loss", "test_loss"),
+            ("held-out acc", "test_acc")]
+    if "choice" in rows[0]:
+        cols.insert(2, ("choice", "choice"))
+    if not any(r.get("test_acc") is not None for r in rows):
+        cols = cols[:-1]
+    for title, _ in cols:
+        table.add_column(title, justify="left" if title in ("status", "choice") else "right")
+    for r in rows:
+        table.add_row(*("" if r.get(k) is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])
+                        for _, k in cols))
+    table.add_section()
+    stats = summary["metrics"]
+    table.add_row("mean", "", *([""] if "choice" in rows[0] else []), "", "", "",
+                  *(f"{stats[k]['mean']:.4f}" if k in stats else "" for k in ("val_loss", "test_loss", "test_acc")
+                    if (k != "test_acc" or any(c[1] == "test_acc" for c in cols))))
+    return table
+
+
+def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool) -> None:
+    """`dlb train --seeds N` (N seeds of one config) or a bagging ensemble, run in parallel."""
+    from ..experiments.bagging import bag
+    from ..experiments.compare import check_members, compare
+    from ..experiments.executor import LocalProcessExecutor
+
+    check_members([(cfg["name"], cfg)])
+    console = Console(stderr=True, quiet=quiet)
+
+    def done(name: str, outcome: Any) -> None:
+        final = outcome.summary.get("final") or {}
+        shown = "  ".join(f"{k} {final[k]:.4f}" for k in ("test_loss", "test_acc") if final.get(k) is not None)
+        console.print(f"  {name}: {outcome.status} in {outcome.seconds:.1f} s  {shown}", highlight=False)
+
+    try:
+        if cfg["ensemble"]["method"] == "bagging":
+            result = bag(cfg, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs), on_done=done)
+            if not quiet:
+                table = Table(title=f"bagging {cfg['name']}: {cfg['ensemble']['n_estimators']} members")
+                for col in ("model", "status", "train samples", "test loss", "test acc"):
+                    table.add_column(col, justify="left" if col in ("model", "status") else "right")
+                for r in result.rows:
+                    table.add_row(r["model"], r["status"], "" if r.get("n_train") is None else str(r["n_train"]),
+                                  *("" if r.get(k) is None else f"{r[k]:.4f}" for k in ("test_loss", "test_acc")))
+                Console().print(table)
+                print(f"bagging folder: {result.path}")
+            failed = result.summary["status"] != "completed"
+        else:
+            result = compare([(cfg["name"], cfg)], name=f"seeds-{cfg['name']}", runs_dir=runs_dir,
+                             executor=LocalProcessExecutor(jobs), on_done=done, seeds=seeds)
+            if not quiet:
+                row = result.rows[0]
+                for key in ("test_acc", "test_loss", "final_val_acc", "final_val_loss"):
+                    if row.get(key) is not None:
+                        low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+                        print(f"{key}: {row[key]:.4f} (95 % t-interval [{low:.4f}, {high:.4f}] over {seeds} seeds)")
+                print(f"seeds folder: {result.path}")
+            failed = result.rows[0]["status"] != "completed"
+    except KeyboardInterrupt:
+        raise fail("interrupted; runs that had started are marked interrupted", EXIT_INTERRUPTED) from None
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def _n_train(cfg: dict[str, Any]) -> int:
     """Training samples after the validation split (what one epoch iterates over)."""
     from ..data.datasets import make_splits
@@ -125,6 +260,28 @@ def _parse_lrs(text: str | None) -> dict[str, float]:
         if not sep or out[key.strip()] <= 0:
             raise fail(f"--lrs {text}: expected name=number pairs with positive numbers", EXIT_USAGE)
     return out
+
+
+def replicates_table(rows: list[dict[str, Any]], key: str, baseline: str, kind: str) -> Table:
+    """Members over seeds or folds: mean and 95 % t-interval of ``key``, and the paired difference to the baseline."""
+    test = "paired t over seeds" if kind == "seeds" else "corrected resampled t over folds"
+    table = Table(title=f"{key}: mean [95 % t-interval] over {kind}; difference to {baseline} ({test})")
+    for col in ("member", "status", "n", key, "difference", "p"):
+        table.add_column(col, justify="left" if col in ("member", "status") else "right", no_wrap=col == key)
+
+    def interval(mean: Any, low: Any, high: Any) -> str:
+        if mean is None:
+            return ""
+        return f"{mean:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
+
+    for r in rows:
+        diff = "baseline" if r["member"] == baseline else interval(r.get("diff_vs_baseline"), r.get("diff_low"),
+                                                                  r.get("diff_high"))
+        p = r.get("p_value")
+        table.add_row(r["member"], r["status"], str(r["replicates"]),
+                      interval(r.get(key), r.get(f"{key}_low"), r.get(f"{key}_high")), diff,
+                      "" if p is None else f"{p:.3g}")
+    return table
 
 
 def comparison_table(rows: list[dict[str, Any]], sort_by: str) -> Table:

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from .._version import __version__
 from . import experiments as experiment_commands
+from . import generalization_cmd as generalization_commands
 from .common import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -56,17 +57,31 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, print the model table, train nothing.")] = False,
+    seeds: Annotated[int, typer.Option(help="Train with this many seeds (seed, seed + 1, ...) in parallel and "
+                                            "report the mean and 95 % t-interval.")] = 1,
+    jobs: Annotated[int | None, typer.Option(min=1, help="With --seeds or an ensemble: runs at once.")] = None,
 ) -> None:
-    """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/."""
+    """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
+
+    With --seeds N the N runs go to one folder with the mean and 95 % t-interval of each metric; a config with
+    ensemble.method: bagging trains its members on bootstrap resamples and evaluates their average.
+    """
     from ..config import load_config
     from ..runner import train as run_train
     from .progress import PlainProgress, RichProgress
 
+    if seeds < 1:
+        raise fail(f"--seeds {seeds}: give 1 or more seeds", EXIT_USAGE)
     overrides = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
     with user_errors(config):
         cfg = load_config(config, overrides)
         if dry_run:
             Console().print(_model_table(cfg))
+            return
+        if seeds > 1 or cfg["ensemble"]["method"] != "none":
+            from .experiments import train_many
+
+            train_many(cfg, seeds, jobs, runs_dir, quiet or json_)
             return
         show = not (quiet or json_)
         console = Console()
@@ -367,6 +382,9 @@ def version() -> None:
 
 app.command()(experiment_commands.compare)
 app.command()(experiment_commands.schedule)
+app.command()(experiment_commands.cv)
+app.command("bias-variance")(generalization_commands.bias_variance)
+app.command()(generalization_commands.boosting)
 
 
 def main() -> None:

@@ -209,6 +209,38 @@ class Seq(Spec):
         return [self.item.validate(v, join(path, i)) for i, v in enumerate(value)]
 
 
+class Scalar(Spec):
+    """Any single YAML value: a number, string, boolean or null (for grids of values of various keys)."""
+
+    def __init__(self, default: Any = REQUIRED, doc: str = ""):
+        self.default, self.doc = default, doc
+
+    def describe(self) -> str:
+        return "a number, string or true/false"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if isinstance(value, (dict, list, tuple)):
+            raise ConfigError(f"expected a single value, got {show(value)}", path)
+        return value
+
+
+class MapOf(Spec):
+    """A mapping from free-form string keys (e.g. dotted config keys) to values of one spec."""
+
+    def __init__(self, value: Spec, default: Any = REQUIRED, doc: str = ""):
+        self.value, self.default, self.doc = value, default, doc
+
+    def describe(self) -> str:
+        return f"a mapping of keys to {self.value.describe()}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"expected {self.describe()}, got {show(value)}", path)
+        return {str(k): self.value.validate(v, join(path, str(k))) for k, v in value.items()}
+
+
 class Section(Spec):
     """A mapping with known keys; unknown keys are errors with a did-you-mean; defaults are filled in.
 

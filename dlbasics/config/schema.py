@@ -26,9 +26,11 @@ from .fields import (
     Choice,
     ConfigError,
     Either,
+    MapOf,
     Num,
     Optional,
     Registry,
+    Scalar,
     Section,
     Seq,
     Spec,
@@ -95,6 +97,19 @@ DATA = Registry(
                             doc="standardize: subtract the training split's mean, divide by its std"),
         "train_size": Optional(Num(integer=True, ge=2), doc="use a stratified subset of this many training samples "
                                                              "(before the validation split); null: all"),
+        "fold": Optional(Seq(Section({
+            "strategy": Choice(["kfold", "stratified", "holdout", "timeseries", "rolling"], doc="the splitter"),
+            "k": Num(integer=True, ge=1, doc="number of folds"),
+            "index": Num(integer=True, ge=0, doc="which fold is held out"),
+            "gap": Num(0, integer=True, ge=0, doc="time series: samples dropped between training and held out"),
+            "window": Optional(Num(integer=True, ge=1), doc="rolling: length of the training window"),
+            "fraction": Num(0.2, gt=0.0, lt=1.0, doc="holdout: the held-out fraction"),
+        }), min_len=1), doc="set by dlb cv: train on one fold's training part and test on its held-out part "
+                            "(levels nest for nested CV); null: the official train/test split"),
+        "bootstrap": Optional(Section({
+            "index": Num(integer=True, ge=0, doc="which resample (its random stream)"),
+            "max_samples": Num(1.0, gt=0.0, le=1.0, doc="resample size as a fraction of the training split"),
+        }), doc="set by bagging: train on a bootstrap resample (with replacement) of the training split"),
         "augment": Section({
             "shift": Num(0, integer=True, ge=0, le=8, doc="random translation by up to this many pixels"),
             "rotation": Num(0.0, ge=0.0, le=180.0, doc="random rotation by up to this many degrees"),
@@ -184,6 +199,26 @@ TRAIN = Section({
                                       "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),
 }, doc="the training loop")
 
+CV = Section({
+    "strategy": Choice(["auto", "kfold", "stratified", "holdout", "timeseries", "rolling", "nested"], "auto",
+                       doc="auto: stratified for classes, timeseries for ordered data, kfold otherwise"),
+    "k": Num(5, integer=True, ge=2, doc="folds (outer folds for nested)"),
+    "gap": Num(0, integer=True, ge=0, doc="timeseries / rolling: samples dropped between training and held out"),
+    "window": Optional(Num(integer=True, ge=1), doc="rolling: training window length (default n / (k + 1))"),
+    "fraction": Num(0.2, gt=0.0, lt=1.0, doc="holdout: held-out fraction"),
+    "inner_k": Num(3, integer=True, ge=2, doc="nested: inner folds that choose among the grid"),
+    "grid": MapOf(Seq(Scalar(), min_len=1), {}, doc="nested: candidate values per dotted key, e.g. "
+                                                     "{optimizer.lr: [0.1, 0.01]}; the inner folds pick one"),
+    "metric": Choice(["auto", "test_acc", "test_loss"], "auto",
+                     doc="what the inner folds of nested CV maximise (acc) or minimise (loss)"),
+}, doc="cross-validation (dlb cv): the held-out folds come from the training set; the test set is not used")
+
+ENSEMBLE = Section({
+    "method": Choice(["none", "bagging"], "none", doc="bagging: members on bootstrap resamples, averaged"),
+    "n_estimators": Num(5, integer=True, ge=2, doc="members of the ensemble"),
+    "max_samples": Num(1.0, gt=0.0, le=1.0, doc="each member's resample size, as a fraction of the training split"),
+}, doc="train an ensemble instead of one model (dlb train runs the members in parallel)")
+
 #: every top-level section; add a section here and it is validated, defaulted and documented
 SECTIONS: dict[str, Spec] = {
     "name": Optional(Str(), doc="run name (default: the config file's name)"),
@@ -195,6 +230,8 @@ SECTIONS: dict[str, Spec] = {
     "schedule": SCHEDULE,
     "regularization": REGULARIZATION,
     "train": TRAIN,
+    "cv": CV,
+    "ensemble": ENSEMBLE,
 }
 
 ROOT = Section(SECTIONS, doc="a dlbasics experiment")

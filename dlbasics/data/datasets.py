@@ -251,22 +251,46 @@ def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | Non
 
 
 def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: Any = np.float32,
-                normalize: str = "none", train_size: int | None = None) -> Splits:
+                normalize: str = "none", train_size: int | None = None, folds: list[dict] | None = None,
+                fold_rngs: list[np.random.Generator] | None = None, bootstrap: float | None = None,
+                bootstrap_rng: np.random.Generator | None = None) -> Splits:
     """Split off validation (stratified for classes, the last block for series), scale to ``dtype``.
 
     ``train_size`` first keeps a stratified subset of that many samples of the training set (the validation
     split is then taken from them). ``normalize: standardize`` subtracts the training split's mean and divides
     by its std, per channel for images and per feature for vectors; the statistics come from the training split
     only (no leakage).
+
+    ``folds`` (cross-validation, one entry per nesting level) replaces the official test set by a held-out fold
+    of the training set: each level splits what the previous one left for training, with its own generator
+    from ``fold_rngs``; the run trains on the innermost training part (minus its validation split) and tests
+    on the innermost held-out fold. The official test set is then not used at all.
+
+    ``bootstrap`` (bagging): the training split is replaced by a resample of it, drawn with replacement, of
+    ``bootstrap`` times its size, from ``bootstrap_rng``; validation and test are unchanged.
     """
+    from .folds import make_folds
+
     labels = ds.y_train if ds.task == "classification" else None
     pool = np.arange(len(ds.x_train))
     if train_size is not None:
         pool = subset(len(pool), train_size, rng, labels, ds.ordered)
-        labels = None if labels is None else labels[pool]
-    tr, va = train_val_split(len(pool), val_split, rng, labels=labels, ordered=ds.ordered)
+    test_x, test_y = ds.x_test, ds.y_test
+    for level, spec in enumerate(folds or []):
+        level_labels = None if labels is None else labels[pool]
+        splits = make_folds(spec["strategy"], len(pool), spec["k"], fold_rngs[level], level_labels, spec["gap"],
+                            spec["window"], spec["fraction"])
+        if spec["index"] >= len(splits):
+            raise ValueError(f"fold index {spec['index']} does not exist: {spec['strategy']} has {len(splits)} folds")
+        train_part, held_out = splits[spec["index"]]
+        pool, test_idx = pool[train_part], pool[held_out]
+        test_x, test_y = ds.x_train[test_idx], ds.y_train[test_idx]
+    pool_labels = None if labels is None else labels[pool]
+    tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ds.ordered)
     tr, va = pool[tr], pool[va]
-    x_train, x_val, x_test = (_scale(a, dtype) for a in (ds.x_train[tr], ds.x_train[va], ds.x_test))
+    if bootstrap is not None:
+        tr = np.sort(bootstrap_rng.choice(tr, size=max(1, round(bootstrap * len(tr))), replace=True))
+    x_train, x_val, x_test = (_scale(a, dtype) for a in (ds.x_train[tr], ds.x_train[va], test_x))
     stats: dict[str, Any] = {}
     if normalize == "standardize":
         axes = (0, 2, 3) if x_train.ndim == 4 else (0,)
@@ -278,7 +302,7 @@ def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: 
             x /= std.astype(dtype)
         stats = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
     if ds.task == "classification":
-        ys = [y.astype(np.int64) for y in (ds.y_train[tr], ds.y_train[va], ds.y_test)]
+        ys = [y.astype(np.int64) for y in (ds.y_train[tr], ds.y_train[va], test_y)]
     else:
-        ys = [y.astype(dtype) for y in (ds.y_train[tr], ds.y_train[va], ds.y_test)]
+        ys = [y.astype(dtype) for y in (ds.y_train[tr], ds.y_train[va], test_y)]
     return Splits(x_train, ys[0], x_val, ys[1], x_test, ys[2], ds, stats)

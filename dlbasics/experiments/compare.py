@@ -114,6 +114,7 @@ def _row(member: str, outcome: Outcome) -> dict[str, Any]:
         "final_val_loss": final.get("val_loss"), "final_val_acc": final.get("val_acc"), "gap": _gap(final),
         "test_loss": final.get("test_loss"), "test_acc": final.get("test_acc"),
         "duration_s": s.get("duration_s") or outcome.seconds, "median_epoch_s": timing.get("median_epoch_s"),
+        "n_train": (s.get("data") or {}).get("n_train"), "n_heldout": (s.get("data") or {}).get("n_test"),
         "message": outcome.error, "run_dir": str(cfg_path),
     }
 
@@ -144,15 +145,46 @@ def sort_rows(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return sorted(rows, key=order)
 
 
+def replicate(cfg: dict[str, Any], kind: str, r: int, k: int) -> dict[str, Any]:
+    """Replicate ``r`` of a member: seed + r ("seeds"), or held-out fold r of k ("folds")."""
+    out = copy.deepcopy(cfg)
+    if kind == "seeds":
+        out["seed"] = cfg["seed"] + r
+        out["name"] = f"{cfg['name']}-seed{out['seed']}"
+    else:
+        from .cv import resolve_strategy
+
+        out["data"]["fold"] = [{"strategy": resolve_strategy(cfg, "auto"), "k": k, "index": r, "gap": 0,
+                                "window": None, "fraction": 0.2}]
+        out["name"] = f"{cfg['name']}-fold{r}"
+    return out
+
+
 def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_dir: str | Path | None = None,
             executor: Executor | None = None, sort_by: str | None = None,
-            on_done: Callable[[str, Outcome], None] | None = None) -> Comparison:
-    """Train every member (in parallel through ``executor``) into one parent folder and tabulate them."""
+            on_done: Callable[[str, Outcome], None] | None = None, seeds: int = 1, folds: int = 0,
+            baseline: str | None = None) -> Comparison:
+    """Train every member (in parallel through ``executor``) into one parent folder and tabulate them.
+
+    ``seeds`` > 1 repeats every member with seeds seed, seed + 1, ...; ``folds`` = k runs every member on the k
+    folds of a cross-validation of the training set instead (metrics then on the held-out folds). Either way
+    the table shows each member's mean and 95 % t-interval, and the paired difference to ``baseline`` (default:
+    the first member) over the same seeds (paired t) or folds (Nadeau & Bengio's corrected resampled t-test).
+    """
     parent = RunFolder.create(runs_dir, f"compare-{name}")
-    tasks = [Task(member, cfg, parent.path / f"{i:02d}-{member}") for i, (member, cfg) in enumerate(members)]
+    kind, count = ("folds", folds) if folds else ("seeds", max(1, seeds))
+    tasks = []
+    for i, (member, cfg) in enumerate(members):
+        folder = parent.path / f"{i:02d}-{member}"
+        if count == 1 and kind == "seeds":
+            tasks.append(Task(member, cfg, folder))
+        else:
+            tasks += [Task(f"{member}/{kind[:-1]}{r}", replicate(cfg, kind, r, count), folder / f"{kind[:-1]}-{r}")
+                      for r in range(count)]
     sort_by = sort_by or default_sort(members)
     summary: dict[str, Any] = {"status": "running", "kind": "compare", "run_id": parent.run_id, "name": name,
-                               "sort_by": sort_by, "members": [t.name for t in tasks]}
+                               "sort_by": sort_by, "members": [m for m, _ in members], "replicates": kind,
+                               "n_replicates": count}
     parent.write_summary(summary)
     executor = executor or LocalProcessExecutor()
     try:
@@ -166,29 +198,93 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
             outcome.task.run_dir.mkdir(parents=True, exist_ok=True)
             RunFolder(outcome.task.run_dir).write_summary({"status": "failed", "name": outcome.task.name,
                                                            "message": outcome.error})
-    rows = sort_rows([_row(o.task.name, o) for o in outcomes], sort_by)
-    write_outputs(parent, rows, outcomes)
+    runs = [_row(o.task.name, o) for o in outcomes]
+    if count == 1 and kind == "seeds":
+        rows = sort_rows(runs, sort_by)
+        write_outputs(parent, rows, outcomes)
+    else:
+        for row, o in zip(runs, outcomes):
+            row["member"], row["replicate"] = o.task.name.split("/")
+        rows = sort_rows(aggregate(runs, [m for m, _ in members], kind, sort_by, baseline), sort_by)
+        firsts = [o for o in outcomes if o.task.name.split("/")[1] in ("seed0", "fold0")]
+        write_outputs(parent, rows, firsts, runs)
+        summary["baseline"] = baseline or members[0][0]
     summary.update(status="completed" if all(r["status"] == "completed" for r in rows) else "partial",
                    statuses={r["member"]: r["status"] for r in rows})
     parent.write_summary(json_safe(summary))
     return Comparison(parent.path, rows, sort_by)
 
 
-def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Sequence[Outcome]) -> None:
-    """comparison.csv and the overlay plots (against epoch and against wall-clock time)."""
+AGGREGATED = ("test_acc", "test_loss", "final_val_acc", "final_val_loss", "final_train_loss", "gap")
+
+
+def aggregate(runs: list[dict[str, Any]], members: Sequence[str], kind: str, key: str,
+              baseline: str | None = None) -> list[dict[str, Any]]:
+    """One row per member: mean and 95 % t-interval of each metric over its replicates, and the paired
+    difference of ``key`` to the baseline member (paired t over seeds; corrected resampled t over folds)."""
+    from ..stats import corrected_resampled_ttest, mean_ci, paired_difference
+
+    base = baseline or members[0]
+    by_member = {m: [r for r in runs if r["member"] == m] for m in members}
+    if base not in by_member:
+        raise ConfigError(f"baseline {base!r} is not a member{did_you_mean(base, list(members))}")
+    out = []
+    for m in members:
+        reps = by_member[m]
+        done = [r for r in reps if r["status"] == "completed"]
+        row: dict[str, Any] = {"member": m, "status": "completed" if len(done) == len(reps) else
+                               f"{len(done)}/{len(reps)} completed", "optimizer": reps[0]["optimizer"],
+                               "lr": reps[0]["lr"], "replicates": len(reps), "epochs": reps[0]["epochs"],
+                               "duration_s": sum(r["duration_s"] or 0 for r in reps), "run_dir": str(
+                                   Path(reps[0]["run_dir"]).parent)}
+        for metric in AGGREGATED:
+            values = [r[metric] for r in done if r.get(metric) is not None]
+            if values:
+                st = mean_ci(values)
+                row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = st["mean"], st["low"], st["high"]
+        paired = _pairs(by_member[m], by_member[base], key)
+        if m != base and len(paired) >= 2:
+            a, b = [p[0] for p in paired], [p[1] for p in paired]
+            if kind == "folds":
+                n_test = paired[0][2]["n_heldout"]
+                n_train = paired[0][2]["n_train"]
+                test = corrected_resampled_ttest(a, b, n_train, n_test)
+            else:
+                test = paired_difference(a, b)
+            row.update({"diff_vs_baseline": test["mean_diff"], "diff_low": test["low"], "diff_high": test["high"],
+                        "p_value": test["p_value"]})
+        out.append(row)
+    return out
+
+
+def _pairs(mine: list[dict[str, Any]], base: list[dict[str, Any]], key: str) -> list[tuple[float, float, dict]]:
+    """(my value, baseline value, sizes) for the replicates both completed, matched by replicate."""
+    theirs = {r["replicate"]: r for r in base if r["status"] == "completed" and r.get(key) is not None}
+    return [(r[key], theirs[r["replicate"]][key], {"n_train": r.get("n_train"), "n_heldout": r.get("n_heldout")})
+            for r in mine if r["status"] == "completed" and r.get(key) is not None and r["replicate"] in theirs]
+
+
+def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Sequence[Outcome],
+                  runs: list[dict[str, Any]] | None = None) -> None:
+    """comparison.csv (and replicates.csv: every run), the overlay plots against epoch and wall-clock time
+    (with replicates: each member's first replicate)."""
     import pandas as pd
 
     from ..plots.compare import plot_overlay
     from ..runs.folder import atomic_write
 
-    atomic_write(parent.path / "comparison.csv", pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False).encode())
+    if runs is None:
+        atomic_write(parent.path / "comparison.csv", pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False).encode())
+    else:
+        atomic_write(parent.path / "comparison.csv", pd.DataFrame(rows).to_csv(index=False).encode())
+        atomic_write(parent.path / "replicates.csv", pd.DataFrame(runs).to_csv(index=False).encode())
     curves = {}
     for o in outcomes:
         path = o.task.run_dir / "metrics.csv"
         if path.is_file() and path.stat().st_size:
             df = pd.read_csv(path)
             if len(df):
-                curves[o.task.name + ("" if o.status == "completed" else f" ({o.status})")] = df
+                curves[o.task.name.split("/")[0] + ("" if o.status == "completed" else f" ({o.status})")] = df
     if not curves:
         return
     has_acc = any("val_acc" in df or "train_acc" in df for df in curves.values())
