@@ -132,11 +132,13 @@ def _beta_cf(a: float, b: float, x: float) -> float:
 
     I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) * 1 / (1 + d1 / (1 + d2 / (1 + ...))) with
     d_{2m+1} = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)),  d_{2m} = m (b - m) x / ((a + 2m - 1)(a + 2m)).
-    Lentz keeps the ratios C_j = f_j / f_{j-1} and D_j = g_{j-1} / g_j of successive convergents f = h / g, so
-    no convergent is ever computed from scratch; a zero denominator is nudged to ``tiny``. It converges
-    quickly for x < (a + 1) / (a + b + 2): tens of terms even for a = 5e11.
+    Writing the j-th convergent as f_j = A_j / B_j, Lentz's method carries C_j = A_j / A_{j-1} and
+    D_j = B_{j-1} / B_j, each from a two-term recurrence, and multiplies f_j = f_{j-1} C_j D_j: nothing
+    overflows and no convergent is recomputed; a zero denominator is nudged to ``tiny``. It stops when a
+    factor C_j D_j is 1 to machine precision, after tens of terms for x < (a + 1) / (a + b + 2) (the side
+    _betainc_pair uses), even for a = 5e11; with x near 1 and a large, rounding grows like a * 1e-17.
     """
-    tiny, eps = 1e-300, 1e-16
+    tiny, eps = 1e-300, 4e-16
 
     def nudge(v: float) -> float:
         return tiny if abs(v) < tiny else v
@@ -158,11 +160,13 @@ def _beta_cf(a: float, b: float, x: float) -> float:
 
 
 def _betainc_pair(a: float, b: float, x: float, y: float, log_x: float, log_y: float) -> tuple[float, float]:
-    """(I_x(a, b), I_y(b, a)) with y = 1 - x, each accurate to ~1e-15 relative where it is the smaller one.
+    """(I_x(a, b), I_y(b, a)) with y = 1 - x, the smaller one to ~1e-15 relative for moderate a and b.
 
-    The two sum to 1. Whichever side the continued fraction converges on (x < (a + 1) / (a + b + 2) or not)
-    is computed directly and the other as 1 minus it. x, y and their logs are passed separately so that a
-    caller who knows 1 - x or log x more precisely than the subtraction would give (t_cdf does) keeps it.
+    The two sum to 1. The prefactor x^a y^b / B(a, b) = exp(a log x + b log y - log B(a, b)) loses about
+    (a + b) * 1e-16 relative when a and b are both large (3e-12 for a = b = 3000). Whichever side the
+    continued fraction converges on (x < (a + 1) / (a + b + 2) or not) is computed directly and the other
+    as 1 minus it. x, y and their logs are passed separately so that a caller who knows 1 - x or log x more
+    precisely than the subtraction would give (t_cdf does) keeps it.
     """
     if log_x == -math.inf:
         return 0.0, 1.0
@@ -181,7 +185,8 @@ def betainc(a: float, b: float, x: float) -> float:
     """The regularized incomplete beta function I_x(a, b) = B(x; a, b) / B(a, b), for a, b > 0, 0 <= x <= 1.
 
     B(x; a, b) = int_0^x t^(a-1) (1 - t)^(b-1) dt. Uses the continued fraction of A&S 26.5.8 on whichever of
-    I_x(a, b) and I_{1-x}(b, a) = 1 - I_x(a, b) converges (Numerical Recipes 6.4).
+    I_x(a, b) and I_{1-x}(b, a) = 1 - I_x(a, b) converges (Numerical Recipes 6.4); accuracy as in
+    _betainc_pair (~1e-15 relative for moderate a, b).
     """
     if not (a > 0 and b > 0):
         raise ValueError(f"betainc: a and b must be positive, got a={a}, b={b}")
@@ -303,7 +308,8 @@ def _t_log_pdf(t: float, df: float) -> float:
 def t_ppf(q: float, df: float) -> float:
     """The Student-t quantile: the t with P(T <= t) = q, for 0 < q < 1 and df > 0 (df = inf: norm_ppf).
 
-    Accurate to about 1e-14 relative (checked to 1e-10 for df >= 1, q in (0.5, 0.9999]). The equation is
+    Accurate to about 1e-13 relative (checked against 40-digit arithmetic for df from 1 to 1e20 and q from
+    0.5 + 1e-12 to 1 - 1e-8; the tests ask for 1e-10). The equation is
     solved for u = log t (t > 0; negative quantiles by symmetry) by Newton's method on the logarithm of
     whichever probability is the smaller and so known to full relative precision:
 
@@ -357,10 +363,8 @@ def _solve_log_t(target: float, df: float, tail: bool) -> float:
         slope = (-1.0 if tail else 1.0) * math.exp(u + _t_log_pdf(t, df) - math.log(prob)) if prob > 0 else 0.0
         u_new = u - g / slope if slope != 0.0 else math.nan
         if not lo < u_new < hi:  # Newton left the bracket: bisect it, or widen a bracket still open
-            if lo > -math.inf and hi < math.inf:
-                u_new = 0.5 * (lo + hi)
-            else:
-                u_new = u + (2.0 if hi == math.inf else -2.0)
+            bracketed = lo > -math.inf and hi < math.inf
+            u_new = 0.5 * (lo + hi) if bracketed else u + (2.0 if hi == math.inf else -2.0)
         if abs(u_new - u) <= 1e-13:  # u = log t: a step in u is a relative change of t
             return math.exp(u_new)
         u = u_new

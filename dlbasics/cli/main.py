@@ -21,6 +21,7 @@ from rich.table import Table
 from .._version import __version__
 from . import experiments as experiment_commands
 from . import generalization_cmd as generalization_commands
+from . import stats_cmd as stats_commands
 from .common import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -385,6 +386,7 @@ app.command()(experiment_commands.schedule)
 app.command()(experiment_commands.cv)
 app.command("bias-variance")(generalization_commands.bias_variance)
 app.command()(generalization_commands.boosting)
+app.command()(stats_commands.bootstrap)
 
 
 def main() -> None:

@@ -1,0 +1,52 @@
+"""`dlb bootstrap`: confidence intervals for one finished run (registered on the main app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .common import EXIT_USAGE, fail, user_errors
+
+
+def bootstrap(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<stamp>-<name>-<hash6>).", show_default=False)],
+    samples: Annotated[int, typer.Option("--samples", "-B", min=100, help="Bootstrap resamples of the test set.")]
+    = 2000,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals, between 0 and 1.")] = 0.95,
+    method: Annotated[Literal["bca", "percentile"], typer.Option(
+        help="Interval shown: bca (bias-corrected and accelerated) or percentile; bootstrap.json has both.")]
+    = "bca",
+    seed: Annotated[int, typer.Option(help="Seed of the resampling (same seed: same intervals).")] = 0,
+) -> None:
+    """Bootstrap confidence intervals for a finished run's test accuracy and loss (resampling its test predictions).
+
+    Rebuilds each test sample's correctness and loss from the run's test_predictions.npz, checks that they
+    reproduce the reported test_acc / test_loss, resamples the test set with replacement and writes
+    bootstrap.json (percentile and BCa intervals) into the run folder. The intervals cover the luck of the
+    test-set draw only, not the seed or the training data.
+    """
+    from ..experiments.bootstrap import bootstrap_run
+
+    if not 0.0 < confidence < 1.0:
+        raise fail(f"--confidence {confidence}: must be between 0 and 1 (e.g. 0.95)", EXIT_USAGE)
+    with user_errors(run_dir):
+        try:
+            result = bootstrap_run(run_dir, B=samples, confidence=confidence, method=method, seed=seed)
+        except ValueError as err:
+            raise fail(str(err), EXIT_USAGE) from None
+    table = Table(title=f"{result['run_id']}: {confidence:.0%} intervals from {result['n_test']} test samples")
+    for col in ("metric", "estimate", "low", "high", "method", "B"):
+        table.add_column(col, justify="left" if col in ("metric", "method") else "right")
+    for name, m in result["metrics"].items():
+        table.add_row(name, f"{m['estimate']:.4f}", _num(m["low"]), _num(m["high"]), m["method"],
+                      str(result["B"]))
+    Console().print(table)
+    print(f"bootstrap.json: {Path(run_dir) / 'bootstrap.json'}")
+
+
+def _num(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
