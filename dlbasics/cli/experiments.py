@@ -181,7 +181,8 @@ def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Table:
     if not any(r.get("test_acc") is not None for r in rows):
         cols = cols[:-1]
     for title, _ in cols:
-        table.add_column(title, justify="left" if title in ("status", "choice") else "right")
+        table.add_column(title, justify="left" if title in ("status", "choice") else "right",
+                         no_wrap=title == "status")
     for r in rows:
         table.add_row(*("" if r.get(k) is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])
                         for _, k in cols))
@@ -267,7 +268,8 @@ def replicates_table(rows: list[dict[str, Any]], key: str, baseline: str, kind: 
     test = "paired t over seeds" if kind == "seeds" else "corrected resampled t over folds"
     table = Table(title=f"{key}: mean [95 % t-interval] over {kind}; difference to {baseline} ({test})")
     for col in ("member", "status", "n", key, "difference", "p"):
-        table.add_column(col, justify="left" if col in ("member", "status") else "right", no_wrap=col == key)
+        table.add_column(col, justify="left" if col in ("member", "status") else "right",
+                         no_wrap=col in (key, "difference"))
 
     def interval(mean: Any, low: Any, high: Any) -> str:
         if mean is None:
