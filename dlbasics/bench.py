@@ -187,23 +187,29 @@ def torch_epoch_fn(x, y, xv, yv, setup: Setup, seed: int = 0, flush: bool = Fals
 
     def epoch() -> None:
         torch.set_flush_denormal(flush)
-        order = torch.randperm(len(tx), generator=gen)
-        net.train()
-        for start in range(0, len(tx), setup.batch):
-            idx = order[start:start + setup.batch]
-            out = net(tx[idx])
-            loss = lossf(out, ty[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss.item()
-        net.eval()
-        with torch.no_grad():
-            for start in range(0, len(txv), 2000):
-                net(txv[start:start + 2000])
+        torch_epoch(net, opt, lossf, tx, ty, txv, setup.batch, 2000, gen)
         torch.set_flush_denormal(False)
 
     return epoch
+
+
+def torch_epoch(net, opt, lossf, tx, ty, txv, batch: int, eval_chunk: int, gen) -> None:
+    """One epoch in PyTorch as dlbasics' fit does it: shuffled mini-batches, then a validation pass."""
+    import torch
+
+    net.train()
+    order = torch.randperm(len(tx), generator=gen)
+    for start in range(0, len(tx), batch):
+        idx = order[start:start + batch]
+        loss = lossf(net(tx[idx]), ty[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()
+    net.eval()
+    with torch.no_grad():
+        for start in range(0, len(txv), eval_chunk):
+            net(txv[start:start + eval_chunk])
 
 
 def median_epoch_times(contenders: dict[str, Callable[[], None]], epochs: int, rounds: int) -> dict[str, float]:
@@ -294,19 +300,7 @@ def torch_cnn_fn(x, y, xv, yv, layers: list[dict], batch: int = 100) -> Callable
     gen = torch.Generator().manual_seed(0)
 
     def epoch() -> None:
-        net.train()
-        order = torch.randperm(len(tx), generator=gen)
-        for start in range(0, len(tx), batch):
-            idx = order[start:start + batch]
-            loss = lossf(net(tx[idx]), ty[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss.item()
-        net.eval()
-        with torch.no_grad():
-            for start in range(0, len(txv), 500):
-                net(txv[start:start + 500])
+        torch_epoch(net, opt, lossf, tx, ty, txv, batch, 500, gen)
 
     return epoch
 
