@@ -142,7 +142,8 @@ def build_regularizer(cfg: dict[str, Any], exp: Experiment) -> Regularizer:
     seed = cfg["seed"]
     rngs = {name: stream(seed, name) for name in ("augment", "mix", "input_noise", "weight_noise")}
     return Regularizer(exp.model, cfg["regularization"], cfg["data"]["augment"], exp.loss.task,
-                       exp.splits.dataset.n_classes, rngs)
+                       exp.splits.dataset.n_classes, rngs, binary=exp.model.output_shape == (1,)
+                       and exp.loss.task == "classification")
 
 
 def build_optimizer(cfg: dict[str, Any], model: Sequential) -> Optimizer:

@@ -104,7 +104,7 @@ def test_seeds_and_bad_seed_counts_from_the_cli(write_config, tmp_path):
     path = write_config(CV_TINY)
     ok = dlb("train", path, "--seeds", "2", "--jobs", "2", "--runs-dir", tmp_path / "r")
     assert ok.returncode == 0, ok.stderr
-    assert "over 2 seeds" in ok.stdout
+    assert "over 2 completed of 2 seeds" in ok.stdout
     for cmd in (["train", path, "--seeds", "0"], ["compare", path, "--optimizers", "sgd,adam", "--seeds", "0"]):
         bad = dlb(*cmd, "--runs-dir", tmp_path / "r2")
         assert bad.returncode == 2 and bad.stderr.startswith("error: --seeds 0")

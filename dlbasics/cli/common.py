@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,3 +45,15 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
     except OSError as err:  # a runs folder that is a file, an unwritable cache, a full disk ...
         where = f": {err.filename}" if getattr(err, "filename", None) else ""
         raise fail(f"{err.strerror or err}{where}", EXIT_FAILED) from None
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM and SIGHUP (a kill, a closed terminal, a cancelled CI job) end a command like Ctrl-C does: runs
+    are marked interrupted and parallel workers are stopped instead of being orphaned."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGHUP on this OS
+            signal.signal(sig, handler)

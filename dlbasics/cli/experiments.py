@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,7 +10,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RunsDirOpt, SetOpt, fail, user_errors
+from ..runs.folder import json_safe
+from .common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    RunsDirOpt,
+    SetOpt,
+    fail,
+    terminate_as_interrupt,
+    user_errors,
+)
 
 
 def compare(
@@ -52,8 +63,12 @@ def compare(
             if len(configs) != 1:
                 raise fail(f"--optimizers compares optimizers on ONE config; got {len(configs)}", EXIT_USAGE)
             base = load_config(configs[0])
-            members = optimizer_members(base, [o.strip() for o in optimizers.split(",") if o.strip()],
-                                        _parse_lrs(lrs), overrides, str(configs[0]))
+            names = [o.strip() for o in optimizers.split(",") if o.strip()]
+            rates = _parse_lrs(lrs)
+            stray = [k for k in rates if k not in names]
+            if stray and names:
+                raise fail(f"--lrs names {', '.join(stray)}, which --optimizers does not compare", EXIT_USAGE)
+            members = optimizer_members(base, names, rates, overrides, str(configs[0]))
             label = name or f"{base['name']}-optimizers"
         else:
             if len(configs) < 2:
@@ -65,7 +80,8 @@ def compare(
         if baseline is not None and baseline not in dict(members):
             raise ConfigError(f"--baseline {baseline!r} is not a member (members: "
                               f"{', '.join(m for m, _ in members)})")
-        check_members(members)
+        check_members(members, seeds=seeds, folds=kfold)
+        terminate_as_interrupt()
         console = Console(stderr=True)
         console.print(f"comparing {len(members)} members with {jobs or 'all'} parallel jobs ...")
 
@@ -99,22 +115,21 @@ def schedule(
     from ..config import load_config
     from ..optim.schedules import SCHEDULES, trace
     from ..plots.schedule import plot_schedule
-    from ..runner import build_schedule, probe_optimizer, steps_per_epoch
+    from ..runner import build, steps_per_epoch
     from ..runs.folder import RunFolder
 
     with user_errors(config):
         cfg = load_config(config, list(set_ or []))
         name = cfg["schedule"]["name"]
-        per_step = (cfg["schedule"]["interval"] or SCHEDULES[name].default_interval) == "step"
-        steps = steps_per_epoch(cfg, _n_train(cfg)) if per_step else 1
-        optimizer = probe_optimizer(cfg)
-        sched = build_schedule(cfg, optimizer, steps)
-        if not sched.closed_form:
+        if not SCHEDULES[name].closed_form:
             raise fail(f"{config}: schedule.name: {name} reacts to the validation metric; it has no curve "
-                       "before training", 2)
-        seq = trace(sched, cfg["train"]["epochs"] * steps)
-    path = out or Path(f"schedule-{cfg['name']}.png")
-    RunFolder(path.parent).save_figure(plot_schedule(seq, steps, f"{cfg['name']}: {name}"), path.name)
+                       "before training", EXIT_USAGE)
+        exp = build(cfg, progress=False)  # the run's exact steps per epoch (train_size, folds, batch size)
+        per_step = exp.schedule.interval == "step"
+        steps = steps_per_epoch(cfg, len(exp.splits.x_train)) if per_step else 1
+        seq = trace(exp.schedule, cfg["train"]["epochs"] * steps)
+        path = out or Path(f"schedule-{cfg['name']}.png")
+        RunFolder(path.parent).save_figure(plot_schedule(seq, steps, f"{cfg['name']}: {name}"), path.name)
     unit = "step" if per_step else "epoch"
     print(f"{name}: lr {seq['lr'][0]:.4g} -> max {max(seq['lr']):.4g} -> {seq['lr'][-1]:.4g} over "
           f"{len(seq['lr'])} {unit}s; plot: {path}")
@@ -145,6 +160,7 @@ def cv(
     with user_errors(config):
         cfg = load_config(config, overrides)
         cvx.check(cfg)
+        terminate_as_interrupt()
         console = Console(stderr=True)
         chosen = cvx.resolve_strategy(cfg, cfg["cv"]["strategy"])
         console.print(f"{chosen} cross-validation of {cfg['name']}: {cfg['cv']['k']} folds, "
@@ -194,14 +210,19 @@ def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Table:
     return table
 
 
-def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool) -> None:
+def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool,
+               json_out: bool = False) -> None:
     """`dlb train --seeds N` (N seeds of one config) or a bagging ensemble, run in parallel."""
     from ..experiments.bagging import bag
     from ..experiments.compare import check_members, compare
     from ..experiments.executor import LocalProcessExecutor
 
-    check_members([(cfg["name"], cfg)])
-    console = Console(stderr=True, quiet=quiet)
+    if seeds > 1 and cfg["ensemble"]["method"] != "none":
+        raise fail(f"--seeds {seeds} with ensemble.method {cfg['ensemble']['method']}: the members already use "
+                   "seeds seed .. seed + n_estimators - 1; run one or the other", EXIT_USAGE)
+    check_members([(cfg["name"], cfg)], seeds=seeds)
+    terminate_as_interrupt()
+    console = Console(stderr=True, quiet=quiet or json_out)
 
     def done(name: str, outcome: Any) -> None:
         final = outcome.summary.get("final") or {}
@@ -211,7 +232,9 @@ def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path
     try:
         if cfg["ensemble"]["method"] == "bagging":
             result = bag(cfg, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs), on_done=done)
-            if not quiet:
+            if json_out:
+                print(json.dumps(json.loads((result.path / "summary.json").read_text()), indent=2))
+            elif not quiet:
                 table = Table(title=f"bagging {cfg['name']}: {cfg['ensemble']['n_estimators']} members")
                 for col in ("model", "status", "train samples", "test loss", "test acc"):
                     table.add_column(col, justify="left" if col in ("model", "status") else "right")
@@ -224,28 +247,23 @@ def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path
         else:
             result = compare([(cfg["name"], cfg)], name=f"seeds-{cfg['name']}", runs_dir=runs_dir,
                              executor=LocalProcessExecutor(jobs), on_done=done, seeds=seeds)
-            if not quiet:
-                row = result.rows[0]
+            row = result.rows[0]
+            if json_out:
+                print(json.dumps(json_safe({**json.loads((result.path / "summary.json").read_text()),
+                                            "means": row}), indent=2))
+            elif not quiet:
+                n = row.get("completed", row["replicates"])
                 for key in ("test_acc", "test_loss", "final_val_acc", "final_val_loss"):
                     if row.get(key) is not None:
                         low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-                        print(f"{key}: {row[key]:.4f} (95 % t-interval [{low:.4f}, {high:.4f}] over {seeds} seeds)")
+                        ci = f"95 % t-interval [{low:.4f}, {high:.4f}]" if low is not None else "no interval"
+                        print(f"{key}: {row[key]:.4f} ({ci} over {n} completed of {seeds} seeds)")
                 print(f"seeds folder: {result.path}")
             failed = result.rows[0]["status"] != "completed"
     except KeyboardInterrupt:
         raise fail("interrupted; runs that had started are marked interrupted", EXIT_INTERRUPTED) from None
     if failed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _n_train(cfg: dict[str, Any]) -> int:
-    """Training samples after the validation split (what one epoch iterates over)."""
-    from ..data.datasets import make_splits
-    from ..rng import stream
-    from ..runner import _dataset
-
-    ds = _dataset(cfg, progress=False)
-    return len(make_splits(ds, cfg["data"]["val_split"], stream(cfg["seed"], "split")).x_train)
 
 
 def _parse_lrs(text: str | None) -> dict[str, float]:

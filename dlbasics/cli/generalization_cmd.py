@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
@@ -37,7 +38,7 @@ def bias_variance(
     datasets: Annotated[int, typer.Option(help="Training sets drawn per capacity (>= 2).")] = 100,
     n_train: Annotated[int, typer.Option(help="Points per training set.")] = 30,
     noise: Annotated[float, typer.Option(help="Noise std sigma of y = sin(2 pi x) + N(0, sigma^2).")] = 0.3,
-    seed: Annotated[int, typer.Option(help="Seed of the training sets and the noise.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the training sets and the noise.")] = 0,
     ridge: Annotated[float, typer.Option(help="poly only: penalty on the coefficients that keeps high degrees "
                                              "from rare wild extrapolations; 0 = plain least squares.")] = 1e-4,
     runs_dir: RunsDirOpt = None,
@@ -57,10 +58,10 @@ def bias_variance(
         raise fail(f"--datasets {datasets}: need at least 2 training sets for a variance", EXIT_USAGE)
     if n_train < 2:
         raise fail(f"--n-train {n_train}: need at least 2 points per training set", EXIT_USAGE)
-    if not noise >= 0:
-        raise fail(f"--noise {noise}: the noise std must be >= 0", EXIT_USAGE)
-    if not ridge >= 0:
-        raise fail(f"--ridge {ridge}: the penalty must be >= 0", EXIT_USAGE)
+    if not 0 <= noise < math.inf:
+        raise fail(f"--noise {noise}: the noise std must be a finite number >= 0", EXIT_USAGE)
+    if not 0 <= ridge < math.inf:
+        raise fail(f"--ridge {ridge}: the penalty must be a finite number >= 0", EXIT_USAGE)
     with user_errors():
         console = Console(stderr=True)
         console.print(f"bias-variance: {model}, capacities {caps}, {datasets} training sets of {n_train} ...")
@@ -119,7 +120,7 @@ def bias_variance_table(rows: list[dict[str, Any]], best: int) -> Table:
 def boosting(
     data: Annotated[str, typer.Option(help="Data set: moons or spirals.")] = "moons",
     estimators: Annotated[int, typer.Option(help="Boosting rounds = stumps bagged.")] = 100,
-    seed: Annotated[int, typer.Option(help="Seed of the data and the bootstrap resamples.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the data and the bootstrap resamples.")] = 0,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """AdaBoost (SAMME) with decision stumps vs bagged stumps vs one stump on a 2-D synthetic set.

@@ -6,10 +6,8 @@ Exit codes: 0 done; 1 unexpected failure; 2 bad config or usage; 3 data unavaila
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +28,7 @@ from .common import (
     RunsDirOpt,
     SetOpt,
     fail,
+    terminate_as_interrupt,
     user_errors,
 )
 
@@ -39,14 +38,6 @@ runs_app = typer.Typer(no_args_is_help=True, help="List and inspect run folders.
 data_app = typer.Typer(no_args_is_help=True, help="List, locate and download data sets.")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
-
-
-def _sigterm_as_interrupt() -> None:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError):  # not in the main thread (tests): keep the default
-        signal.signal(signal.SIGTERM, handler)
 
 
 @app.command()
@@ -87,7 +78,7 @@ def train(
         show = not (quiet or json_)
         console = Console()
         display = (RichProgress(console) if console.is_terminal else PlainProgress()) if show else None
-        _sigterm_as_interrupt()
+        terminate_as_interrupt()
         try:
             run = run_train(cfg, runs_dir=runs_dir, callbacks=[display] if display else [], progress=show)
         except KeyboardInterrupt:
@@ -244,7 +235,7 @@ def gradcheck(
     config: Annotated[Path | None, typer.Argument(help="YAML config whose model to check.", show_default=False)] = None,
     set_: SetOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every registered layer, activation and loss.")] = False,
-    batch: Annotated[int, typer.Option(min=1, help="Samples in the checked batch.")] = 8,
+    batch: Annotated[int, typer.Option(min=2, help="Samples in the checked batch.")] = 8,
     coords: Annotated[int, typer.Option(min=1, help="Coordinates sampled per parameter tensor.")] = 30,
 ) -> None:
     """Compare backprop with central finite differences in float64; exit 1 if any gradient is off.
@@ -283,7 +274,7 @@ def gradcheck(
 @app.command("init-study")
 def init_study(
     runs_dir: RunsDirOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed of the inputs, weights and upstream gradient.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the inputs, weights and upstream gradient.")] = 0,
     layers: Annotated[int, typer.Option(min=1, help="Dense layers.")] = 5,
     width: Annotated[int, typer.Option(min=1, help="Units per layer.")] = 100,
     samples: Annotated[int, typer.Option(min=2, help="Standard-normal input samples.")] = 1000,

@@ -254,6 +254,18 @@ def fill_dependent_defaults(raw: dict[str, Any]) -> dict[str, Any]:
 
 def check_across_sections(cfg: dict[str, Any]) -> None:
     """Rules that tie sections together, on the validated config (raises ConfigError)."""
+    task = DATASETS[cfg["data"]["name"]].task
+    watched = [("regularization.early_stopping.monitor", (cfg["regularization"]["early_stopping"] or {}).get(
+        "monitor")), ("schedule.monitor", cfg["schedule"].get("monitor"))]
+    for key, metric in watched:
+        if metric is None:
+            continue
+        if metric.endswith("acc") and task != "classification":
+            raise ConfigError(f"{metric!r} is never measured: {cfg['data']['name']!r} is a regression data set "
+                              "(use a loss)", key)
+        if metric.startswith("val") and cfg["data"]["val_split"] == 0:
+            raise ConfigError(f"{metric!r} is never measured with data.val_split 0; hold out a validation split "
+                              "or watch a train_ metric", key)
     smoothing = cfg["regularization"]["label_smoothing"]
     if smoothing is not None:
         if cfg["loss"]["name"] != "cross_entropy":

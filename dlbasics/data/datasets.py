@@ -141,6 +141,7 @@ class DatasetEntry:
     constraints: dict[str, Spec] = field(default_factory=dict)
     doc: str = ""
     generator: Callable[..., Any] | None = None
+    ordered: bool = False  # a time series: splits and folds must keep time order
 
     def section(self) -> Section:
         fields: dict[str, Spec] = {}
@@ -214,7 +215,8 @@ DATASETS: dict[str, DatasetEntry] = {
                          {**_SIZE, "window": Num(integer=True, ge=1, doc="past values per sample"),
                           "period": Num(gt=0.0, doc="period of the main sine, in steps"),
                           "noise": Num(ge=0.0, doc="std of the Gaussian noise")},
-                         "a noisy sine time series, windows -> next value (regression, time-ordered)", synthetic.sine),
+                         "a noisy sine time series, windows -> next value (regression, time-ordered)", synthetic.sine,
+                         ordered=True),
 }
 
 

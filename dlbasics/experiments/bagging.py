@@ -52,22 +52,20 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndarray) -> dict[str, float]:
-    """Average the members: class probabilities (softmax of logits, or sigmoid) or regression outputs."""
-    task = LOSSES[loss_name].task
-    if task == "regression":
-        mean = np.mean(outputs, axis=0)
-        return {"loss": float(np.mean((mean - targets) ** 2))}
+def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndarray,
+                     loss_params: dict[str, Any] | None = None) -> dict[str, float]:
+    """The members averaged, scored with the run's own loss: class probabilities (softmax of the logits, or the
+    sigmoid) are averaged and turned back into logits (log p, or log p / (1 - p)); regression outputs are averaged."""
+    loss = LOSSES[loss_name](**(loss_params or {}))
+    if loss.task == "regression":
+        return {"loss": loss.forward(np.mean(outputs, axis=0), targets)}
     if loss_name == "bce_with_logits":
-        p = np.mean([0.5 * (1 + np.tanh(0.5 * o)) for o in outputs], axis=0)[:, 0]
-        p = np.clip(p, 1e-12, 1 - 1e-12)
-        y = targets.reshape(-1)
-        return {"loss": float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))),
-                "acc": float(np.mean((p > 0.5) == (y > 0.5)))}
-    probs = np.mean([_softmax(o.astype(np.float64)) for o in outputs], axis=0)
-    picked = probs[np.arange(len(targets)), targets]
-    return {"loss": float(np.mean(-np.log(np.clip(picked, 1e-300, None)))),
-            "acc": float(np.mean(probs.argmax(axis=1) == targets))}
+        p = np.clip(np.mean([0.5 * (1 + np.tanh(0.5 * o.astype(np.float64))) for o in outputs], axis=0),
+                    1e-15, 1 - 1e-15)
+        logits = np.log(p) - np.log1p(-p)
+    else:
+        logits = np.log(np.clip(np.mean([_softmax(o.astype(np.float64)) for o in outputs], axis=0), 1e-300, None))
+    return {"loss": loss.forward(logits, targets), "acc": loss.n_correct(logits, targets) / len(targets)}
 
 
 def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
@@ -79,8 +77,13 @@ def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Ex
                                "n_estimators": len(members), "max_samples": cfg["ensemble"]["max_samples"]}
     parent.write_summary(summary)
     tasks = [Task(name, member, parent.path / name) for name, member in members]
-    outcomes = (executor or LocalProcessExecutor()).run(tasks, (lambda o: on_done(o.task.name, o)) if on_done
-                                                        else None)
+    try:
+        outcomes = (executor or LocalProcessExecutor()).run(tasks, (lambda o: on_done(o.task.name, o)) if on_done
+                                                            else None)
+    except KeyboardInterrupt:
+        summary["status"] = "interrupted"
+        parent.write_summary(summary)
+        raise
     rows, outputs, targets = [], [], None
     for o in outcomes:
         final = (o.summary.get("final") or {})
@@ -92,7 +95,8 @@ def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Ex
                 outputs.append(z["outputs"])
                 targets = z["targets"]
     if outputs:
-        ens = ensemble_metrics(cfg["loss"]["name"], outputs, targets)
+        ens = ensemble_metrics(cfg["loss"]["name"], outputs, targets,
+                               {k: v for k, v in cfg["loss"].items() if k != "name"})
         rows.append({"model": f"ensemble of {len(outputs)}", "status": "completed",
                      **{f"test_{k}": v for k, v in ens.items()}, "n_train": None})
         summary["final"] = {f"test_{k}": v for k, v in ens.items()}

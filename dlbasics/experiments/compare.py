@@ -84,20 +84,24 @@ def _resolve_member(member: str, raw: dict[str, Any], overrides: Sequence[str], 
         raise
 
 
-def check_members(members: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Build each distinct (data, model) of the members once, so a shape error stops everything before it runs."""
-    from ..runner import build_model, model_inputs
+def check_members(members: Sequence[tuple[str, dict[str, Any]]], seeds: int = 1, folds: int = 0) -> None:
+    """Build (data split, model, optimizer, schedule) of each distinct member's first replicate now, so a config
+    error stops everything before a single process starts."""
+    from ..runner import build
 
     seen = set()
     for member, cfg in members:
-        key = json.dumps([cfg["data"], cfg["model"], cfg["loss"]["name"], cfg["train"]["dtype"]], sort_keys=True)
+        first = replicate(cfg, "folds", 0, folds) if folds else cfg
+        key = json.dumps({k: v for k, v in first.items() if k != "name"}, sort_keys=True, default=str)
         if key in seen:
             continue
         seen.add(key)
         try:
-            build_model(cfg, *model_inputs(cfg, progress=False))
+            build(first, progress=False)
         except ConfigError as err:
             err.source = f"member {member}"
+            if folds and err.path.startswith("data.fold"):
+                err.path = "--kfold"
             raise
 
 
@@ -233,7 +237,8 @@ def aggregate(runs: list[dict[str, Any]], members: Sequence[str], kind: str, key
         reps = by_member[m]
         done = [r for r in reps if r["status"] == "completed"]
         row: dict[str, Any] = {"member": m, "status": "completed" if len(done) == len(reps) else
-                               f"{len(done)}/{len(reps)} completed", "optimizer": reps[0]["optimizer"],
+                               f"{len(done)}/{len(reps)} completed", "completed": len(done),
+                               "optimizer": reps[0]["optimizer"],
                                "lr": reps[0]["lr"], "replicates": len(reps), "epochs": reps[0]["epochs"],
                                "duration_s": sum(r["duration_s"] or 0 for r in reps), "run_dir": str(
                                    Path(reps[0]["run_dir"]).parent)}

@@ -51,9 +51,10 @@ def resolve_strategy(cfg: dict[str, Any], strategy: str) -> str:
     """auto -> stratified for classification, timeseries for time-ordered data, kfold otherwise."""
     if strategy != "auto":
         return strategy
-    if DATASETS[cfg["data"]["name"]].task == "classification":
-        return "stratified"
-    return "timeseries" if cfg["data"]["name"] == "sine" else "kfold"
+    entry = DATASETS[cfg["data"]["name"]]
+    if entry.ordered:
+        return "timeseries"
+    return "stratified" if entry.task == "classification" else "kfold"
 
 
 def _level(cv: dict[str, Any], strategy: str, k: int, index: int) -> dict[str, Any]:
@@ -119,7 +120,7 @@ def check(cfg: dict[str, Any]) -> None:
 
     strategy = resolve_strategy(cfg, cfg["cv"]["strategy"])
     if strategy == "nested":
-        outer = "stratified" if DATASETS[cfg["data"]["name"]].task == "classification" else "kfold"
+        outer = resolve_strategy(cfg, "auto")
         cv = cfg["cv"]
         first = _member(cfg, "check", [_level(cv, outer, cv["k"], 0), _level(cv, outer, cv["inner_k"], 0)])
     else:
@@ -138,7 +139,7 @@ def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, e
     executor = executor or LocalProcessExecutor()
     strategy = resolve_strategy(cfg, cfg["cv"]["strategy"])
     nested = strategy == "nested"
-    members = [] if nested else plan(cfg)
+    members = nested_plan(cfg) if nested else plan(cfg)  # every member validated before a folder exists
     parent = RunFolder.create(runs_dir, f"cv-{cfg['name']}")
     summary: dict[str, Any] = {"status": "running", "kind": "cv", "run_id": parent.run_id, "name": cfg["name"],
                                "strategy": strategy, "k": cfg["cv"]["k"], "seed": cfg["seed"]}
@@ -146,7 +147,7 @@ def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, e
     done = (lambda o: on_done(o.task.name, o)) if on_done else None
     try:
         if nested:
-            rows, choices = _nested(cfg, parent, executor, done)
+            rows, choices = _nested(cfg, members, parent, executor, done)
             summary["choices"] = choices
         else:
             tasks = [Task(name, member, parent.path / name) for name, member in members]
@@ -162,24 +163,36 @@ def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, e
     return CVResult(parent.path, rows, summary)
 
 
-def _nested(cfg: dict[str, Any], parent: RunFolder, executor: Executor,
-            done: Callable[[Outcome], None] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The inner runs of nested CV (outer fold i x grid point g x inner fold j), resolved and validated."""
     cv = cfg["cv"]
     points = grid_points(cv["grid"])
     if len(points) < 2:
         raise ConfigError("nested CV needs a grid with at least two candidates, e.g. "
                           "{optimizer.lr: [0.01, 0.001]}", "cv.grid")
-    outer = "stratified" if DATASETS[cfg["data"]["name"]].task == "classification" else "kfold"
-    key, maximise = _score_key(cfg), _score_key(cfg).endswith("acc")
-    tasks, index = [], {}
+    outer = resolve_strategy(cfg, "auto")  # stratified, or forward chaining for a time series
+    members = []
     for i in range(cv["k"]):
         for g, point in enumerate(points):
             for j in range(cv["inner_k"]):
                 name = f"outer-{i}-grid-{g}-inner-{j}"
                 levels = [_level(cv, outer, cv["k"], i), _level(cv, outer, cv["inner_k"], j)]
-                tasks.append(Task(name, _member(cfg, f"{cfg['name']}-{name}", levels, _overrides(point)),
-                                  parent.path / name))
-                index[name] = (i, g)
+                try:
+                    members.append((name, _member(cfg, f"{cfg['name']}-{name}", levels, _overrides(point))))
+                except ConfigError as err:
+                    err.source = f"cv.grid {json.dumps(point)}"
+                    raise
+    return members
+
+
+def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any]]], parent: RunFolder, executor: Executor,
+            done: Callable[[Outcome], None] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    cv = cfg["cv"]
+    points = grid_points(cv["grid"])
+    outer = resolve_strategy(cfg, "auto")
+    key, maximise = _score_key(cfg), _score_key(cfg).endswith("acc")
+    tasks = [Task(name, member, parent.path / name) for name, member in members]
+    index = {name: (int(name.split("-")[1]), int(name.split("-")[3])) for name, _ in members}
     scores: dict[tuple[int, int], list[float]] = {}
     for o in executor.run(tasks, done):
         value = (o.summary.get("final") or {}).get(key)

@@ -8,13 +8,14 @@ implement the same ``run`` method without the callers changing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import signal
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,18 @@ class Executor(Protocol):
     def run(self, tasks: Sequence[Task], on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]: ...
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def default_jobs() -> int:
     """The CPU cores this process may use."""
     try:
@@ -63,6 +76,8 @@ def _worker(config: dict[str, Any], run_dir: str) -> None:
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the children
+    if hasattr(signal, "pthread_sigmask"):  # the parent started us with SIGINT blocked; ignored from now on
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from ..runner import train
 
     try:
@@ -109,7 +124,8 @@ class LocalProcessExecutor:
                     i, task = pending.pop(0)
                     cfg = {**task.config, "train": {**task.config["train"], "threads": 1}}
                     proc = ctx.Process(target=_worker, args=(cfg, str(task.run_dir)), name=f"dlb-{task.name}")
-                    proc.start()
+                    with _sigint_blocked():  # a Ctrl-C during the child's start-up reaches only the parent
+                        proc.start()
                     running[i] = (proc, time.perf_counter())
                 for i, (proc, t0) in list(running.items()):
                     if proc.exitcode is None:

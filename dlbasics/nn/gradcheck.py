@@ -18,10 +18,16 @@ from .layers import Layer
 from .losses import Loss
 
 
-def rel_error(analytic: np.ndarray, numeric: np.ndarray, floor: float = 1e-20) -> float:
-    """||a - n|| / max(||a|| + ||n||, floor): 0 when both are zero, 1 when one of them is."""
+def rel_error(analytic: np.ndarray, numeric: np.ndarray, floor: float = 1e-8) -> float:
+    """||a - n|| / (||a|| + ||n||); 0 when ||a|| + ||n|| < ``floor`` (both zero up to round-off).
+
+    A gradient that is exactly zero (a conv bias right before batch norm, which subtracts it again) has a
+    numeric estimate of pure round-off, ~1e-11 per coordinate: its ratio to an equally tiny analytic value
+    means nothing, so below the floor both count as zero.
+    """
     a, n = np.ravel(np.asarray(analytic, np.float64)), np.ravel(np.asarray(numeric, np.float64))
-    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), floor))
+    scale = np.linalg.norm(a) + np.linalg.norm(n)
+    return 0.0 if scale < floor else float(np.linalg.norm(a - n) / scale)
 
 
 def sample_coords(shape: tuple[int, ...], max_coords: int | None, rng: np.random.Generator) -> np.ndarray:

@@ -291,9 +291,11 @@ class ReduceLROnPlateau(Schedule):
 
     constraints: ClassVar[dict[str, Spec]] = {
         "monitor": Choice(["val_loss", "val_acc", "train_loss", "train_acc"], doc="the metric watched"),
-        "mode": Choice(["min", "max"], doc="min: lower is better (losses); max: higher is better (accuracy)"),
+        "mode": Choice(["auto", "min", "max"], doc="min: lower is better (losses); max: higher is better "
+                                                   "(accuracy); auto: max for accuracies, min otherwise"),
         "factor": Num(gt=0.0, lt=1.0, doc="lr multiplier on a plateau"),
-        "patience": Num(integer=True, ge=0, doc="epochs without improvement before reducing"),
+        "patience": Num(integer=True, ge=0, doc="evaluations (epochs, or train.eval_every) without improvement "
+                                                "before reducing"),
         "threshold": Num(ge=0.0, doc="minimum change that counts as an improvement"),
         "threshold_mode": Choice(["rel", "abs"], doc="threshold relative to the best value, or absolute"),
         "cooldown": Num(integer=True, ge=0, doc="epochs to wait after a reduction"),
@@ -302,9 +304,10 @@ class ReduceLROnPlateau(Schedule):
     }
     closed_form = False
 
-    def __init__(self, optimizer, monitor: str = "val_loss", mode: str = "min", factor: float = 0.1,
+    def __init__(self, optimizer, monitor: str = "val_loss", mode: str = "auto", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float = 0.0, eps: float = 1e-8, **common: Any):
+        mode = ("max" if monitor.endswith("acc") else "min") if mode == "auto" else mode
         self.monitor, self.mode, self.factor, self.patience = monitor, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown, self.min_lr, self.eps = (threshold, threshold_mode,
                                                                                       cooldown, min_lr, eps)

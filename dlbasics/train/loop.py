@@ -104,7 +104,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         cb.history = history
     n = len(x_train)
     batch_size = min(batch_size, n)
-    n_batches = math.ceil(n / batch_size)
+    # a last batch of one sample joins the one before it: batch norm cannot normalise a single sample, and
+    # its gradient would be the noisiest of the epoch
+    n_batches = n // batch_size if n % batch_size == 1 and n > batch_size else math.ceil(n / batch_size)
     classify = loss_fn.task == "classification"
     has_val = x_val is not None and len(x_val) > 0
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -123,7 +125,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
             order = rng.permutation(n)
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                idx = order[b * batch_size:(b + 1) * batch_size if b < n_batches - 1 else n]
                 xb, yb = x_train[idx], y_train[idx]
                 if reg is not None:
                     xb, yb = reg.batch(xb, yb)
@@ -131,6 +133,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 out = model.forward(xb, training=True)
                 loss = loss_fn.forward(out, yb)
                 if not math.isfinite(loss):
+                    if reg is not None:
+                        reg.restore()
                     history.status = "diverged"
                     history.message = f"loss became {loss} at epoch {epoch}, batch {b + 1} (lr {lr:g})"
                     break

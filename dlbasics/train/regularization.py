@@ -32,7 +32,7 @@ class Regularizer:
     """The training-time regularizers of one run (see the module docstring); built by the runner."""
 
     def __init__(self, model: Sequential, reg: dict[str, Any], augmentation: dict[str, Any] | None, task: str,
-                 n_classes: int | None, rngs: dict[str, np.random.Generator]):
+                 n_classes: int | None, rngs: dict[str, np.random.Generator], binary: bool = False):
         self.weights = penalised_weights(model)
         self.l1, self.l2 = reg.get("l1", 0.0), reg.get("l2", 0.0)
         self.input_std = reg.get("input_noise", {}).get("std", 0.0)
@@ -44,6 +44,7 @@ class Regularizer:
         self.cutout_prob = reg.get("cutout", {}).get("prob", 1.0)
         self.augmentation = {k: v for k, v in (augmentation or {}).items() if v}
         self.task, self.n_classes, self.rngs = task, n_classes, rngs
+        self.binary = binary  # one output per sample (bce_with_logits): labels mix as probabilities of class 1
         self.saved: list[np.ndarray] = []
 
     @property
@@ -63,6 +64,8 @@ class Regularizer:
             xb = augment(xb, self.rngs["augment"], **self.augmentation)
         if self.cutout_size:
             xb = cutout(xb, self.rngs["mix"], self.cutout_size, self.cutout_prob)
+        if self.binary and (self.cutmix_alpha or self.mixup_alpha) and yb.ndim == 1:
+            yb = yb.reshape(-1, 1).astype(xb.dtype)
         use_cutmix = self.cutmix_alpha and (not self.mixup_alpha or self.rngs["mix"].random() < self.cutmix_prob)
         if use_cutmix:
             xb, yb, _ = cutmix(xb, yb, self.rngs["mix"], self.cutmix_alpha, self._k(yb))
@@ -71,8 +74,8 @@ class Regularizer:
         return xb, yb
 
     def _k(self, yb: np.ndarray) -> int:
-        # regression targets (N, D) mix like distributions: one_hot leaves 2-D arrays as they are
-        return self.n_classes if self.task == "classification" else yb.shape[1]
+        # 2-D targets (regression, binary probabilities) mix as they are: one_hot leaves them alone
+        return yb.shape[1] if yb.ndim == 2 else self.n_classes
 
     def before_forward(self) -> None:
         """Weight noise on: keep w, run forward and backward at w + noise."""
@@ -82,12 +85,16 @@ class Regularizer:
             for p in self.weights:
                 p.data += (self.weight_std * rng.standard_normal(p.shape)).astype(p.data.dtype)
 
-    def after_backward(self) -> None:
-        """Weight noise off (w restored exactly) and the penalty's gradient added."""
+    def restore(self) -> None:
+        """Weight noise off: the clean weights back (also when a step is abandoned)."""
         if self.saved:
             for p, w in zip(self.weights, self.saved):
                 p.data[...] = w
             self.saved = []
+
+    def after_backward(self) -> None:
+        """Weight noise off (w restored exactly) and the penalty's gradient added."""
+        self.restore()
         for p in self.weights:
             if self.l2:
                 p.grad += self.l2 * p.data
