@@ -259,7 +259,7 @@ def gradcheck(
     table = Table(title=title)
     for col, justify in (("what", "left"), ("tensor", "left"), ("rel. error", "right"), ("tolerance", "right"),
                          ("", "left")):
-        table.add_column(col, justify=justify, no_wrap=col == "what")
+        table.add_column(col, justify=justify, no_wrap=col != "what")
     for r in rows:
         table.add_row(r["name"], r["tensor"] + (f" {tuple(r['shape'])}" if "shape" in r else ""),
                       f"{r['error']:.1e}", f"{r['tolerance']:.0e}", "[green]pass" if r["passed"] else "[red]FAIL")
