@@ -151,14 +151,24 @@ def cv(
     The held-out folds come from the training set; each fold's validation split (early stopping, plateau) and
     normalisation statistics come from its own training part; the test set is not used.
     """
-    from ..config import load_config
+    from ..config import ConfigError, load_config
     from ..experiments import cv as cvx
     from ..experiments.executor import LocalProcessExecutor
 
+    if kfold is not None and kfold < 2:
+        raise fail(f"--kfold {kfold}: cross-validation needs at least 2 folds", EXIT_USAGE)
+    if gap is not None and gap < 0:
+        raise fail(f"--gap {gap}: the gap is a number of samples >= 0", EXIT_USAGE)
     overrides = list(set_ or []) + [f"cv.{k}={v}" for k, v in (("k", kfold), ("strategy", strategy), ("gap", gap))
                                     if v is not None]
+    shortcuts = {f"--set cv.{k}={v}": f"--{o} {v}" for k, o, v in (("k", "kfold", kfold), ("strategy", "strategy",
+                                                                                           strategy), ("gap", "gap", gap))}
     with user_errors(config):
-        cfg = load_config(config, overrides)
+        try:
+            cfg = load_config(config, overrides)
+        except ConfigError as err:  # name the option the user typed, not the override it became
+            err.source = shortcuts.get(err.source, err.source)
+            raise
         cvx.check(cfg)
         terminate_as_interrupt()
         console = Console(stderr=True)
