@@ -161,8 +161,8 @@ def cv(
         raise fail(f"--gap {gap}: the gap is a number of samples >= 0", EXIT_USAGE)
     overrides = list(set_ or []) + [f"cv.{k}={v}" for k, v in (("k", kfold), ("strategy", strategy), ("gap", gap))
                                     if v is not None]
-    shortcuts = {f"--set cv.{k}={v}": f"--{o} {v}" for k, o, v in (("k", "kfold", kfold), ("strategy", "strategy",
-                                                                                           strategy), ("gap", "gap", gap))}
+    typed = (("k", "kfold", kfold), ("strategy", "strategy", strategy), ("gap", "gap", gap))
+    shortcuts = {f"--set cv.{k}={v}": f"--{option} {v}" for k, option, v in typed}
     with user_errors(config):
         try:
             cfg = load_config(config, overrides)
