@@ -47,11 +47,6 @@ def _layout() -> tuple[int, int] | None:
     return None
 
 
-def flush_supported() -> bool:
-    """True when :func:`flush_denormals` can change the CPU mode on this machine."""
-    return _libm() is not None and _layout() is not None
-
-
 @contextlib.contextmanager
 def flush_denormals(enabled: bool = True) -> Iterator[bool]:
     """Within the block, treat subnormal inputs and results as zero (this thread only); yields whether it did."""

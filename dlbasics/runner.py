@@ -157,14 +157,6 @@ def build_optimizer(cfg: dict[str, Any], model: Sequential) -> Optimizer:
     return OPTIMIZERS[cfg["optimizer"]["name"]](groups, **opt_cfg)
 
 
-def probe_optimizer(cfg: dict[str, Any]) -> Optimizer:
-    """The config's optimizer over one dummy parameter: enough to draw its schedule."""
-    from .nn.parameter import Parameter
-
-    opt_cfg = {k: v for k, v in _kwargs(cfg["optimizer"]).items() if k not in ("param_groups", "no_weight_decay")}
-    return OPTIMIZERS[cfg["optimizer"]["name"]]([Parameter(np.zeros(1))], **opt_cfg)
-
-
 def steps_per_epoch(cfg: dict[str, Any], n_train: int) -> int:
     bs = cfg["train"]["batch_size"]
     return 1 if bs == "full" else math.ceil(n_train / bs)

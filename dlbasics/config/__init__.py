@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yaml_io
-from .fields import ConfigError, did_you_mean
+from .fields import ConfigError
 from .schema import ROOT, SECTIONS, check_across_sections, fill_dependent_defaults
 
 __all__ = ["ConfigError", "apply_overrides", "config_hash", "load_config", "resolve_config"]
@@ -110,7 +110,3 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, An
 def config_hash(cfg: Mapping[str, Any]) -> str:
     """SHA-256 of the resolved config in canonical JSON (key order and formatting do not matter)."""
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def suggest_section(word: str) -> str:
-    return did_you_mean(word, list(SECTIONS))

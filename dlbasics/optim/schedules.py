@@ -278,9 +278,6 @@ class OneCycle(Schedule):
                 else:
                     group["momentum"] = momentum
 
-    def momentum_at(self, t: int) -> float:
-        """The momentum / beta1 at time t (first group)."""
-        return self._at(t, self.optimizer.param_groups[0])[1]
 
 
 class ReduceLROnPlateau(Schedule):
