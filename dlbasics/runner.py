@@ -34,7 +34,8 @@ from .optim.groups import build_param_groups
 from .optim.optimizers import OPTIMIZERS, Optimizer
 from .optim.schedules import SCHEDULES, Schedule
 from .rng import stream
-from .runs.folder import METRIC_COLUMNS, RunFolder
+from .runs.folder import METRIC_COLUMNS, RunFolder, describe_os_error
+from .signals import interrupt_message
 from .train.callbacks import EarlyStopping
 from .train.loop import Callback, History, fit, predict
 from .train.regularization import Regularizer
@@ -61,20 +62,41 @@ def _kwargs(section: dict[str, Any], key: str = "name") -> dict[str, Any]:
     return {k: v for k, v in section.items() if k != key}
 
 
-def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int) -> Sequential:
-    """The config's model with fresh weights from the seed's "init" stream (shape errors are ConfigErrors)."""
+def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int,
+                n_train: int | None = None) -> Sequential:
+    """The config's model with fresh weights from the seed's "init" stream (shape errors are ConfigErrors).
+
+    Everything is checked before the first weight is allocated: the shapes (``Sequential.plan``), and the memory
+    estimate of weights, gradients, optimizer state and activations (:mod:`dlbasics.nn.footprint`) against
+    ``train.max_memory`` (null: 80 % of the memory available now). ``n_train``, the training-set size, is the
+    batch of ``batch_size: full``.
+    """
+    from .config.fields import size_bytes
+    from .nn import footprint
+
     model = model_from_config(cfg["model"], input_shape, n_outputs)
+    sequential = cfg["model"]["type"] == "sequential"
     try:
-        model.build(input_shape, stream(cfg["seed"], "init"), np.dtype(cfg["train"]["dtype"]),
-                    noise_rng=stream(cfg["seed"], "noise"))
+        need = footprint.from_config(cfg, model, input_shape, n_train)  # shapes only: nothing allocated
     except LayerShapeError as err:
-        path = f"model.layers.{err.index}" if cfg["model"]["type"] == "sequential" else "model"
-        raise ConfigError(err.reason, path) from None
-    if not model.parameters():
+        raise ConfigError(err.reason, f"model.layers.{err.index}" if sequential else "model") from None
+    if not any(lf.plan.params for lf in need.layers):
         raise ConfigError("the model has no trainable parameters; add a dense or conv layer", "model")
-    if model.output_shape != (n_outputs,):
-        raise ConfigError(f"the last layer outputs {model.output_shape} per sample, but data set "
-                          f"{cfg['data']['name']!r} needs ({n_outputs},)", "model.layers") from None
+    output_shape = need.layers[-1].plan.output_shape
+    if output_shape != (n_outputs,):
+        raise ConfigError(f"the last layer outputs {output_shape} per sample, but data set "
+                          f"{cfg['data']['name']!r} needs ({n_outputs},)", "model.layers")
+    max_memory = cfg["train"].get("max_memory")
+    limit = size_bytes(max_memory) if max_memory is not None else footprint.default_limit()
+    if limit is not None and need.total > limit:
+        index, culprit = need.culprit()
+        why = ("train.max_memory" if max_memory is not None
+               else f"{round(100 * footprint.AVAILABLE_FRACTION)} % of available memory")
+        raise ConfigError(f"the model needs about {footprint.format_bytes(need.total)} ({culprit}) but the limit is "
+                          f"{footprint.format_bytes(limit)} ({why}); make it smaller or raise train.max_memory",
+                          f"model.layers.{index}" if sequential else "model.hidden")
+    model.build(input_shape, stream(cfg["seed"], "init"), np.dtype(cfg["train"]["dtype"]),
+                noise_rng=stream(cfg["seed"], "noise"))
     return model
 
 
@@ -116,7 +138,7 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
         raise ConfigError(text, key) from None
     check_image_regularizers(cfg, dataset.input_shape)
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
-    model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss))
+    model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss), n_train=len(splits.x_train))
     optimizer = build_optimizer(cfg, model)
     exp = Experiment(cfg, splits, model, loss, optimizer, None)
     exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch=math.ceil(len(splits.x_train) / exp.batch_size))
@@ -176,8 +198,10 @@ def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: i
 class Run:
     """A run folder on disk: its config, summary, metrics and model."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, last_summary: dict[str, Any] | None = None):
         self.path = Path(path)
+        #: the summary as the run that just ended wrote it (None for a Run opened from disk)
+        self.last_summary = last_summary
 
     @property
     def id(self) -> str:
@@ -189,6 +213,7 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any]:
+        """summary.json, read and shape-checked (CorruptRunError for a damaged one)."""
         return RunFolder(self.path).read_summary()
 
     @property
@@ -281,7 +306,8 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
 
     cfg = config if isinstance(config, dict) else load_config(config, overrides)
     threads = cfg["train"]["threads"]
-    RunFolder.check_writable(Path(run_dir).parent if run_dir else runs_dir)  # fail before loading data
+    if run_dir is None:
+        RunFolder.check_writable(runs_dir)  # fail before loading data
     with threadpool_limits(limits=threads, user_api="blas"):
         t0 = time.perf_counter()
         exp = build(cfg, progress=progress)
@@ -307,19 +333,20 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         "pid": os.getpid(),
     }
     folder.write_config(cfg)
-    folder.write_summary(summary)
-    regularizer = build_regularizer(cfg, exp)
-    columns = [c for c in METRIC_COLUMNS if (classify or not c.endswith("_acc"))
-               and (regularizer.has_penalty or c != "train_penalty")
-               and (cfg["train"]["eval_train"] or not c.startswith("train_eval"))]
-    folder.open_metrics(columns)
-    stopper = None
-    if cfg["regularization"]["early_stopping"] is not None:
-        stopper = EarlyStopping(exp.model, **cfg["regularization"]["early_stopping"])
+    folder.write_summary(summary)  # from here on, whatever happens, the summary's last word is not "running"
     t0 = time.perf_counter()
     history = History()
     test: dict[str, float] = {}
+    ended = False
     try:
+        regularizer = build_regularizer(cfg, exp)
+        columns = [c for c in METRIC_COLUMNS if (classify or not c.endswith("_acc"))
+                   and (regularizer.has_penalty or c != "train_penalty")
+                   and (cfg["train"]["eval_train"] or not c.startswith("train_eval"))]
+        folder.open_metrics(columns)
+        stopper = None
+        if cfg["regularization"]["early_stopping"] is not None:
+            stopper = EarlyStopping(exp.model, **cfg["regularization"]["early_stopping"])
         fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
                       batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
                       schedule=exp.schedule,
@@ -329,7 +356,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
                       clip_norm=cfg["regularization"]["grad_clip"]["max_norm"],
                       clip_value=cfg["regularization"]["grad_clip"]["max_value"],
                       regularizer=regularizer, eval_every=cfg["train"]["eval_every"],
-                      eval_train=cfg["train"]["eval_train"])
+                      eval_train=cfg["train"]["eval_train"],
+                      divergence_threshold=cfg["train"]["divergence_threshold"])
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
         if stopper is not None:
@@ -341,20 +369,30 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
                 test = test_metrics(exp.loss, outputs, s.y_test)
             folder.save_arrays({"outputs": outputs, "targets": s.y_test}, "test_predictions.npz")
         summary["timing"] = {"test_s": time.perf_counter() - t_test}
-    except KeyboardInterrupt:
-        summary["status"], summary["message"] = "interrupted", "interrupted by the user (Ctrl-C / SIGTERM)"
+        ended = True
+    except KeyboardInterrupt as err:
+        summary["status"], summary["message"] = "interrupted", interrupt_message(err)
+        raise
+    except OSError as err:
+        summary["status"], summary["message"] = "failed", describe_os_error(err)
         raise
     except Exception as err:
         summary["status"], summary["message"] = "failed", f"{type(err).__name__}: {err}"
         raise
     finally:
-        _finish(exp, folder, summary, history, test, t0, load_s)
-    return Run(folder.path)
+        _finish(exp, folder, summary, history, test, t0, load_s, raise_errors=ended)
+    return Run(folder.path, summary)
 
 
 def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History,
-            test: dict[str, float], t0: float, load_s: float) -> None:
-    """Write weights, plots and the final summary, whatever ended the run."""
+            test: dict[str, float], t0: float, load_s: float, raise_errors: bool = True) -> None:
+    """Write weights, plots and the final summary, whatever ended the run.
+
+    A file that cannot be written (a full disk, a read-only folder) makes the run "failed", with a message
+    naming the file and the errno; the summary is written last, and if even that fails, its essentials are
+    written over the old file in place (see ``RunFolder.write_summary``). With ``raise_errors`` the first
+    such OSError is raised after the summary (otherwise an exception is already on its way).
+    """
     cfg = exp.config
     rows = history.rows
     summary["steps"] = history.steps
@@ -375,6 +413,7 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
                          "median_epoch_s": statistics.median(epoch_times) if epoch_times else None}
     summary["finished"] = _now()
     summary["duration_s"] = load_s + time.perf_counter() - t0
+    failure: OSError | None = None
     try:
         from .plots.curves import plot_curves  # matplotlib: imported only when there is something to draw
 
@@ -383,5 +422,14 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
             folder.save_figure(plot_curves(rows, "loss", title=f"{cfg['name']}: loss"), "loss.png")
             if "train_acc" in rows[0]:
                 folder.save_figure(plot_curves(rows, "acc", title=f"{cfg['name']}: accuracy"), "accuracy.png")
-    finally:
+    except OSError as err:
+        failure = err
+        if summary["status"] != "interrupted" and summary["status"] != "failed":
+            summary["status"], summary["message"] = "failed", describe_os_error(err)
+    try:
         folder.write_summary(summary)
+    except OSError as err:
+        failure = failure or err
+        summary["status"] = "failed" if summary["status"] != "interrupted" else summary["status"]
+    if failure is not None and raise_errors:
+        raise failure

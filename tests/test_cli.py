@@ -71,7 +71,7 @@ def test_divergence_exits_4(write_config, tmp_path):
     result = dlb("train", write_config(TINY), "--set", "optimizer.name=sgd", "--set", "optimizer.lr=1e6",
                  "--set", "model.hidden=[64, 64]", "--set", "train.epochs=30", "--runs-dir", tmp_path)
     assert result.returncode == 4
-    assert "run diverged: loss became" in result.stderr and "Traceback" not in result.stderr
+    assert "run diverged: loss" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_exits_130(write_config, tmp_path):

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import TINY, dlb
 from dlbasics.config import ConfigError, load_config, resolve_config
+from dlbasics.execution import LocalProcessExecutor, Task
 from dlbasics.experiments.compare import compare, config_members, optimizer_members, sort_rows
-from dlbasics.experiments.executor import LocalProcessExecutor, Task
 
 
 def test_optimizer_members_take_their_defaults_and_the_lr_map(write_config):
@@ -89,10 +89,13 @@ def test_sorting_puts_the_best_completed_first():
     assert [r["member"] for r in sort_rows(rows, "test_acc")] == ["c", "a", "b"]
 
 
-def test_config_members_are_named_by_config_and_made_unique(write_config):
+def test_config_members_are_named_by_config_and_made_unique_by_their_index(write_config):
     a = load_config(write_config(TINY.replace("name: tiny\n", ""), "a.yaml"))
-    members = config_members([("a.yaml", a), ("a.yaml", a)])
-    assert [m for m, _ in members] == ["a", "a-2"]
+    b = load_config(write_config(TINY.replace("name: tiny\n", ""), "b.yaml"))
+    assert [m for m, _ in config_members([("a.yaml", a), ("b.yaml", b)])] == ["a", "b"]
+    a2 = {**a, "name": "a-2"}  # a real config named like a guessed suffix must not merge with a duplicate
+    assert [m for m, _ in config_members([("a.yaml", a), ("a.yaml", a), ("x.yaml", a2)])] == ["00-a", "01-a",
+                                                                                                "02-a-2"]
 
 
 def test_compare_cli_one_line_errors_and_nothing_started(write_config, tmp_path):

@@ -11,10 +11,10 @@ import pytest
 from conftest import TINY, dlb
 from dlbasics import load_config
 from dlbasics.config import ConfigError
+from dlbasics.execution import LocalProcessExecutor
 from dlbasics.experiments import cv as cvx
 from dlbasics.experiments.bagging import bag, ensemble_metrics
 from dlbasics.experiments.compare import compare, optimizer_members
-from dlbasics.experiments.executor import LocalProcessExecutor
 
 CV_TINY = TINY.replace("epochs: 3", "epochs: 2")
 

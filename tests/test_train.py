@@ -59,9 +59,9 @@ def test_load_model_restores_the_trained_weights(write_config, tmp_path):
         np.testing.assert_array_equal(model.state_dict()["2.weight"], z["2.weight"])
 
 
-def test_a_huge_learning_rate_diverges_and_says_so(write_config, tmp_path):
+def test_a_huge_learning_rate_diverges_to_nan_and_says_so(write_config, tmp_path):
     cfg = load_config(write_config(TINY), ["optimizer.name=sgd", "optimizer.lr=1e6", "model.hidden=[64, 64]",
-                                           "train.epochs=30"])
+                                           "train.epochs=30", "train.divergence_threshold=null"])
     run = train(cfg, runs_dir=tmp_path)
     s = run.summary
     assert s["status"] == "diverged" and "loss became" in s["message"]

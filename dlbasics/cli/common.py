@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,9 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
     from ..config import ConfigError
     from ..data.datasets import DataError
     from ..data.download import DownloadError
+    from ..runs.folder import describe_os_error
+    from ..runs.paths import RunPathError
+    from ..runs.summary import CorruptRunError
 
     try:
         yield
@@ -42,18 +44,17 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
         raise fail(str(err), EXIT_USAGE) from None
     except (DataError, DownloadError) as err:
         raise fail(str(err), EXIT_DATA) from None
+    except CorruptRunError as err:
+        raise fail(str(err), EXIT_USAGE) from None
+    except RunPathError as err:
+        raise fail(str(err), EXIT_FAILED) from None
     except OSError as err:  # a runs folder that is a file, an unwritable cache, a full disk ...
-        where = f": {err.filename}" if getattr(err, "filename", None) else ""
-        raise fail(f"{err.strerror or err}{where}", EXIT_FAILED) from None
+        raise fail(describe_os_error(err), EXIT_FAILED) from None
 
 
 def terminate_as_interrupt() -> None:
     """SIGTERM and SIGHUP (a kill, a closed terminal, a cancelled CI job) end a command like Ctrl-C does: runs
     are marked interrupted and parallel workers are stopped instead of being orphaned."""
+    from ..signals import interrupt_on_stop_signals
 
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGHUP on this OS
-            signal.signal(sig, handler)
+    interrupt_on_stop_signals()

@@ -50,8 +50,8 @@ def compare(
     plots of loss and accuracy against epoch and against wall-clock time.
     """
     from ..config import ConfigError, load_config
+    from ..execution import LocalProcessExecutor
     from ..experiments.compare import COLUMNS, check_members, compare, config_members, optimizer_members
-    from ..experiments.executor import LocalProcessExecutor
 
     overrides = list(set_ or [])
     if seeds < 1:
@@ -152,8 +152,8 @@ def cv(
     normalisation statistics come from its own training part; the test set is not used.
     """
     from ..config import ConfigError, load_config
+    from ..execution import LocalProcessExecutor
     from ..experiments import cv as cvx
-    from ..experiments.executor import LocalProcessExecutor
 
     if kfold is not None and kfold < 2:
         raise fail(f"--kfold {kfold}: cross-validation needs at least 2 folds", EXIT_USAGE)
@@ -223,9 +223,9 @@ def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Table:
 def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool,
                json_out: bool = False) -> None:
     """`dlb train --seeds N` (N seeds of one config) or a bagging ensemble, run in parallel."""
+    from ..execution import LocalProcessExecutor
     from ..experiments.bagging import bag
     from ..experiments.compare import check_members, compare
-    from ..experiments.executor import LocalProcessExecutor
 
     if seeds > 1 and cfg["ensemble"]["method"] != "none":
         raise fail(f"--seeds {seeds} with ensemble.method {cfg['ensemble']['method']}: the members already use "

@@ -127,6 +127,7 @@ def show_config(
 
 def _model_table(cfg: dict[str, Any]) -> Table:
     """The config's model as a rich table (loads the data set to know the input shape)."""
+    from ..nn.footprint import format_bytes, from_config
     from ..runner import build_model, model_inputs
 
     input_shape, n_outputs = model_inputs(cfg)
@@ -139,6 +140,8 @@ def _model_table(cfg: dict[str, Any]) -> Table:
                       f"{row['params']:,}")
     table.add_section()
     table.add_row("", "total", "", f"{net.num_parameters():,}")
+    table.add_row("", "memory to train (estimate)", "",
+                  format_bytes(from_config(cfg, net, input_shape).total))
     return table
 
 
@@ -158,25 +161,33 @@ def model(
 @runs_app.command("list")
 def runs_list(runs_dir: RunsDirOpt = None,
               last: Annotated[int, typer.Option(help="Show the newest N runs.")] = 20) -> None:
-    """List run folders, newest last: status, epochs, test metrics, duration."""
+    """List run folders, newest last: status, epochs, test metrics, duration.
+
+    A folder whose summary.json is damaged is listed as "corrupt" and explained in one line on stderr.
+    """
     from ..runs.folder import default_runs_dir
+    from ..runs.summary import CorruptRunError, read_summary
 
     root = runs_dir or default_runs_dir()
     folders = sorted(p for p in root.glob("*") if (p / "summary.json").is_file())[-last:]
     table = Table(title=f"runs in {root}")
     for col in ("run", "status", "epochs", "test_acc", "test_loss", "duration"):
         table.add_column(col)
+    problems = []
     for p in folders:
         try:
-            s = json.loads((p / "summary.json").read_text())
-        except (OSError, ValueError):
-            table.add_row(p.name, "unreadable", "", "", "", "")
+            s = read_summary(p / "summary.json")
+        except CorruptRunError as err:
+            table.add_row(p.name, "corrupt", "", "", "", "")
+            problems.append(str(err))
             continue
         final = s.get("final") or {}
-        table.add_row(p.name, s.get("status", "?"), f"{s.get('epochs_completed', 0)}/{s.get('epochs_planned', '?')}",
-                      _num(final.get("test_acc")), _num(final.get("test_loss")),
+        epochs = f"{s.get('epochs_completed') or 0}/{s.get('epochs_planned') or '?'}" if "epochs_planned" in s else ""
+        table.add_row(p.name, s["status"], epochs, _num(final.get("test_acc")), _num(final.get("test_loss")),
                       f"{s['duration_s']:.1f} s" if s.get("duration_s") else "")
     Console().print(table)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
 
 
 def _num(x: Any) -> str:
@@ -186,10 +197,11 @@ def _num(x: Any) -> str:
 @runs_app.command("show")
 def runs_show(run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)]) -> None:
     """Print a run's summary.json."""
-    path = run / "summary.json"
-    if not path.is_file():
-        raise fail(f"{run}: not a run folder (no summary.json)", EXIT_USAGE)
-    print(path.read_text().rstrip())
+    from ..runs.summary import read_summary
+
+    with user_errors(run):
+        summary = read_summary(run / "summary.json")
+    print(json.dumps(summary, indent=2))
 
 
 @data_app.command("list")
@@ -216,7 +228,10 @@ def data_download(
     name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.", show_default=False)],
     root: Annotated[Path | None, typer.Option(help="Folder to put the files in (default: the cache).")] = None,
 ) -> None:
-    """Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5."""
+    """Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5.
+
+    Ctrl-C, SIGTERM and SIGHUP stop it cleanly: the partial file is removed and the exit code is 130.
+    """
     from ..config.fields import did_you_mean
     from ..data.datasets import cache_dir
     from ..data.download import SOURCES, download_files, mirrors_for
@@ -225,8 +240,14 @@ def data_download(
         raise fail(f"data set {name!r} is not downloadable{did_you_mean(name, list(SOURCES))} "
                    f"(allowed: {', '.join(SOURCES)})", EXIT_USAGE)
     dest = root or cache_dir() / name
-    with user_errors():
-        download_files(SOURCES[name]["files"], mirrors_for(name), dest, progress=True)
+    terminate_as_interrupt()
+    try:
+        with user_errors():
+            download_files(SOURCES[name]["files"], mirrors_for(name), dest,
+                           progress=Console(stderr=True).is_terminal)
+    except KeyboardInterrupt:
+        raise fail("interrupted; the partial download was removed (files already verified are kept)",
+                   EXIT_INTERRUPTED) from None
     print(f"{name}: {dest}")
 
 

@@ -22,15 +22,20 @@ from .schema import ROOT, SECTIONS, check_across_sections, fill_dependent_defaul
 __all__ = ["ConfigError", "apply_overrides", "config_hash", "load_config", "resolve_config"]
 
 
+def _origin(text: str) -> str:
+    """How an error names the override ``text``: ``--set key=value``, cut to 100 characters."""
+    return f"--set {text}" if len(text) <= 100 else f"--set {text[:97]}..."
+
+
 def _parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError("expected KEY=VALUE, e.g. optimizer.lr=0.01", source=f"--set {text}")
+        raise ConfigError("expected KEY=VALUE, e.g. optimizer.lr=0.01", source=_origin(text))
     parts = key.split(".")
     if any(not p for p in parts):
-        raise ConfigError(f"bad key path {key!r}", source=f"--set {text}")
-    return parts, yaml_io.loads(value, source=f"--set {text}") if value.strip() else None
+        raise ConfigError(f"bad key path {key!r}", source=_origin(text))
+    return parts, yaml_io.loads(value, source=_origin(text), what="--set value") if value.strip() else None
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -50,27 +55,27 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> tuple[d
             if nxt is None and isinstance(node, dict) and parts[i + 1].isdigit():
                 path = ".".join(parts[:i + 1])
                 raise ConfigError(f"{path} is not in the config file, so it has no item {parts[i + 1]} to set; "
-                                  f"set the whole value, e.g. --set {path}=[...]", path, f"--set {text}")
+                                  f"set the whole value, e.g. --set {path}=[...]", path, _origin(text))
             if nxt is None:
                 if isinstance(node, list):
-                    raise ConfigError(f"index {part} out of range", ".".join(parts[:i + 1]), f"--set {text}")
+                    raise ConfigError(f"index {part} out of range", ".".join(parts[:i + 1]), _origin(text))
                 if isinstance(node, dict):
                     nxt = node[part] = {}
                 else:
                     raise ConfigError("cannot set a key inside a non-mapping value", ".".join(parts[:i]),
-                                      f"--set {text}")
+                                      _origin(text))
             elif isinstance(nxt, str) and i == 0 and part in SECTIONS:  # `optimizer: adam` shorthand
                 nxt = node[part] = {"name": nxt}
             node = nxt
         last = parts[-1]
         if isinstance(node, list):
             if not (last.isdigit() and int(last) < len(node)):
-                raise ConfigError(f"index {last} out of range", ".".join(parts), f"--set {text}")
+                raise ConfigError(f"index {last} out of range", ".".join(parts), _origin(text))
             node[int(last)] = value
         elif isinstance(node, dict):
             node[last] = value
         else:
-            raise ConfigError("cannot set a key inside a non-mapping value", ".".join(parts[:-1]), f"--set {text}")
+            raise ConfigError("cannot set a key inside a non-mapping value", ".".join(parts[:-1]), _origin(text))
         origins[".".join(parts)] = text
     return out, origins
 
@@ -90,7 +95,7 @@ def resolve_config(raw: Any, source: str = "<config>", overrides: Iterable[str] 
         cfg = ROOT.validate(fill_dependent_defaults(raw), "")
         check_across_sections(cfg)
     except ConfigError as err:
-        err.source = next((f"--set {origins[p]}" for p in origins
+        err.source = next((_origin(origins[p]) for p in origins
                            if err.path == p or err.path.startswith(p + ".") or (p.startswith(err.path + ".")
                            and err.path)), source)
         raise
@@ -100,11 +105,19 @@ def resolve_config(raw: Any, source: str = "<config>", overrides: Iterable[str] 
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Read, validate and resolve a YAML config file (the run name defaults to the file's stem)."""
+    """Read, validate and resolve a YAML config file (the run name defaults to the file's stem).
+
+    A file with no settings at all (empty, only comments) is an error rather than a run of all the defaults;
+    ``{}`` asks for the defaults explicitly.
+    """
     path = Path(path)
     if path.suffix not in (".yaml", ".yml") and path.is_file():
         raise ConfigError("expected a .yaml or .yml config file", source=str(path))
-    return resolve_config(yaml_io.load_file(path), source=str(path), overrides=overrides, name=path.stem)
+    raw = yaml_io.load_file(path)
+    if raw is None:
+        raise ConfigError("is empty; write at least one setting (e.g. `name: my_run`), or `{}` for all the defaults",
+                          source=str(path))
+    return resolve_config(raw, source=str(path), overrides=overrides, name=path.stem)
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import abc
 import difflib
 import inspect
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 REQUIRED = object()
@@ -37,15 +38,58 @@ def did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def show(value: Any) -> str:
-    """Render a value the way the user wrote it, for error messages."""
-    if isinstance(value, str):
-        return repr(value)
+SHOW_LIMIT = 80
+
+
+def show(value: Any, limit: int = SHOW_LIMIT) -> str:
+    """Render a value the way the user wrote it, for error messages, cut to ``limit`` characters with "...".
+
+    Lists and mappings are rendered item by item and the rendering stops at the limit, so a huge value
+    (a YAML alias bomb, a value that contains itself) costs no more than a small one.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    pieces = _pieces(value, limit) if isinstance(value, (str, list, tuple, dict, set, frozenset)) else [
+        _repr(value, limit, str)]  # a number as str(): 0.001, 1e-08
+    text = ""
+    for piece in pieces:
+        text += piece
+        if len(text) > limit:
+            return text[:limit - 3] + "..."
+    return text
+
+
+def _pieces(value: Any, limit: int) -> Iterator[str]:
+    """``repr(value)`` in pieces, lazily; each piece is at most about ``limit`` characters."""
+    if isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ", " if i else ""
+            yield from _pieces(key, limit)
+            yield ": "
+            yield from _pieces(item, limit)
+        yield "}"
+    elif isinstance(value, (list, tuple)) or (isinstance(value, (set, frozenset)) and value):  # set() as is
+        brackets = "[]" if isinstance(value, list) else "()" if isinstance(value, tuple) else "{}"
+        yield brackets[0]
+        for i, item in enumerate(value):
+            yield ", " if i else ""
+            yield from _pieces(item, limit)
+        yield "," * (isinstance(value, tuple) and len(value) == 1) + brackets[1]
+    else:
+        yield _repr(value, limit)
+
+
+def _repr(value: Any, limit: int, render: Callable[[Any], str] = repr) -> str:
+    """``render(value)``, of at most the first ``limit + 1`` characters of a string."""
+    if isinstance(value, (str, bytes)):
+        value = value[:limit + 1]
+    try:
+        return render(value)
+    except ValueError:  # str() of an integer with more than 4300 digits
+        return f"an integer of more than {sys.get_int_max_str_digits()} digits"
 
 
 def join(path: str, key: str | int) -> str:
@@ -96,7 +140,10 @@ class Num(Spec):
             if not isinstance(value, int):
                 raise ConfigError(f"expected {self.describe()}, got {show(value)}", path)
         else:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                raise ConfigError(f"expected a finite number, got {show(value)}", path) from None
             if value != value or value in (float("inf"), float("-inf")):
                 raise ConfigError(f"expected a finite number, got {show(value)}", path)
         ok = ((self.gt is None or value > self.gt) and (self.ge is None or value >= self.ge)
@@ -359,3 +406,45 @@ def _spec_for_default(default: Any, name: str, func: Callable) -> Spec:
     if isinstance(default, list) and default:
         return Seq(_spec_for_default(default[0], name, func), length=len(default))
     raise TypeError(f"{func}: parameter '{name}' needs an explicit constraint")
+
+
+#: byte multiples a size may end with: SI (powers of 1000) and IEC (powers of 1024), case-insensitive
+SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+              "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(value: int | float | str) -> int:
+    """A size as bytes: a number of bytes, or a string such as "8GB", "512 MB", "1.5GiB" (ValueError otherwise)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, (int, float)):
+        number, unit = value, "b"
+    else:
+        text = str(value).strip().lower().replace(" ", "").replace("_", "")
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = text[len(digits):] or "b"
+        try:
+            number = float(digits)
+        except ValueError:
+            raise ValueError(f"not a size: {value!r}") from None
+    if unit not in SIZE_UNITS or not 0 < number < float("inf"):
+        raise ValueError(f"not a size: {value!r}")
+    return max(1, int(number * SIZE_UNITS[unit]))
+
+
+class Size(Spec):
+    """An amount of memory: a number of bytes or a string with a unit ("8GB", "512MB", "1.5GiB"); kept as
+    written (``size_bytes`` converts it)."""
+
+    def __init__(self, default: Any = REQUIRED, doc: str = ""):
+        self.default, self.doc = default, doc
+
+    def describe(self) -> str:
+        return "a size: bytes, or a number with kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024)"
+
+    def validate(self, value: Any, path: str) -> Any:
+        try:
+            size_bytes(value)
+        except ValueError:
+            raise ConfigError(f"expected {self.describe()}, e.g. '8GB' or '512MB', got {show(value)}", path) from None
+        return value

@@ -33,6 +33,7 @@ from .fields import (
     Scalar,
     Section,
     Seq,
+    Size,
     Spec,
     Str,
     section_from_signature,
@@ -190,10 +191,18 @@ TRAIN = Section({
     "batch_size": Either(Num(integer=True, ge=1), Choice(["full"]), default=64,
                          doc="mini-batch size, or 'full' for full-batch gradient descent"),
     "eval_batch_size": Num(500, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
+    "max_memory": Optional(Size(), doc="refuse, before allocating, a model whose estimated memory (weights, "
+                                       "gradients, optimizer state, activations of a training batch or an "
+                                       "evaluation chunk) exceeds this, e.g. '8GB'; null: 80 % of the memory "
+                                       "available (MemAvailable) when the model is built"),
     "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
     "eval_every": Num(1, integer=True, ge=1, doc="validate every this many epochs (and after the last)"),
     "eval_train": Bool(False, doc="also evaluate the training split cleanly (eval mode, no regularizers): "
                                   "train_eval_loss/acc, the honest side of the train-validation gap"),
+    "divergence_threshold": Optional(Either(Choice(["auto"]), Num(gt=0.0)), "auto",
+                                     doc="end the run as diverged when a batch's training loss (or the validation "
+                                         "loss) exceeds this, as for NaN/inf; auto: 1e4 x the first batch's loss, "
+                                         "at least 1e4; null: only NaN/inf"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
     "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "
                                       "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),

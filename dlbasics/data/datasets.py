@@ -104,9 +104,13 @@ def find_idx_dataset(name: str, root: str | None = None) -> Path | None:
     return None
 
 
-def load_idx_dataset(name: str, root: str | None = None, download: bool = True,
-                     progress: bool = True) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Path]:
-    """Find (or download into ``root`` or the cache) and read an MNIST-format data set."""
+def load_idx_dataset(name: str, root: str | None = None, download: bool = True, progress: bool = True,
+                     image_shape: tuple[int, int] = (28, 28)) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Path]:
+    """Find (or download into ``root`` or the cache) and read an MNIST-format data set.
+
+    Each split is images ``(N, *image_shape)`` and labels ``(N,)``; files whose headers say otherwise are
+    rejected (DataError) before their data is read.
+    """
     from .download import SOURCES, download_files, mirrors_for
     from .idx import IDXError, load_idx_pair
 
@@ -119,7 +123,7 @@ def load_idx_dataset(name: str, root: str | None = None, download: bool = True,
     arrays = {}
     for split, (images, labels) in IDX_FILES.items():
         try:
-            arrays[split] = load_idx_pair(find_file(folder, images), find_file(folder, labels))
+            arrays[split] = load_idx_pair(find_file(folder, images), find_file(folder, labels), image_shape)
         except IDXError as err:
             raise DataError(f"{err} (delete it to download again, or point DLB_DATA_DIR elsewhere)") from None
     return arrays, folder
@@ -157,10 +161,10 @@ def _images(name: str, classes: list[str] | None = None) -> Callable[..., Datase
     def load(rng: np.random.Generator, progress: bool = True, root: str | None = None) -> Dataset:
         arrays, folder = load_idx_dataset(name, root, progress=progress)
         (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
-        for split, (images, labels) in arrays.items():
-            if images.shape[1:] != (28, 28) or (labels.size and int(labels.max()) > 9):
-                raise DataError(f"{folder}: the {split} files are not {name} (images {images.shape[1:]}, "
-                                f"labels up to {int(labels.max()) if labels.size else None}; expected 28x28, 0-9)")
+        for split, (_, labels) in arrays.items():  # load_idx_dataset checked the shapes: (N, 28, 28), (N,)
+            if labels.size and int(labels.max()) > 9:
+                raise DataError(f"{folder}: the {split} files are not {name} (labels up to {int(labels.max())}; "
+                                f"expected 0-9)")
         return Dataset(name, xtr[:, None], ytr, xte[:, None], yte, "classification", 10, source=str(folder),
                        classes=classes)
     return load
@@ -186,8 +190,10 @@ def _synthetic(name: str, generate: Callable, task: str, ordered: bool = False) 
     return load
 
 
-_SIZE = {"n_train": Num(integer=True, ge=2, doc="training samples"),
-         "n_test": Num(integer=True, ge=1, doc="test samples")}
+#: the synthetic sets are toys: a million samples is already more than any of them needs (and stays in memory)
+MAX_SYNTHETIC = 1_000_000
+_SIZE = {"n_train": Num(integer=True, ge=2, le=MAX_SYNTHETIC, doc="training samples"),
+         "n_test": Num(integer=True, ge=1, le=MAX_SYNTHETIC, doc="test samples")}
 
 DATASETS: dict[str, DatasetEntry] = {
     "mnist": DatasetEntry(_images("mnist"), "classification",
@@ -203,7 +209,7 @@ DATASETS: dict[str, DatasetEntry] = {
                             "x_min": Num(doc="x ~ U(x_min, x_max)"), "x_max": Num(doc="x ~ U(x_min, x_max)")},
                            "y = 4x - 2 + noise: the optimizer assignment (regression)", synthetic.linear),
     "spirals": DatasetEntry(_synthetic("spirals", synthetic.spirals, "classification"), "classification",
-                            {**_SIZE, "n_classes": Num(integer=True, ge=2, doc="number of arms (classes)"),
+                            {**_SIZE, "n_classes": Num(integer=True, ge=2, le=1000, doc="number of arms (classes)"),
                              "noise": Num(ge=0.0, doc="std of the angular noise"),
                              "turns": Num(gt=0.0, doc="turns of each arm from centre to rim")},
                             "interleaved 2-D spirals (classification)", synthetic.spirals),
@@ -212,7 +218,7 @@ DATASETS: dict[str, DatasetEntry] = {
                           "two interleaving half circles (classification)",
                           synthetic.moons),
     "sine": DatasetEntry(_synthetic("sine", synthetic.sine, "regression", ordered=True), "regression",
-                         {**_SIZE, "window": Num(integer=True, ge=1, doc="past values per sample"),
+                         {**_SIZE, "window": Num(integer=True, ge=1, le=10_000, doc="past values per sample"),
                           "period": Num(gt=0.0, doc="period of the main sine, in steps"),
                           "noise": Num(ge=0.0, doc="std of the Gaussian noise")},
                          "a noisy sine time series, windows -> next value (regression, time-ordered)", synthetic.sine,

@@ -1,9 +1,22 @@
 """Download data set files from a list of mirrors, verify their MD5 and move them into place atomically.
 
 Each file is tried on each mirror in order. Transient failures (connection errors, timeouts, HTTP 5xx)
-are retried with a short backoff; HTTP 4xx and checksum mismatches move on to the next mirror at once.
-Data is streamed into a hidden ``.part`` file next to the destination, which is fsynced and renamed to
-its final name only when its MD5 matches, and is removed on any failure.
+are retried with a short backoff; HTTP 4xx, checksum mismatches and too-slow mirrors move on to the next
+mirror at once. Data is streamed into a hidden ``.part`` file next to the destination, which is fsynced and
+renamed to its final name only when its MD5 matches, and is removed on any failure or interruption.
+
+Three limits keep a dead or hostile server from holding a download forever (module constants; tests lower them):
+
+- ``TIMEOUT_SECONDS`` = 30 s: the longest wait for the connection or for any single read.
+- ``MIN_RATE`` = 1024 B/s over the trailing ``RATE_WINDOW_SECONDS`` = 30 s: a mirror that delivers less than
+  1 KiB/s over the last 30 s (checked once 30 s have passed) is abandoned as "too slow", so a server
+  trickling a byte every few seconds, which never trips the read timeout, is dropped after 30 s.
+- ``DEADLINE_SECONDS`` = 1800 s: one attempt at one file must complete within 30 min, whatever the rate.
+  MNIST's largest file (9.9 MB) therefore needs an average of about 5.5 KB/s; on a slower link pass a larger
+  ``deadline`` to :func:`download_file`.
+
+Both rate and deadline are checked between reads, which return whatever data has arrived, so a check is never
+more than one read timeout late.
 
 Mirrors of a data set can be overridden with ``DLB_MIRRORS_<NAME>`` (name upper-cased, ``-`` as ``_``),
 a comma-separated list of URL prefixes, e.g. ``DLB_MIRRORS_MNIST=https://example.org/mnist/``.
@@ -15,10 +28,11 @@ import contextlib
 import hashlib
 import http.client
 import os
-import tempfile
+import secrets
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,6 +61,14 @@ CHUNK_SIZE = 1 << 20
 USER_AGENT = "dlbasics"
 BACKOFF_SECONDS = 0.5
 """Sleep ``BACKOFF_SECONDS * attempt`` before retrying a transient failure (tests set it to 0)."""
+TIMEOUT_SECONDS = 30.0
+"""Longest wait for the connection or for any single read."""
+DEADLINE_SECONDS = 1800.0
+"""Longest time one attempt at one file may take, from the request to the last byte."""
+MIN_RATE = 1024.0
+"""Fewest bytes per second a mirror must average over the last ``RATE_WINDOW_SECONDS`` (0 turns the check off)."""
+RATE_WINDOW_SECONDS = 30.0
+"""The trailing window ``MIN_RATE`` is measured over; the check starts once a download has run this long."""
 TRANSIENT_HTTP = {408, 425, 429}
 
 
@@ -64,6 +86,33 @@ class _PermanentError(Exception):
 
 class _LocalWriteError(Exception):
     """Writing the downloaded data to disk failed; no mirror can fix that."""
+
+
+class _Pace:
+    """Abandon a transfer that misses its deadline or falls below ``min_rate`` over the trailing ``window``."""
+
+    def __init__(self, deadline: float, min_rate: float, window: float) -> None:
+        self.deadline, self.min_rate, self.window = deadline, min_rate, window
+        self.start = time.monotonic()
+        self._samples: deque[tuple[float, int]] = deque([(self.start, 0)])  # (time, bytes received by then)
+
+    def check(self, received: int) -> None:
+        """Raise _PermanentError if the transfer, now at ``received`` bytes, is too late or too slow."""
+        now = time.monotonic()
+        if now - self.start > self.deadline:
+            raise _PermanentError(f"no complete download within {self.deadline:g} s")
+        if self.min_rate <= 0:
+            return
+        samples = self._samples
+        samples.append((now, received))
+        while len(samples) > 1 and samples[1][0] <= now - self.window:
+            samples.popleft()  # keep one sample at least ``window`` old as the baseline
+        then, before = samples[0]
+        if now - then >= self.window:
+            rate = (received - before) / (now - then)
+            if rate < self.min_rate:
+                raise _PermanentError(f"too slow: {rate:.0f} B/s over the last {self.window:g} s, "
+                                      f"minimum {self.min_rate:.0f} B/s")
 
 
 def mirrors_for(name: str) -> list[str]:
@@ -156,7 +205,7 @@ def _progress_bar(description: str, enabled: bool) -> Iterator[_NoProgress | _Ri
         yield _RichProgress(progress, description)
 
 
-def _stream(url: str, out: BinaryIO, timeout: float, bar: _NoProgress | _RichProgress) -> str:
+def _stream(url: str, out: BinaryIO, timeout: float, pace: _Pace, bar: _NoProgress | _RichProgress) -> str:
     """Stream ``url`` into ``out``, returning the MD5 of the bytes received."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
@@ -166,7 +215,8 @@ def _stream(url: str, out: BinaryIO, timeout: float, bar: _NoProgress | _RichPro
             bar.reset(total)
             digest = hashlib.md5()
             received = 0
-            while chunk := response.read(CHUNK_SIZE):
+            pace.check(received)
+            while chunk := response.read1(CHUNK_SIZE):  # what has arrived, so the pace is checked often
                 digest.update(chunk)
                 try:
                     out.write(chunk)
@@ -174,6 +224,7 @@ def _stream(url: str, out: BinaryIO, timeout: float, bar: _NoProgress | _RichPro
                     raise _LocalWriteError(f"cannot write {out.name}: {_reason(err)}") from None
                 received += len(chunk)
                 bar.advance(len(chunk))
+                pace.check(received)
     except urllib.error.HTTPError as err:
         err.close()
         if err.code >= 500 or err.code in TRANSIENT_HTTP:
@@ -186,40 +237,44 @@ def _stream(url: str, out: BinaryIO, timeout: float, bar: _NoProgress | _RichPro
     return digest.hexdigest()
 
 
-def _fetch_to_temp(url: str, dest_dir: Path, filename: str, timeout: float,
-                   bar: _NoProgress | _RichProgress) -> tuple[str, str]:
-    """Download ``url`` into a fresh, fsynced ``.part`` file in ``dest_dir``; return its name and MD5.
-
-    The temporary file is removed if anything goes wrong.
-    """
-    fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix="." + filename, suffix=".part")
+def _fetch(url: str, tmp: Path, timeout: float, pace: _Pace, bar: _NoProgress | _RichProgress) -> str:
+    """Download ``url`` into a new, fsynced file ``tmp``; return its MD5. ``tmp`` is removed on any failure."""
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            got = _stream(url, out, timeout, bar)
+            got = _stream(url, out, timeout, pace, bar)
             out.flush()
             os.fsync(out.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+            os.unlink(tmp)
         raise
-    return tmp_name, got
+    return got
 
 
 def download_file(filename: str, mirrors: Sequence[str], dest_dir: str | os.PathLike[str], md5: str, *,
-                  retries: int = 2, timeout: float = 30.0, progress: bool = True) -> Path:
+                  retries: int = 2, timeout: float | None = None, deadline: float | None = None,
+                  min_rate: float | None = None, progress: bool = True) -> Path:
     """Download ``filename`` from the first mirror that serves it with the right MD5 into ``dest_dir``.
 
-    The URL is ``mirror + filename``. Returns the final path; raises DownloadError naming every mirror's
-    failure. No ``.part`` file is left behind, whatever happens.
+    The URL is ``mirror + filename``. ``timeout`` bounds each wait for the server (default ``TIMEOUT_SECONDS``,
+    30 s); ``deadline`` each attempt (default ``DEADLINE_SECONDS``, 1800 s); a mirror averaging less than
+    ``min_rate`` bytes/s (default ``MIN_RATE``, 1024; 0 = no check) over the last ``RATE_WINDOW_SECONDS`` (30 s)
+    is abandoned for the next one. Returns the final path; raises DownloadError naming every mirror's failure.
+    No ``.part`` file is left behind, whatever happens (an interrupt included).
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / filename
     expected = md5.lower()
+    timeout = TIMEOUT_SECONDS if timeout is None else timeout
+    deadline = DEADLINE_SECONDS if deadline is None else deadline
+    min_rate = MIN_RATE if min_rate is None else min_rate
     if not mirrors:
         raise DownloadError(f"could not download {filename}: no mirrors configured")
     failures: list[str] = []
-    tmp_name: str | None = None
+    # named before it exists, so that the ``finally`` below can remove it whenever an interrupt strikes
+    tmp = dest_dir / f".{filename}.{secrets.token_hex(6)}.part"
     try:
         with _progress_bar(filename, progress) as bar:
             for mirror in mirrors:
@@ -227,8 +282,9 @@ def download_file(filename: str, mirrors: Sequence[str], dest_dir: str | os.Path
                 for attempt in range(retries + 1):
                     if attempt:
                         time.sleep(BACKOFF_SECONDS * attempt)
+                    pace = _Pace(deadline, min_rate, RATE_WINDOW_SECONDS)
                     try:
-                        tmp_name, got = _fetch_to_temp(mirror + filename, dest_dir, filename, timeout, bar)
+                        got = _fetch(mirror + filename, tmp, timeout, pace, bar)
                     except _TransientError as err:
                         reason = f"{err} ({attempt + 1} attempts)" if attempt else str(err)
                         continue
@@ -238,20 +294,17 @@ def download_file(filename: str, mirrors: Sequence[str], dest_dir: str | os.Path
                     except _LocalWriteError as err:
                         raise DownloadError(f"could not download {filename}: {err}") from None
                     if got != expected:
-                        os.unlink(tmp_name)
-                        tmp_name = None
+                        os.unlink(tmp)
                         reason = f"checksum mismatch (expected {expected}, got {got})"
                         break
-                    os.chmod(tmp_name, 0o644)
-                    os.replace(tmp_name, final)
-                    tmp_name = None
+                    os.chmod(tmp, 0o644)
+                    os.replace(tmp, final)
                     return final
                 failures.append(f"{mirror}: {reason}")
         raise DownloadError(f"could not download {filename}: " + "; ".join(failures))
     finally:
-        if tmp_name is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def download_files(files: Mapping[str, str], mirrors: Sequence[str], dest_dir: str | os.PathLike[str],

@@ -2,6 +2,10 @@
 
 An IDX file is a header (two zero bytes, a dtype code, the number of dimensions, then each dimension as a
 big-endian uint32) followed by the array data in C order, big-endian.
+
+The header is checked before any of the data is allocated or decompressed: against the shape the caller
+expects, if given, and against what the file could hold (a raw file's size must match the header exactly; a
+gzip file cannot inflate to more than ``MAX_DEFLATE_RATIO`` times its size), so a lying header costs nothing.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
+from collections.abc import Callable, Sequence
 from math import prod
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -25,7 +30,10 @@ DTYPES: dict[int, np.dtype] = {
 }
 CODES: dict[np.dtype, int] = {dtype.newbyteorder("="): code for code, dtype in DTYPES.items()}
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_DEFLATE_RATIO = 1032
+"""DEFLATE's largest possible compression ratio (a 258-byte match in 2 bits): the cap on what a gzip file holds."""
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+T = TypeVar("T")
 
 
 class IDXError(ValueError):
@@ -43,17 +51,22 @@ def _read_exact(f: BinaryIO, view: memoryview) -> int:
     return done
 
 
-def _count_rest(f: BinaryIO) -> int:
-    """Read ``f`` to its end and return how many bytes were left."""
+def _count_rest(f: BinaryIO, limit: int = 1 << 26) -> int:
+    """Read ``f`` to its end, or ``limit`` bytes past where it is, and return how many bytes were left."""
     total = 0
-    while chunk := f.read(1 << 20):
+    while total < limit and (chunk := f.read(min(1 << 20, limit - total))):
         total += len(chunk)
     return total
 
 
-def _parse(f: BinaryIO, path: Path, compressed: bool, file_size: int | None) -> np.ndarray:
-    """Read header and payload from an open (possibly decompressing) stream."""
-    what = "decompressed size" if compressed else "file size"
+def _shape_text(shape: Sequence[int | None]) -> str:
+    """``(None, 28, 28)`` -> ``(N, 28, 28)``: an expected shape as the messages print it."""
+    dims = ["N" if d is None and i == 0 else "any" if d is None else str(d) for i, d in enumerate(shape)]
+    return f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+
+
+def _header(f: BinaryIO, path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Read the header from an open (possibly decompressing) stream; return shape, dtype and header bytes."""
     head = f.read(4)
     if len(head) < 4:
         raise IDXError(f"{path}: not an IDX file: only {len(head)} bytes, a header needs at least 4")
@@ -67,13 +80,37 @@ def _parse(f: BinaryIO, path: Path, compressed: bool, file_size: int | None) -> 
     header = 4 + 4 * ndim
     if len(raw_dims) < 4 * ndim:
         raise IDXError(f"{path}: truncated header: expected at least {header} bytes, got {4 + len(raw_dims)}")
-    dims = tuple(int(d) for d in np.frombuffer(raw_dims, dtype=">u4"))
-    dtype = DTYPES[code]
+    return tuple(int(d) for d in np.frombuffer(raw_dims, dtype=">u4")), DTYPES[code], header
+
+
+def _check_size(path: Path, dims: tuple[int, ...], dtype: np.dtype, header: int, compressed: bool,
+                file_size: int) -> None:
+    """A raw file must be exactly header plus data; a gzip file must be able to inflate to that."""
+    expected = header + prod(dims) * dtype.itemsize
+    if not compressed and file_size != expected:
+        raise IDXError(f"{path}: wrong file size: expected {expected} bytes for shape {dims} {dtype.name}, "
+                       f"got {file_size}")
+    if compressed and expected > MAX_DEFLATE_RATIO * file_size:
+        raise IDXError(f"{path}: header claims shape {dims} {dtype.name} ({expected} bytes), more than a "
+                       f"{file_size}-byte gzip file can hold (at most {MAX_DEFLATE_RATIO}:1)")
+
+
+def _check_shape(path: Path, dims: tuple[int, ...], shape: Sequence[int | None] | None) -> None:
+    if shape is None:
+        return
+    if len(dims) != len(shape) or any(want is not None and got != want for got, want in zip(dims, shape)):
+        raise IDXError(f"{path}: header claims shape {dims}, expected {_shape_text(shape)}")
+
+
+def _parse(f: BinaryIO, path: Path, compressed: bool, file_size: int,
+           shape: Sequence[int | None] | None) -> np.ndarray:
+    """Read header and payload from an open (possibly decompressing) stream."""
+    what = "decompressed size" if compressed else "file size"
+    dims, dtype, header = _header(f, path)
+    _check_shape(path, dims, shape)
+    _check_size(path, dims, dtype, header, compressed, file_size)
     payload = prod(dims) * dtype.itemsize
     expected = header + payload
-    if file_size is not None and file_size != expected:
-        raise IDXError(f"{path}: wrong {what}: expected {expected} bytes for shape {dims} {dtype.name}, "
-                       f"got {file_size}")
     try:
         buf = np.empty(payload, dtype=np.uint8)
     except (MemoryError, ValueError, OverflowError):
@@ -81,9 +118,11 @@ def _parse(f: BinaryIO, path: Path, compressed: bool, file_size: int | None) -> 
     got = _read_exact(f, memoryview(buf))
     if got < payload:
         raise IDXError(f"{path}: truncated: expected {what} {expected} bytes, got {header + got}")
-    extra = _count_rest(f)
+    limit = 1 << 26  # stop counting an endless stream after 64 MiB
+    extra = _count_rest(f, limit)
     if extra:
-        raise IDXError(f"{path}: too long: expected {what} {expected} bytes, got {expected + extra}")
+        more = f"at least {expected + limit}" if extra >= limit else expected + extra
+        raise IDXError(f"{path}: too long: expected {what} {expected} bytes, got {more}")
     arr = buf.view(dtype).reshape(dims)
     if not dtype.isnative:
         arr.byteswap(inplace=True)
@@ -91,22 +130,21 @@ def _parse(f: BinaryIO, path: Path, compressed: bool, file_size: int | None) -> 
     return arr
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file (raw or gzip, detected by its magic bytes) into a writable native-endian array.
+def _open_and(path: Path, read: Callable[[BinaryIO, bool, int], T]) -> T:
+    """Open ``path``, raw or gzip (detected by its magic bytes), and call ``read(stream, compressed, size)``.
 
-    Raises IDXError if the header is bad, the dtype code unknown, the size does not match the header
-    exactly, or the gzip stream is corrupt or truncated.
+    Turns a missing file, an unreadable one and corrupt gzip data into IDXError.
     """
-    path = Path(path)
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
+            size = os.fstat(raw.fileno()).st_size
             if not compressed:
-                return _parse(raw, path, compressed=False, file_size=os.fstat(raw.fileno()).st_size)
+                return read(raw, False, size)
             try:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as f:
-                    return _parse(f, path, compressed=True, file_size=None)
+                    return read(f, True, size)
             except _GZIP_ERRORS as err:
                 reason = f"{type(err).__name__}: {err}"
                 raise IDXError(f"{path}: corrupt or truncated gzip data ({reason})") from None
@@ -114,6 +152,33 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise IDXError(f"{path}: no such file") from None
     except OSError as err:
         raise IDXError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
+    """Return the shape and dtype an IDX file's header declares, without reading its data.
+
+    Raises IDXError if the header is bad or claims more data than the file can hold (see the module docstring).
+    """
+    path = Path(path)
+
+    def read(f: BinaryIO, compressed: bool, size: int) -> tuple[tuple[int, ...], np.dtype]:
+        dims, dtype, header = _header(f, path)
+        _check_size(path, dims, dtype, header, compressed, size)
+        return dims, dtype.newbyteorder("=")
+
+    return _open_and(path, read)
+
+
+def read_idx(path: str | os.PathLike[str], shape: Sequence[int | None] | None = None) -> np.ndarray:
+    """Read an IDX file (raw or gzip, detected by its magic bytes) into a writable native-endian array.
+
+    ``shape``, if given, is the shape expected, ``None`` for any size along an axis: ``(None, 28, 28)`` for
+    MNIST images. A header that does not match it is rejected before any data is allocated or decompressed.
+    Raises IDXError if the header is bad or unexpected, the dtype code unknown, the size does not match the
+    header exactly, or the gzip stream is corrupt or truncated.
+    """
+    path = Path(path)
+    return _open_and(path, lambda f, compressed, size: _parse(f, path, compressed, size, shape))
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
@@ -140,16 +205,20 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
     return path
 
 
-def load_idx_pair(images_path: str | os.PathLike[str],
-                  labels_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read an images file ``(N, H, W)`` and its labels file ``(N,)``; IDXError if they do not match."""
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
-    if images.ndim != 3:
-        raise IDXError(f"{images_path}: expected images of shape (N, H, W), got shape {images.shape}")
-    if labels.ndim != 1:
-        raise IDXError(f"{labels_path}: expected labels of shape (N,), got shape {labels.shape}")
-    if images.shape[0] != labels.shape[0]:
-        raise IDXError(f"{labels_path}: {labels.shape[0]} labels, but {images_path} has "
-                       f"{images.shape[0]} images")
-    return images, labels
+def load_idx_pair(images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str],
+                  image_shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file ``(N, H, W)`` and its labels file ``(N,)``; IDXError if they do not match.
+
+    ``image_shape`` is the expected ``(H, W)`` (any if None). Both headers are checked against each other and
+    against ``image_shape`` before either file's data is read.
+    """
+    image_dims, _ = read_idx_header(images_path)
+    label_dims, _ = read_idx_header(labels_path)
+    if len(image_dims) != 3 or (image_shape is not None and image_dims[1:] != tuple(image_shape)):
+        want = "(N, H, W)" if image_shape is None else _shape_text((None, *image_shape))
+        raise IDXError(f"{images_path}: expected images of shape {want}, header claims {image_dims}")
+    if len(label_dims) != 1:
+        raise IDXError(f"{labels_path}: expected labels of shape (N,), header claims {label_dims}")
+    if image_dims[0] != label_dims[0]:
+        raise IDXError(f"{labels_path}: {label_dims[0]} labels, but {images_path} has {image_dims[0]} images")
+    return read_idx(images_path, shape=image_dims), read_idx(labels_path, shape=label_dims)

@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from ..config import resolve_config
+from ..execution import Executor, LocalProcessExecutor, Task, TaskResult
 from ..nn.losses import LOSSES
 from ..runs.folder import RunFolder, atomic_write, json_safe
-from .executor import Executor, LocalProcessExecutor, Outcome, Task
+from ..runs.paths import run_path
+from ..runs.summary import group_status
 
 
 @dataclass
@@ -69,43 +71,42 @@ def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndar
 
 
 def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-        on_done: Callable[[str, Outcome], None] | None = None) -> BaggingResult:
+        on_done: Callable[[str, TaskResult], None] | None = None) -> BaggingResult:
     """Train the members in parallel, then evaluate their average on the test set."""
     members = member_configs(cfg)
     parent = RunFolder.create(runs_dir, f"{cfg['name']}-bagging")
     summary: dict[str, Any] = {"status": "running", "kind": "bagging", "run_id": parent.run_id, "name": cfg["name"],
                                "n_estimators": len(members), "max_samples": cfg["ensemble"]["max_samples"]}
     parent.write_summary(summary)
-    tasks = [Task(name, member, parent.path / name) for name, member in members]
+    tasks = [Task(name, member, run_path(parent.path, name)) for name, member in members]
     try:
         outcomes = (executor or LocalProcessExecutor()).run(tasks, (lambda o: on_done(o.task.name, o)) if on_done
                                                             else None)
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        parent.write_summary(summary)
-        raise
-    rows, outputs, targets = [], [], None
-    for o in outcomes:
-        final = (o.summary.get("final") or {})
-        rows.append({"model": o.task.name, "status": o.status, "test_loss": final.get("test_loss"),
-                     "test_acc": final.get("test_acc"), "n_train": (o.summary.get("data") or {}).get("n_train")})
-        pred = o.task.run_dir / "test_predictions.npz"
-        if o.status == "completed" and pred.is_file():
-            with np.load(pred, allow_pickle=False) as z:
-                outputs.append(z["outputs"])
-                targets = z["targets"]
-    if outputs:
-        ens = ensemble_metrics(cfg["loss"]["name"], outputs, targets,
-                               {k: v for k, v in cfg["loss"].items() if k != "name"})
-        rows.append({"model": f"ensemble of {len(outputs)}", "status": "completed",
-                     **{f"test_{k}": v for k, v in ens.items()}, "n_train": None})
-        summary["final"] = {f"test_{k}": v for k, v in ens.items()}
-        done = [r for r in rows[:-1] if r["status"] == "completed"]
-        summary["members_mean"] = {k: float(np.mean([r[k] for r in done])) for k in ("test_loss", "test_acc")
-                                   if all(r.get(k) is not None for r in done)}
-    import pandas as pd
+        rows, outputs, targets = [], [], None
+        for o in outcomes:
+            final = (o.summary.get("final") or {})
+            rows.append({"model": o.task.name, "status": o.status, "test_loss": final.get("test_loss"),
+                         "test_acc": final.get("test_acc"), "n_train": (o.summary.get("data") or {}).get("n_train")})
+            pred = o.task.run_dir / "test_predictions.npz"
+            if o.status == "completed" and pred.is_file():
+                with np.load(pred, allow_pickle=False) as z:
+                    outputs.append(z["outputs"])
+                    targets = z["targets"]
+        if outputs:
+            ens = ensemble_metrics(cfg["loss"]["name"], outputs, targets,
+                                   {k: v for k, v in cfg["loss"].items() if k != "name"})
+            rows.append({"model": f"ensemble of {len(outputs)}", "status": "completed",
+                         **{f"test_{k}": v for k, v in ens.items()}, "n_train": None})
+            summary["final"] = {f"test_{k}": v for k, v in ens.items()}
+            done = [r for r in rows[:-1] if r["status"] == "completed"]
+            summary["members_mean"] = {k: float(np.mean([r[k] for r in done])) for k in ("test_loss", "test_acc")
+                                       if all(r.get(k) is not None for r in done)}
+        import pandas as pd
 
-    atomic_write(parent.path / "ensemble.csv", pd.DataFrame(rows).to_csv(index=False).encode())
-    summary["status"] = "completed" if outputs and len(outputs) == len(members) else "partial"
+        atomic_write(parent.path / "ensemble.csv", pd.DataFrame(rows).to_csv(index=False).encode())
+    except BaseException as err:
+        parent.mark_stopped(summary, err)
+        raise
+    summary["status"] = group_status([o.status for o in outcomes])
     parent.write_summary(json_safe(summary))
     return BaggingResult(parent.path, rows, summary)

@@ -95,15 +95,10 @@ def _why_no_predictions(summary: dict[str, Any]) -> str:
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], np.ndarray, np.ndarray]:
     """(summary, config, outputs, targets) of a completed run, or a ValueError saying what is missing."""
-    from ..config import yaml_io
+    from ..config import ConfigError, resolve_config, yaml_io
+    from ..runs.summary import read_summary
 
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise ValueError(f"{run_dir}: not a run folder (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{summary_path}: unreadable ({err})") from None
+    summary = read_summary(run_dir / "summary.json")  # CorruptRunError is a ValueError
     path = run_dir / PREDICTIONS
     if not path.is_file():
         raise ValueError(f"{run_dir}: no {PREDICTIONS}: {_why_no_predictions(summary)}")
@@ -113,8 +108,8 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], np.ndarray, np
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: unreadable ({' '.join(str(err).split())})") from None
     try:
-        config = yaml_io.load_file(run_dir / "config.yaml")
-    except Exception as err:  # a missing or damaged config.yaml: say which file, not a traceback
+        config = resolve_config(yaml_io.load_file(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
+    except ConfigError as err:  # a missing or damaged config.yaml: say which file, not a traceback
         raise ValueError(f"{run_dir / 'config.yaml'}: unreadable ({' '.join(str(err).split())})") from None
     if outputs.ndim != 2 or len(targets) != len(outputs):
         raise ValueError(f"{path}: expected outputs (N, K) and N targets, got {outputs.shape} and {targets.shape}")

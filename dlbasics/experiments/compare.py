@@ -23,9 +23,11 @@ from typing import Any
 
 from ..config import ConfigError, resolve_config
 from ..config.fields import did_you_mean
+from ..execution import Executor, LocalProcessExecutor, Task, TaskResult
 from ..optim.optimizers import OPTIMIZERS
 from ..runs.folder import RunFolder, json_safe
-from .executor import Executor, LocalProcessExecutor, Outcome, Task
+from ..runs.paths import run_path
+from ..runs.summary import group_status
 
 COLUMNS = ["member", "status", "optimizer", "lr", "epochs", "best_epoch", "best_val_loss", "best_val_acc",
            "final_train_loss", "final_train_acc", "final_train_eval_acc", "final_val_loss", "final_val_acc", "gap",
@@ -55,25 +57,36 @@ def optimizer_members(cfg: Mapping[str, Any], optimizers: Sequence[str], lrs: Ma
             raise ConfigError(f"unknown optimizer {name!r}{did_you_mean(name, list(OPTIMIZERS))} "
                               f"(known: {', '.join(OPTIMIZERS)})")
     members = []
-    for name in optimizers:
+    for label, name in zip(unique_labels(list(optimizers)), optimizers):
         raw = copy.deepcopy(dict(cfg))
         keep = {k: raw["optimizer"][k] for k in ("param_groups", "no_weight_decay") if k in raw["optimizer"]}
         raw["optimizer"] = {"name": name, **keep, **({"lr": lrs[name]} if name in lrs else {})}
         raw["name"] = f"{cfg['name']}-{name}"
-        members.append((name, _resolve_member(name, raw, overrides, source)))
+        members.append((label, _resolve_member(label, raw, overrides, source)))
     return members
 
 
 def config_members(configs: Sequence[tuple[str, Mapping[str, Any]]],
                    overrides: Sequence[str] = ()) -> list[tuple[str, dict[str, Any]]]:
-    """Members from several resolved configs (named by their ``name``, made unique), overrides applied to each."""
-    members, seen = [], {}
-    for source, cfg in configs:
-        name = cfg["name"]
-        seen[name] = seen.get(name, 0) + 1
-        member = name if seen[name] == 1 else f"{name}-{seen[name]}"
-        members.append((member, _resolve_member(member, dict(cfg), overrides, source)))
-    return members
+    """Members from several resolved configs, overrides applied to each, labelled by their ``name``
+    (made unique by :func:`unique_labels`)."""
+    labels = unique_labels([str(cfg["name"]) for _, cfg in configs])
+    return [(label, _resolve_member(label, dict(cfg), overrides, source))
+            for label, (source, cfg) in zip(labels, configs)]
+
+
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """``names`` if they are unique; otherwise every member is labelled by its folder name (``00-a``, ``01-a``,
+    ``02-a-2``), which the index prefix makes unique by construction (never a guessed ``-2`` suffix)."""
+    if len(set(names)) == len(names):
+        return list(names)
+    return [run_path(".", name, index=i).name for i, name in enumerate(names)]
+
+
+def member_path(parent: Path, index: int, label: str) -> Path:
+    """The folder of member ``index``: its label behind its index (``03-adam``), the index written once."""
+    prefix = f"{index:02d}-"
+    return run_path(parent, label.removeprefix(prefix), index=index)
 
 
 def _resolve_member(member: str, raw: dict[str, Any], overrides: Sequence[str], source: str) -> dict[str, Any]:
@@ -105,8 +118,8 @@ def check_members(members: Sequence[tuple[str, dict[str, Any]]], seeds: int = 1,
             raise
 
 
-def _row(member: str, outcome: Outcome) -> dict[str, Any]:
-    s, cfg_path = outcome.summary, outcome.task.run_dir
+def _row(member: str, outcome: TaskResult) -> dict[str, Any]:
+    s, run_dir = outcome.summary, outcome.task.run_dir
     cfg = outcome.task.config
     best, final, timing = s.get("best") or {}, s.get("final") or {}, s.get("timing") or {}
     return {
@@ -119,7 +132,7 @@ def _row(member: str, outcome: Outcome) -> dict[str, Any]:
         "test_loss": final.get("test_loss"), "test_acc": final.get("test_acc"),
         "duration_s": s.get("duration_s") or outcome.seconds, "median_epoch_s": timing.get("median_epoch_s"),
         "n_train": (s.get("data") or {}).get("n_train"), "n_heldout": (s.get("data") or {}).get("n_test"),
-        "message": outcome.error, "run_dir": str(cfg_path),
+        "message": outcome.error, "run_dir": str(run_dir),
     }
 
 
@@ -166,7 +179,7 @@ def replicate(cfg: dict[str, Any], kind: str, r: int, k: int) -> dict[str, Any]:
 
 def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_dir: str | Path | None = None,
             executor: Executor | None = None, sort_by: str | None = None,
-            on_done: Callable[[str, Outcome], None] | None = None, seeds: int = 1, folds: int = 0,
+            on_done: Callable[[str, TaskResult], None] | None = None, seeds: int = 1, folds: int = 0,
             baseline: str | None = None) -> Comparison:
     """Train every member (in parallel through ``executor``) into one parent folder and tabulate them.
 
@@ -174,46 +187,43 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
     folds of a cross-validation of the training set instead (metrics then on the held-out folds). Either way
     the table shows each member's mean and 95 % t-interval, and the paired difference to ``baseline`` (default:
     the first member) over the same seeds (paired t) or folds (Nadeau & Bengio's corrected resampled t-test).
+    Labels that repeat are made unique with :func:`unique_labels`.
     """
+    labels = unique_labels([m for m, _ in members])
+    members = list(zip(labels, (cfg for _, cfg in members)))
     parent = RunFolder.create(runs_dir, f"compare-{name}")
     kind, count = ("folds", folds) if folds else ("seeds", max(1, seeds))
     tasks = []
     for i, (member, cfg) in enumerate(members):
-        folder = parent.path / f"{i:02d}-{member}"
+        folder = member_path(parent.path, i, member)
         if count == 1 and kind == "seeds":
-            tasks.append(Task(member, cfg, folder))
+            tasks.append(Task(member, cfg, folder, {"member": member}))
         else:
-            tasks += [Task(f"{member}/{kind[:-1]}{r}", replicate(cfg, kind, r, count), folder / f"{kind[:-1]}-{r}")
+            tasks += [Task(f"{member} {kind[:-1]} {r}", replicate(cfg, kind, r, count),
+                           run_path(folder, f"{kind[:-1]}-{r}"), {"member": member, "replicate": f"{kind[:-1]}{r}"})
                       for r in range(count)]
     sort_by = sort_by or default_sort(members)
     summary: dict[str, Any] = {"status": "running", "kind": "compare", "run_id": parent.run_id, "name": name,
-                               "sort_by": sort_by, "members": [m for m, _ in members], "replicates": kind,
-                               "n_replicates": count}
+                               "sort_by": sort_by, "members": labels, "replicates": kind, "n_replicates": count}
     parent.write_summary(summary)
     executor = executor or LocalProcessExecutor()
     try:
         outcomes = executor.run(tasks, (lambda o: on_done(o.task.name, o)) if on_done else None)
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        parent.write_summary(summary)
+        runs = [_row(o.task.meta["member"], o) for o in outcomes]
+        if count == 1 and kind == "seeds":
+            rows = sort_rows(runs, sort_by)
+            write_outputs(parent, rows, outcomes)
+        else:
+            for row, o in zip(runs, outcomes):
+                row["replicate"] = o.task.meta["replicate"]
+            rows = sort_rows(aggregate(runs, labels, kind, sort_by, baseline), sort_by)
+            firsts = [o for o in outcomes if o.task.meta["replicate"] in ("seed0", "fold0")]
+            write_outputs(parent, rows, firsts, runs)
+            summary["baseline"] = baseline or members[0][0]
+    except BaseException as err:
+        parent.mark_stopped(summary, err)
         raise
-    for outcome in outcomes:  # a member that died before writing a summary still gets one
-        if not (outcome.task.run_dir / "summary.json").is_file():
-            outcome.task.run_dir.mkdir(parents=True, exist_ok=True)
-            RunFolder(outcome.task.run_dir).write_summary({"status": "failed", "name": outcome.task.name,
-                                                           "message": outcome.error})
-    runs = [_row(o.task.name, o) for o in outcomes]
-    if count == 1 and kind == "seeds":
-        rows = sort_rows(runs, sort_by)
-        write_outputs(parent, rows, outcomes)
-    else:
-        for row, o in zip(runs, outcomes):
-            row["member"], row["replicate"] = o.task.name.split("/")
-        rows = sort_rows(aggregate(runs, [m for m, _ in members], kind, sort_by, baseline), sort_by)
-        firsts = [o for o in outcomes if o.task.name.split("/")[1] in ("seed0", "fold0")]
-        write_outputs(parent, rows, firsts, runs)
-        summary["baseline"] = baseline or members[0][0]
-    summary.update(status="completed" if all(r["status"] == "completed" for r in rows) else "partial",
+    summary.update(status=group_status([o.status for o in outcomes]),
                    statuses={r["member"]: r["status"] for r in rows})
     parent.write_summary(json_safe(summary))
     return Comparison(parent.path, rows, sort_by)
@@ -269,7 +279,7 @@ def _pairs(mine: list[dict[str, Any]], base: list[dict[str, Any]], key: str) -> 
             for r in mine if r["status"] == "completed" and r.get(key) is not None and r["replicate"] in theirs]
 
 
-def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Sequence[Outcome],
+def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Sequence[TaskResult],
                   runs: list[dict[str, Any]] | None = None) -> None:
     """comparison.csv (and replicates.csv: every run), the overlay plots against epoch and wall-clock time
     (with replicates: each member's first replicate)."""
@@ -289,7 +299,7 @@ def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Seque
         if path.is_file() and path.stat().st_size:
             df = pd.read_csv(path)
             if len(df):
-                curves[o.task.name.split("/")[0] + ("" if o.status == "completed" else f" ({o.status})")] = df
+                curves[o.task.meta["member"] + ("" if o.status == "completed" else f" ({o.status})")] = df
     if not curves:
         return
     has_acc = any("val_acc" in df or "train_acc" in df for df in curves.values())

@@ -30,10 +30,12 @@ from typing import Any
 
 from ..config import ConfigError, resolve_config
 from ..data.datasets import DATASETS
+from ..execution import Executor, LocalProcessExecutor, Task, TaskResult
 from ..nn.losses import LOSSES
 from ..runs.folder import RunFolder, atomic_write, json_safe
+from ..runs.paths import run_path
+from ..runs.summary import group_status
 from ..stats import mean_ci
-from .executor import Executor, LocalProcessExecutor, Outcome, Task
 
 METRICS = ("test_acc", "test_loss", "val_acc", "val_loss")
 
@@ -95,7 +97,7 @@ def _score_key(cfg: dict[str, Any]) -> str:
     return "test_acc" if LOSSES[cfg["loss"]["name"]].task == "classification" else "test_loss"
 
 
-def _outcome_metrics(outcome: Outcome) -> dict[str, Any]:
+def _outcome_metrics(outcome: TaskResult) -> dict[str, Any]:
     s = outcome.summary
     final, data = s.get("final") or {}, s.get("data") or {}
     return {"status": outcome.status, "epochs": s.get("epochs_completed"), "n_train": data.get("n_train"),
@@ -134,7 +136,7 @@ def check(cfg: dict[str, Any]) -> None:
 
 
 def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-                   on_done: Callable[[str, Outcome], None] | None = None) -> CVResult:
+                   on_done: Callable[[str, TaskResult], None] | None = None) -> CVResult:
     """Run the config's cross-validation (``cv`` section) and write the CV folder."""
     executor = executor or LocalProcessExecutor()
     strategy = resolve_strategy(cfg, cfg["cv"]["strategy"])
@@ -150,21 +152,21 @@ def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, e
             rows, choices = _nested(cfg, members, parent, executor, done)
             summary["choices"] = choices
         else:
-            tasks = [Task(name, member, parent.path / name) for name, member in members]
+            tasks = [Task(name, member, run_path(parent.path, name)) for name, member in members]
             rows = [{"fold": i, **_outcome_metrics(o)} for i, o in enumerate(executor.run(tasks, done))]
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        parent.write_summary(summary)
+        summary["metrics"] = summarise(rows)
+        summary["status"] = group_status([r["status"] for r in rows])
+        write_outputs(parent, rows, summary)
+    except BaseException as err:
+        parent.mark_stopped(summary, err)
         raise
-    summary["metrics"] = summarise(rows)
-    summary["status"] = "completed" if all(r["status"] == "completed" for r in rows) else "partial"
-    write_outputs(parent, rows, summary)
     parent.write_summary(json_safe(summary))
     return CVResult(parent.path, rows, summary)
 
 
-def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The inner runs of nested CV (outer fold i x grid point g x inner fold j), resolved and validated."""
+def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any], int, int]]:
+    """The inner runs of nested CV (outer fold i x grid point g x inner fold j), resolved and validated:
+    (name, config, i, g)."""
     cv = cfg["cv"]
     points = grid_points(cv["grid"])
     if len(points) < 2:
@@ -178,26 +180,27 @@ def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 name = f"outer-{i}-grid-{g}-inner-{j}"
                 levels = [_level(cv, outer, cv["k"], i), _level(cv, outer, cv["inner_k"], j)]
                 try:
-                    members.append((name, _member(cfg, f"{cfg['name']}-{name}", levels, _overrides(point))))
+                    members.append((name, _member(cfg, f"{cfg['name']}-{name}", levels, _overrides(point)), i, g))
                 except ConfigError as err:
                     err.source = f"cv.grid {json.dumps(point)}"
                     raise
     return members
 
 
-def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any]]], parent: RunFolder, executor: Executor,
-            done: Callable[[Outcome], None] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any], int, int]], parent: RunFolder,
+            executor: Executor, done: Callable[[TaskResult], None] | None
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     cv = cfg["cv"]
     points = grid_points(cv["grid"])
     outer = resolve_strategy(cfg, "auto")
     key, maximise = _score_key(cfg), _score_key(cfg).endswith("acc")
-    tasks = [Task(name, member, parent.path / name) for name, member in members]
-    index = {name: (int(name.split("-")[1]), int(name.split("-")[3])) for name, _ in members}
+    tasks = [Task(name, member, run_path(parent.path, name), {"outer": i, "grid": g})
+             for name, member, i, g in members]
     scores: dict[tuple[int, int], list[float]] = {}
     for o in executor.run(tasks, done):
         value = (o.summary.get("final") or {}).get(key)
         if o.status == "completed" and value is not None:
-            scores.setdefault(index[o.task.name], []).append(value)
+            scores.setdefault((o.task.meta["outer"], o.task.meta["grid"]), []).append(value)
     finals, choices = [], []
     for i in range(cv["k"]):
         means = {g: sum(scores[i, g]) / len(scores[i, g]) for g in range(len(points)) if scores.get((i, g))}
@@ -208,7 +211,7 @@ def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any]]], pare
                         "inner_means": {json.dumps(points[g]): m for g, m in means.items()}})
         name = f"fold-{i}"
         finals.append(Task(name, _member(cfg, f"{cfg['name']}-{name}", [_level(cv, outer, cv["k"], i)],
-                                         _overrides(points[best])), parent.path / name))
+                                         _overrides(points[best])), run_path(parent.path, name)))
     rows = [{"fold": i, "choice": json.dumps(choices[i]["choice"]), **_outcome_metrics(o)}
             for i, o in enumerate(executor.run(finals, done))]
     return rows, choices

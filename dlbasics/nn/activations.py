@@ -31,6 +31,7 @@ class LeakyReLU(Layer):
 
     constraints: ClassVar[dict[str, Spec]] = {"negative_slope": Num(ge=0.0, doc="slope for x < 0")}
     smooth = False
+    kept_outputs = 2  # the positive mask and the output
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = negative_slope
@@ -50,6 +51,7 @@ class ELU(Layer):
     """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2015); gradient 1 or out + alpha."""
 
     constraints: ClassVar[dict[str, Spec]] = {"alpha": Num(gt=0.0, doc="value approached as x -> -inf is -alpha")}
+    kept_outputs, scratch_outputs = 2, 4  # the positive mask and the output; backward: dout, out + alpha, ...
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = alpha
@@ -79,6 +81,7 @@ class GELU(Layer):
 
     constraints: ClassVar[dict[str, Spec]] = {"approximate": Choice(["none", "tanh"], doc="exact (erf) or tanh")}
     K = math.sqrt(2.0 / math.pi)
+    kept_outputs, scratch_outputs = 2, 8  # cdf (or t) and the output; erf works on float64 copies
 
     def __init__(self, approximate: str = "none"):
         if approximate not in ("none", "tanh"):
@@ -109,6 +112,8 @@ class GELU(Layer):
 class Sigmoid(Layer):
     """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 so it never overflows; gradient s (1 - s)."""
 
+    scratch_outputs = 4  # dout, dout * s, 1 - s, dx
+
     def forward(self, x, training=False):
         out = np.tanh(x * 0.5)
         out += 1
@@ -123,6 +128,8 @@ class Sigmoid(Layer):
 class Tanh(Layer):
     """tanh(x); gradient 1 - tanh(x)^2."""
 
+    scratch_outputs = 4  # dout, out * out, 1 - out^2, dx
+
     def forward(self, x, training=False):
         self.out = np.tanh(x)
         return self.out
@@ -136,6 +143,7 @@ class Softplus(Layer):
 
     constraints: ClassVar[dict[str, Spec]] = {"beta": Num(gt=0.0, doc="sharpness"),
                                               "threshold": Num(gt=0.0, doc="beyond beta*x > threshold: linear")}
+    kept_outputs, scratch_outputs = 3, 5  # the linear mask, sigmoid(beta x) and the output
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         self.beta, self.threshold = beta, threshold
@@ -160,6 +168,8 @@ class Softmax(Layer):
     For training a classifier use the ``cross_entropy`` loss on logits instead (the fused, stable path);
     this layer is for models that must output probabilities.
     """
+
+    scratch_outputs = 4  # dout, dout * s, dout - sum, dx
 
     def forward(self, x, training=False):
         e = np.exp(x - x.max(axis=1, keepdims=True))

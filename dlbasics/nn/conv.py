@@ -20,13 +20,14 @@ pass adds b or sums dout for db.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..config.fields import Bool, Choice, Either, Num, Seq, Spec
 from .init import INIT, describe, initialize
-from .layers import Layer
+from .layers import Layer, Memory
 from .parameter import Parameter
 
 Taps = list[tuple[int, int, tuple[slice, ...], tuple[slice, ...]]]
@@ -129,11 +130,10 @@ class _Conv(Layer):
         self.b: Parameter | None = None
         self._work: dict[str, np.ndarray] = {}
 
-    def build(self, input_shape, rng, dtype):
-        name = type(self).__name__.lower()
-        check_rank(name, input_shape, self.ndim)
-        C, *spatial = input_shape
-        k, s = self.kernel_size, self.stride
+    def _pads(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """(before, after) zeros per spatial axis; ValueError for a shape this convolution cannot take."""
+        check_rank(type(self).__name__.lower(), input_shape, self.ndim)
+        spatial, k, s = input_shape[1:], self.kernel_size, self.stride
         if self.padding == "same":
             if any(st != 1 for st in s):
                 raise ValueError(f"padding='same' needs stride 1, got stride {fmt(s)}")
@@ -145,10 +145,23 @@ class _Conv(Layer):
         padded = [n + a + b for n, (a, b) in zip(spatial, pads)]
         if any(kk > n for kk, n in zip(k, padded)):
             raise ValueError(f"kernel {fmt(k)} is larger than the padded input {fmt(padded)}")
-        out = tuple(out_size(n, kk, st, p) for n, kk, st, p in zip(spatial, k, s, pads))
+        return pads
+
+    def plan(self, input_shape):
+        """(C_in, *S) -> (C_out, *S') with S' by the output-size formula; weight (C_out, C_in, *k), bias (C_out,)."""
+        pads, k, s = self._pads(input_shape), self.kernel_size, self.stride
+        out = tuple(out_size(n, kk, st, p) for n, kk, st, p in zip(input_shape[1:], k, s, pads))
+        params = {"weight": (self.out_channels, input_shape[0], *self.kernel_size)}
+        if self.bias:
+            params["bias"] = (self.out_channels,)
+        return (self.out_channels, *out), params
+
+    def build(self, input_shape, rng, dtype):
+        (_, *out), shapes = self.plan(input_shape)  # checks the shape, so nothing is allocated for a bad one
+        (C, *spatial), k, s, pads = input_shape, self.kernel_size, self.stride, self._pads(input_shape)
         self._work = {}  # buffers shaped for an earlier build would hold stale entries
-        self.W = Parameter(initialize(self.init, (self.out_channels, C, *k), rng, dtype), "weight")
-        self.b = Parameter(np.zeros(self.out_channels, dtype=dtype), "bias") if self.bias else None
+        self.W = Parameter(initialize(self.init, shapes["weight"], rng, dtype), "weight")
+        self.b = Parameter(np.zeros(shapes["bias"], dtype=dtype), "bias") if self.bias else None
         self.input_shape, self.output_shape = tuple(input_shape), (self.out_channels, *out)
         one = (1,) * (2 - self.ndim)  # 1-D: a height-1 image
         self.in_chw = (C, *one, *spatial)
@@ -253,6 +266,20 @@ class _Conv(Layer):
             np.matmul(dout_t.T, W2, out=dcols.reshape(K, N * P).T)
         dx = self._col2im(dcols.reshape(C, kh, kw, N, Ho, Wo))
         return dx.reshape(N, *self.input_shape)
+
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """K = C_in*kh*kw, P = output pixels. Forward keeps the columns (K + bias, N, P) and, on the shift path
+        (stride 1, output size = input size), the channels-first copy of x; it returns a new (N, C_out, P).
+        Backward keeps for the next step the (C_out, N*P) copy of dout (when 8K > P) and, if dx is needed, dcols
+        (K, N, P); while it runs it holds dout, the (N, C_out, K + bias) products (when 8K <= P) and dx (twice
+        on the shift path)."""
+        C, n_in, F, P = input_shape[0], math.prod(input_shape), output_shape[0], math.prod(output_shape[1:])
+        K = C * math.prod(self.kernel_size)
+        shifts = all(st == 1 for st in self.stride) and tuple(output_shape[1:]) == tuple(input_shape[1:])
+        forward = (K + self.bias) * P + F * P + (n_in if shifts else 0)
+        backward = (F * P if 8 * K > P else 0) + (K * P if needs_input_grad else 0)
+        scratch = F * P + (F * (K + self.bias) if 8 * K <= P else 0) + (n_in * (1 + shifts) if needs_input_grad else 0)
+        return Memory(forward * itemsize, backward * itemsize, scratch * itemsize)
 
     def parameters(self):
         return [self.W] if self.b is None else [self.W, self.b]

@@ -23,6 +23,7 @@ class Dropout(Layer):
 
     constraints: ClassVar[dict[str, Spec]] = {"p": Num(ge=0.0, lt=1.0, doc="probability of zeroing an element")}
     stochastic: ClassVar[bool] = True
+    kept_outputs, scratch_outputs = 2, 2  # the mask and the output; forward draws u and (u >= p) first
 
     def __init__(self, p: float = 0.5):
         if not 0 <= p < 1:
@@ -45,6 +46,10 @@ class Dropout(Layer):
         if not self.needs_input_grad:
             return None
         return dout if self.mask is None else dout * self.mask
+
+    def eval_memory(self, input_shape, output_shape, itemsize):
+        """Evaluation returns x itself and keeps no mask."""
+        return 0
 
     def extra_repr(self):
         return f"p={self.p}"

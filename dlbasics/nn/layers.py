@@ -1,15 +1,19 @@
 """Layers: ``forward(x, training)`` keeps what backward needs; ``backward(dout)`` returns ``dx`` and fills the
 gradients of exactly the parameters the layer owns. Neither ever writes into its input array.
 
-Shapes are per batch: ``N`` samples first. ``build(input_shape, rng, dtype)`` receives the per-sample input
-shape (no ``N``), creates the parameters and returns the per-sample output shape; a shape the layer cannot
-take raises ``ValueError`` with a one-line reason.
+Shapes are per batch: ``N`` samples first. ``plan(input_shape)`` is shape inference alone: from the per-sample
+input shape (no ``N``) it returns the per-sample output shape and the shape of every parameter, allocating
+nothing; a shape the layer cannot take raises ``ValueError`` with a one-line reason. ``build(input_shape, rng,
+dtype)`` runs the same inference, then creates the parameters, and returns the per-sample output shape.
+``memory(...)`` says how many bytes per sample a training step's caches and temporaries take (for
+:mod:`~dlbasics.nn.footprint`), written next to the forward and backward it describes.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+import math
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -17,9 +21,26 @@ from ..config.fields import Bool, Num, Spec
 from .init import INIT, describe, initialize
 from .parameter import Parameter
 
+Shape = tuple[int, ...]
+
+
+class Memory(NamedTuple):
+    """Bytes PER SAMPLE that a layer needs in a training step besides its parameters (see ``Layer.memory``).
+
+    forward: arrays a forward pass leaves alive until the next one: its output (unless a view of the input), what
+    backward needs (kept on ``self``) and work buffers reused by the next forward. backward: work buffers that
+    backward keeps for the next step. scratch: the most this layer's forward or backward holds at once on top of
+    those while it runs: the gradient arriving, temporaries, the ``dx`` it returns.
+    """
+
+    forward: int
+    backward: int
+    scratch: int
+
 
 class Layer(abc.ABC):
-    """Base class. Subclasses override ``forward``/``backward`` and, if they change the shape, ``build``."""
+    """Base class. Subclasses override ``forward``/``backward`` and, if they change the shape or own parameters,
+    ``plan`` and ``build``."""
 
     #: config specs for constructor arguments (names and defaults come from ``__init__``'s signature)
     constraints: ClassVar[dict[str, Spec]] = {}
@@ -32,9 +53,35 @@ class Layer(abc.ABC):
     #: False where the function has kinks (ReLU at 0, max pooling ties): finite differences that straddle
     #: one are off by O(h), so gradient checks allow 1e-5 instead of 1e-7
     smooth: ClassVar[bool] = True
+    #: for the default ``memory``: arrays the size of the output that forward keeps (the output itself, masks,
+    #: saved values; a boolean mask counts as a whole array, an upper bound) and that backward holds at once
+    #: (dout, temporaries, dx)
+    kept_outputs: ClassVar[int] = 1
+    scratch_outputs: ClassVar[int] = 3
 
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any) -> tuple[int, ...]:
-        return input_shape
+    def plan(self, input_shape: Shape) -> tuple[Shape, dict[str, Shape]]:
+        """Shape inference, allocating nothing: (per-sample output shape, {parameter name: shape}).
+
+        Raises ValueError (one line) for an input shape the layer cannot take. Default: same shape, no parameters.
+        """
+        return tuple(input_shape), {}
+
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: Any) -> Shape:
+        """Check the shape with ``plan``, create the parameters; returns the per-sample output shape."""
+        return self.plan(input_shape)[0]
+
+    def memory(self, input_shape: Shape, output_shape: Shape, itemsize: int, needs_input_grad: bool = True) -> Memory:
+        """Bytes per sample of a training step's caches and temporaries (see :class:`Memory`), for the estimate.
+
+        Default, an element-wise layer: forward keeps ``kept_outputs`` output-sized arrays, backward holds
+        ``scratch_outputs`` of them at once.
+        """
+        out = math.prod(output_shape) * itemsize
+        return Memory(self.kept_outputs * out, 0, self.scratch_outputs * out)
+
+    def eval_memory(self, input_shape: Shape, output_shape: Shape, itemsize: int) -> int:
+        """Bytes per sample an evaluation forward (``training=False``) leaves alive; default: as in training."""
+        return self.memory(input_shape, output_shape, itemsize).forward
 
     @abc.abstractmethod
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -76,14 +123,21 @@ class Dense(Layer):
         self.W: Parameter | None = None
         self.b: Parameter | None = None
 
-    def build(self, input_shape, rng, dtype):
+    def plan(self, input_shape):
+        """(D,) -> (units,); weight (D, units), bias (units,)."""
         if len(input_shape) != 1:
             raise ValueError(f"dense expects (N, features) input, got (N, {', '.join(map(str, input_shape))}); "
                              "put {type: flatten} before it")
-        fan_in = input_shape[0]
-        self.W = Parameter(initialize(self.init, (fan_in, self.units), rng, dtype), "weight", out_axis=1)
-        self.b = Parameter(np.zeros(self.units, dtype=dtype), "bias") if self.bias else None
-        return (self.units,)
+        params = {"weight": (input_shape[0], self.units)}
+        if self.bias:
+            params["bias"] = (self.units,)
+        return (self.units,), params
+
+    def build(self, input_shape, rng, dtype):
+        out, shapes = self.plan(input_shape)
+        self.W = Parameter(initialize(self.init, shapes["weight"], rng, dtype), "weight", out_axis=1)
+        self.b = Parameter(np.zeros(shapes["bias"], dtype=dtype), "bias") if self.bias else None
+        return out
 
     def forward(self, x, training=False):
         self.x = x
@@ -98,6 +152,12 @@ class Dense(Layer):
             np.sum(dout, axis=0, out=self.b.grad)
         return dout @ self.W.data.T if self.needs_input_grad else None
 
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Forward keeps a reference to x (someone else's array) and returns a new (N, units); backward holds
+        dout and, when needed, dx (N, D)."""
+        out = self.units * itemsize
+        return Memory(out, 0, out + (input_shape[0] * itemsize if needs_input_grad else 0))
+
     def parameters(self):
         return [self.W] if self.b is None else [self.W, self.b]
 
@@ -108,9 +168,17 @@ class Dense(Layer):
 class Flatten(Layer):
     """Flatten all but the batch axis: (N, d1, d2, ...) -> (N, d1*d2*...)."""
 
+    def plan(self, input_shape):
+        """(d1, d2, ...) -> (d1*d2*...,)."""
+        return (math.prod(input_shape),), {}
+
     def build(self, input_shape, rng, dtype):
-        self.input_shape = input_shape
-        return (int(np.prod(input_shape)),)
+        self.input_shape = tuple(input_shape)
+        return self.plan(input_shape)[0]
+
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Reshapes are views: nothing new but the gradient passing through."""
+        return Memory(0, 0, math.prod(output_shape) * itemsize)
 
     def forward(self, x, training=False):
         return x.reshape(x.shape[0], -1)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .layers import Layer
+from .layers import Layer, Shape
 from .parameter import Parameter
 
 
@@ -23,8 +23,17 @@ def layer_name(layer: Layer) -> str:
     return type(layer).__name__.lower()
 
 
+class LayerPlan(NamedTuple):
+    """One layer of a planned model: per-sample shapes in and out, and the shape of each parameter by name."""
+
+    input_shape: Shape
+    output_shape: Shape
+    params: dict[str, Shape]
+
+
 class Sequential:
-    """Layers in order. ``build(input_shape, rng, dtype)`` creates every parameter from the per-sample input shape.
+    """Layers in order. ``build(input_shape, rng, dtype)`` creates every parameter from the per-sample input shape;
+    ``plan(input_shape)`` infers the same shapes without allocating anything (for checks and memory estimates).
 
     forward: (N, *input_shape) -> (N, *output_shape). Backward stops at the first layer with parameters:
     no layer before it needs a gradient, so e.g. the first Dense after a Flatten skips its ``dx`` matmul
@@ -36,6 +45,21 @@ class Sequential:
         self.shapes: list[tuple[int, ...]] = []
         self.dtype: Any = None
 
+    def plan(self, input_shape: Shape) -> list[LayerPlan]:
+        """Every layer's shapes and parameter shapes, inferred without allocating anything.
+
+        Raises the LayerShapeError that ``build`` would raise (both run each layer's ``plan``).
+        """
+        shape, plans = tuple(input_shape), []
+        for i, layer in enumerate(self.layers):
+            try:
+                out, params = layer.plan(shape)
+            except (ValueError, TypeError) as err:
+                raise LayerShapeError(i, layer, str(err)) from None
+            plans.append(LayerPlan(shape, tuple(out), {name: tuple(p) for name, p in params.items()}))
+            shape = tuple(out)
+        return plans
+
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32,
               noise_rng: np.random.Generator | None = None) -> Sequential:
         """Create the weights from ``rng``; stochastic layers (dropout) get generators spawned from ``noise_rng``."""
@@ -44,7 +68,7 @@ class Sequential:
         self.input_shape, self.dtype, self.shapes = shape, np.dtype(dtype), []
         for i, layer in enumerate(self.layers):
             try:
-                shape = tuple(layer.build(shape, rng, self.dtype))
+                shape = tuple(layer.build(shape, rng, self.dtype))  # each layer's build runs its plan first
             except (ValueError, TypeError) as err:
                 raise LayerShapeError(i, layer, str(err)) from None
             self.shapes.append(shape)

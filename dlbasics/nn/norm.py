@@ -13,12 +13,13 @@ gamma ("weight") and beta ("bias") are per channel, except LayerNorm's, which ha
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 
 from ..config.fields import Bool, Num, Spec
-from .layers import Layer
+from .layers import Layer, Memory
 from .parameter import Parameter
 
 EPS = Num(gt=0.0, doc="added to the variance before the square root")
@@ -62,21 +63,33 @@ class _Norm(Layer):
         """x reshaped so that one statistic's elements lie along ``self.axes``."""
         return x.reshape(x.shape[0], x.shape[1], -1)
 
-    def build(self, input_shape, rng, dtype):
+    def plan(self, input_shape):
+        """Same shape; weight and bias (if affine) of shape (C,), or the per-sample shape for LayerNorm."""
         if not input_shape:
             raise ValueError(f"{type(self).__name__.lower()} needs at least a feature axis, got (N,)")
         self.check_shape(input_shape)
+        shape = tuple(input_shape[:1] if self.per_channel else input_shape)
+        return tuple(input_shape), ({"weight": shape, "bias": shape} if self.affine else {})
+
+    def build(self, input_shape, rng, dtype):
+        out, shapes = self.plan(input_shape)
         ndim = len(input_shape) + 1
         if self.per_channel:
-            shape, self.bshape = input_shape[:1], (input_shape[0],) + (1,) * (ndim - 2)
+            self.bshape = (input_shape[0],) + (1,) * (ndim - 2)
             self.param_axes = (0, *range(2, ndim))
         else:
-            shape = self.bshape = tuple(input_shape)
+            self.bshape = tuple(input_shape)
             self.param_axes = (0,)
         if self.affine:
-            self.weight = Parameter(np.ones(shape, dtype=dtype), "weight")
-            self.bias = Parameter(np.zeros(shape, dtype=dtype), "bias")
-        return input_shape
+            self.weight = Parameter(np.ones(shapes["weight"], dtype=dtype), "weight")
+            self.bias = Parameter(np.zeros(shapes["bias"], dtype=dtype), "bias")
+        return out
+
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Forward keeps xhat and its new output (normalising holds x - mean and xhat at once); backward holds
+        dout, dxhat, about three temporaries of normalize_backward and dx: six arrays of the input's size."""
+        n = math.prod(input_shape) * itemsize
+        return Memory(2 * n, 0, 6 * n)
 
     def normalize(self, x: np.ndarray, training: bool) -> np.ndarray:
         """xhat from the statistics of x itself (BatchNorm's eval mode overrides this)."""
@@ -191,6 +204,12 @@ class _BatchNorm(_Norm):
         dx -= self.xc * (a * inv_std * s2 / m)[:, None]
         dx -= (a * s1 / m)[:, None]
         return dx.reshape(dout.shape)
+
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Training forward keeps x - mean and returns a new output; backward holds dout, dx and one temporary
+        (eval mode keeps xhat instead of x - mean: the same size)."""
+        n = math.prod(input_shape) * itemsize
+        return Memory(2 * n, 0, 3 * n)
 
     def buffers(self):
         """The live running-statistic arrays (C,) by name; load by writing into them (``a[...] = saved``)."""

@@ -13,13 +13,14 @@ again, which re-reads x once per tap).
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 
 from ..config.fields import Either, Num, Optional, Seq, Spec
 from .conv import POS_INT, as_tuple, check_rank, compact, fmt, out_size, taps_2d
-from .layers import Layer
+from .layers import Layer, Memory
 
 SIZE_2D = Either(POS_INT, Seq(POS_INT, length=2), doc="an integer or [height, width]")
 CONSTRAINTS_1D: dict[str, Spec] = {
@@ -46,9 +47,9 @@ class _Pool(Layer):
         self.stride = self.kernel_size if stride is None else as_tuple(stride, self.ndim, "stride")
         self.padding = as_tuple(padding, self.ndim, "padding")
 
-    def build(self, input_shape, rng, dtype):
-        name = type(self).__name__.lower()
-        check_rank(name, input_shape, self.ndim)
+    def plan(self, input_shape):
+        """(C, *S) -> (C, *S') with S' by the output-size formula; no parameters."""
+        check_rank(type(self).__name__.lower(), input_shape, self.ndim)
         C, *spatial = input_shape
         k, s, p = self.kernel_size, self.stride, self.padding
         if any(2 * pp > kk for pp, kk in zip(p, k)):
@@ -56,7 +57,11 @@ class _Pool(Layer):
         padded = [n + 2 * pp for n, pp in zip(spatial, p)]
         if any(kk > n for kk, n in zip(k, padded)):
             raise ValueError(f"pool {fmt(k)} is larger than the padded input {fmt(padded)}")
-        out = tuple(out_size(n, kk, st, (pp, pp)) for n, kk, st, pp in zip(spatial, k, s, p))
+        return (C, *(out_size(n, kk, st, (pp, pp)) for n, kk, st, pp in zip(spatial, k, s, p))), {}
+
+    def build(self, input_shape, rng, dtype):
+        (C, *out), _ = self.plan(input_shape)
+        spatial, k, s, p = input_shape[1:], self.kernel_size, self.stride, self.padding
         self.input_shape, self.output_shape = tuple(input_shape), (C, *out)
         one = (1,) * (2 - self.ndim)  # 1-D: a height-1 image
         self.in_chw, self.out_chw, self.kernel_hw = (C, *one, *spatial), (C, *one, *out), (*one, *k)
@@ -114,6 +119,15 @@ class _MaxPool(_Pool):
         return dx.reshape(N, *self.input_shape)
 
 
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Forward keeps its new output and the uint8 index of each window's maximum; backward holds dout, a
+        boolean mask of the output's size and dx."""
+        n_out, taps = math.prod(output_shape), math.prod(self.kernel_size)
+        index = 1 if taps < 256 else 4
+        dx = math.prod(input_shape) * itemsize if needs_input_grad else 0
+        return Memory(n_out * (itemsize + index), 0, n_out * (itemsize + 1) + dx)
+
+
 class _AvgPool(_Pool):
     def forward(self, x, training=False):
         N = x.shape[0]
@@ -137,6 +151,11 @@ class _AvgPool(_Pool):
             else:
                 d += g[dst]
         return dx.reshape(N, *self.input_shape)
+
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Forward keeps its new output; backward holds dout, dout / (kh*kw) and dx."""
+        n_out = math.prod(output_shape) * itemsize
+        return Memory(n_out, 0, 2 * n_out + (math.prod(input_shape) * itemsize if needs_input_grad else 0))
 
 
 class MaxPool1D(_MaxPool):
@@ -192,12 +211,22 @@ class GlobalAvgPool(Layer):
     x: (N, C, *spatial) -> (N, C), e.g. (N, C, H, W) -> (N, C). Backward: dout / (H*W) to every position.
     """
 
-    def build(self, input_shape, rng, dtype):
+    def plan(self, input_shape):
+        """(C, *spatial) -> (C,)."""
         if len(input_shape) < 2:
             raise ValueError(f"globalavgpool expects (C, *spatial) input, got {tuple(input_shape)}; "
                              "remove the flatten before it")
+        return (input_shape[0],), {}
+
+    def build(self, input_shape, rng, dtype):
+        out, _ = self.plan(input_shape)
         self.input_shape = tuple(input_shape)
-        return (input_shape[0],)
+        return out
+
+    def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        """Forward returns a new (N, C); backward holds dout, dout / (H*W) and dx."""
+        n_out = math.prod(output_shape) * itemsize
+        return Memory(n_out, 0, 2 * n_out + (math.prod(input_shape) * itemsize if needs_input_grad else 0))
 
     def forward(self, x, training=False):
         return x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2)

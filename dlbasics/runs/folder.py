@@ -12,15 +12,14 @@ never sees half a file; metrics rows are written one ``write`` call each and flu
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import math
 import os
-import re
-import secrets
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..config import yaml_io
+from .paths import run_path
 
 METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penalty", "val_loss", "val_acc",
                   "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
@@ -47,21 +47,57 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
+def describe_os_error(err: OSError) -> str:
+    """One line for a failed file operation: ``<file>: no space left on device (ENOSPC)``."""
+    code = errno.errorcode.get(err.errno or 0)
+    reason = (err.strerror or str(err)).lower() + (f" ({code})" if code else "")
+    return f"{err.filename}: {reason}" if err.filename else reason
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename (readers see the old or the new file)."""
+    """Write ``data`` to ``path`` via a temporary file and a rename (readers see the old or the new file).
+
+    A failure (a full disk, a read-only or vanished folder) raises OSError whose ``filename`` is ``path``,
+    never the temporary file's name, and leaves no temporary file behind.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a run folder is as readable as any file the user writes
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        raise OSError(err.errno, err.strerror, str(path)) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+
+
+def _remove(tmp: str | None) -> None:
+    if tmp is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def overwrite_in_place(path: Path, data: bytes) -> bool:
+    """Last resort when the disk is full: write ``data`` over the existing file ``path`` in place, only if it
+    is no longer than the file (so no new block is needed), then truncate. Not atomic. True if written."""
+    try:
+        with open(path, "r+b") as fh:
+            if len(data) > os.fstat(fh.fileno()).st_size:
+                return False
+            fh.write(data)
+            fh.truncate()
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
+    except OSError:
+        return False
 
 
 def json_safe(value: Any) -> Any:
@@ -77,10 +113,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
-
-
 class RunFolder:
     """One run's folder. ``RunFolder.create(runs_dir, name)`` makes a new, unique one."""
 
@@ -91,11 +123,9 @@ class RunFolder:
     @classmethod
     def create(cls, runs_dir: str | Path | None, name: str, when: float | None = None) -> RunFolder:
         """A new folder ``<YYYYmmdd-HHMMSS>-<name>-<6 random hex>``; never reuses an existing one."""
-        runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+        runs_dir = cls.check_writable(runs_dir)
         for _ in range(100):
-            path = runs_dir / f"{stamp}-{slug(name)}-{secrets.token_hex(3)}"
+            path = run_path(runs_dir, name, stamp=True, when=when)
             try:
                 path.mkdir()
             except FileExistsError:
@@ -105,7 +135,8 @@ class RunFolder:
 
     @classmethod
     def create_at(cls, path: str | Path) -> RunFolder:
-        """A new folder at exactly ``path`` (a member of a comparison); an existing one is an error."""
+        """A new folder at exactly ``path`` (a member of a comparison, made by ``run_path``); an existing one is
+        an error."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.mkdir()
@@ -113,11 +144,16 @@ class RunFolder:
 
     @staticmethod
     def check_writable(runs_dir: str | Path | None) -> Path:
-        """Create ``runs_dir`` if needed; raise OSError now if run folders cannot be made there."""
+        """Create ``runs_dir`` if needed; raise OSError (naming it) now if run folders cannot be made there."""
         runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        if runs_dir.exists() and not runs_dir.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "the runs dir is a file, not a folder", str(runs_dir))
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # a parent of it is a file
+            raise NotADirectoryError(errno.ENOTDIR, "a parent of the runs dir is a file", str(runs_dir)) from None
         if not os.access(runs_dir, os.W_OK | os.X_OK):
-            raise PermissionError(f"cannot write run folders into {runs_dir}")
+            raise PermissionError(errno.EACCES, "cannot write run folders here", str(runs_dir))
         return runs_dir
 
     @property
@@ -128,11 +164,41 @@ class RunFolder:
         atomic_write(self.path / "config.yaml", yaml_io.dumps(cfg).encode())
 
     def write_summary(self, summary: dict[str, Any]) -> None:
+        """summary.json, atomically. When that fails (a full disk), the essentials (status, message, ids) are
+        written over the existing file in place, which needs no new space, and the error is raised."""
         text = json.dumps(json_safe(summary), indent=2, allow_nan=False) + "\n"
-        atomic_write(self.path / "summary.json", text.encode())
+        try:
+            atomic_write(self.path / "summary.json", text.encode())
+        except OSError as err:
+            keep = {k: summary[k] for k in ("run_id", "name", "kind") if k in summary}
+            status = summary.get("status")
+            if status not in ("failed", "interrupted", "diverged"):  # "completed" it is not, if it cannot say so
+                status, keep["message"] = "failed", describe_os_error(err)
+            else:
+                keep["message"] = summary.get("message") or describe_os_error(err)
+            overwrite_in_place(self.path / "summary.json", json.dumps({"status": status, **keep}).encode())
+            raise
+
+    def mark_stopped(self, summary: dict[str, Any], err: BaseException) -> None:
+        """A folder whose work stopped on ``err`` says so (interrupted, or failed with the error in one line),
+        never "running"; a failure to write that is swallowed (``err`` is what the caller re-raises)."""
+        interrupted = isinstance(err, KeyboardInterrupt)
+        summary["status"] = "interrupted" if interrupted else "failed"
+        if isinstance(err, OSError) and err.errno is not None:
+            summary["message"] = describe_os_error(err)
+        else:
+            from ..signals import interrupt_message
+
+            summary["message"] = (interrupt_message(err) if interrupted  # type: ignore[arg-type]
+                                  else f"{type(err).__name__}: {' '.join(str(err).split())}")
+        with contextlib.suppress(OSError):
+            self.write_summary(summary)
 
     def read_summary(self) -> dict[str, Any]:
-        return json.loads((self.path / "summary.json").read_text())
+        """summary.json as a dict, checked (CorruptRunError naming the file and what is wrong)."""
+        from .summary import read_summary
+
+        return read_summary(self.path / "summary.json")
 
     def open_metrics(self, columns: Sequence[str]) -> None:
         """Start metrics.csv with a header of ``columns`` (a subset of METRIC_COLUMNS, in that order)."""
@@ -144,9 +210,13 @@ class RunFolder:
         self._write_line(["" if row.get(c) is None else _fmt(row[c]) for c in self._columns])
 
     def _write_line(self, cells: list[str]) -> None:
-        with open(self.path / "metrics.csv", "a", newline="", encoding="utf-8") as fh:
-            fh.write(_csv_line(cells))
-            fh.flush()
+        path = self.path / "metrics.csv"
+        try:
+            with open(path, "a", newline="", encoding="utf-8") as fh:
+                fh.write(_csv_line(cells))
+                fh.flush()
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(path)) from None
 
     def save_arrays(self, arrays: dict[str, np.ndarray], name: str) -> None:
         """An .npz of named arrays (loads with ``np.load(path, allow_pickle=False)``)."""

@@ -23,6 +23,9 @@ from ..optim.clip import clip_grad_norm, clip_grad_value
 from ..optim.optimizers import Optimizer
 from ..optim.schedules import Schedule
 
+#: ``divergence_threshold="auto"``: a loss this many times the first batch's (at least this number) diverged
+AUTO_DIVERGENCE_FACTOR = 1e4
+
 
 class Callback:
     """Hooks called by :func:`fit`; override the ones you need."""
@@ -84,7 +87,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         y_val: np.ndarray | None = None, schedule: Schedule | None = None,
         callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True,
         history: History | None = None, clip_norm: float | None = None, clip_value: float | None = None,
-        regularizer: Any = None, eval_every: int = 1, eval_train: bool = False) -> History:
+        regularizer: Any = None, eval_every: int = 1, eval_train: bool = False,
+        divergence_threshold: float | str | None = None) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
@@ -98,6 +102,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     with ``eval_train`` the training split is evaluated then too, in eval mode and without any regularizer
     (``train_eval_loss``/``train_eval_acc``): the honest training error for the train-validation gap, where
     ``train_loss`` is a running mean over batches that dropout and augmentation have changed.
+    ``divergence_threshold``: besides a NaN/inf loss, a batch (or validation) loss above this number ends
+    training as diverged; ``"auto"`` sets it to ``AUTO_DIVERGENCE_FACTOR`` times the first batch's loss (at
+    the initial weights; at least that factor); None: only NaN/inf.
     """
     history = History() if history is None else history
     for cb in callbacks:
@@ -113,6 +120,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     per_step = schedule is not None and schedule.interval == "step"
     params = model.parameters()
     reg = regularizer if regularizer is not None and regularizer.active else None
+    limit = None if divergence_threshold in (None, "auto") else float(divergence_threshold)
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
     t_start = time.perf_counter()
@@ -132,11 +140,16 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                     reg.before_forward()
                 out = model.forward(xb, training=True)
                 loss = loss_fn.forward(out, yb)
-                if not math.isfinite(loss):
+                if limit is None and divergence_threshold == "auto" and math.isfinite(loss):
+                    limit = AUTO_DIVERGENCE_FACTOR * max(loss, 1.0)
+                if not math.isfinite(loss) or (limit is not None and loss > limit):
                     if reg is not None:
                         reg.restore()
                     history.status = "diverged"
-                    history.message = f"loss became {loss} at epoch {epoch}, batch {b + 1} (lr {lr:g})"
+                    history.message = (f"loss became {loss} at epoch {epoch}, batch {b + 1} (lr {lr:g})"
+                                       if not math.isfinite(loss) else
+                                       f"loss {loss:.4g} exceeded the divergence threshold {limit:.4g} at epoch "
+                                       f"{epoch}, batch {b + 1} (lr {lr:g}); see train.divergence_threshold")
                     break
                 model.backward(loss_fn.backward())
                 if reg is not None:
@@ -177,9 +190,12 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 cb.on_epoch_end(row)
             if history.status == "diverged":
                 return _end(history, callbacks)
-            if "val_loss" in row and not math.isfinite(row["val_loss"]):
+            if "val_loss" in row and not (math.isfinite(row["val_loss"]) and (limit is None or
+                                                                               row["val_loss"] <= limit)):
                 history.status = "diverged"
-                history.message = f"validation loss became {row['val_loss']} at epoch {epoch} (lr {lr:g})"
+                history.message = (f"validation loss became {row['val_loss']:.4g} at epoch {epoch} (lr {lr:g})"
+                                   + ("" if not math.isfinite(row["val_loss"]) else
+                                      f", above the divergence threshold {limit:.4g}"))
                 return _end(history, callbacks)
             if schedule is not None and not per_step:
                 monitor = getattr(schedule, "monitor", None)
