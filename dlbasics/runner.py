@@ -10,12 +10,15 @@ The runner knows nothing of the terminal: progress display is a callback the cal
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import math
 import os
 import platform
 import statistics
 import subprocess
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ import numpy as np
 from ._version import __version__
 from .config import ConfigError, config_hash, load_config, yaml_io
 from .config.schema import DATA
-from .data.datasets import Splits, load_dataset, make_splits
+from .data.datasets import DATASETS, Splits, load_dataset, make_splits
 from .nn.losses import LOSSES, Loss
 from .nn.model import LayerShapeError, Sequential
 from .nn.registry import model_from_config
@@ -100,9 +103,32 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
     return model
 
 
+#: loaded data sets kept for the next run of this process (a persistent worker): None = no caching
+_DATASETS: OrderedDict[str, Any] | None = None
+DATASET_CACHE_SIZE = 4
+
+
+def cache_datasets(on: bool = True) -> None:
+    """Keep the last few loaded data sets in this process, so the runs of a sweep load each one once.
+
+    The raw arrays are never modified by a run (splits copy them), so sharing them is safe."""
+    global _DATASETS
+    _DATASETS = OrderedDict() if on else None
+
+
 def _dataset(cfg: dict[str, Any], progress: bool = True):
+    name = cfg["data"]["name"]
     params = {k: v for k, v in cfg["data"].items() if k != "name" and k not in DATA.common}
-    return load_dataset(cfg["data"]["name"], stream(cfg["seed"], "data"), progress=progress, **params)
+    if _DATASETS is None:
+        return load_dataset(name, stream(cfg["seed"], "data"), progress=progress, **params)
+    seeded = DATASETS[name].generator is not None  # generated from the seed's "data" stream
+    key = json.dumps([name, params, cfg["seed"] if seeded else None], sort_keys=True, default=str)
+    if key not in _DATASETS:
+        _DATASETS[key] = load_dataset(name, stream(cfg["seed"], "data"), progress=progress, **params)
+        while len(_DATASETS) > DATASET_CACHE_SIZE:
+            _DATASETS.popitem(last=False)
+    _DATASETS.move_to_end(key)
+    return _DATASETS[key]
 
 
 def _n_outputs(dataset: Any, loss: Loss) -> int:
@@ -264,6 +290,7 @@ def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:

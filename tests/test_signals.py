@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from conftest import TINY
-from dlbasics.execution import Task, TaskResult
-from dlbasics.execution.local import verified
+from dlbasics.execution import Task
+from dlbasics.execution.local import died
 
 
 def start(*args: str) -> subprocess.Popen:
@@ -84,13 +84,9 @@ def test_a_hangup_interrupts_a_single_run(write_config, tmp_path):
     assert status(metrics.parent)["status"] == "interrupted"
 
 
-def test_the_parent_believes_a_result_only_when_the_exit_code_agrees(tmp_path):
+def test_a_worker_that_dies_before_reporting_fails_its_member_with_the_reason(tmp_path):
     task = Task("m", {}, tmp_path / "m")
-    ok = TaskResult(task, "completed", {"status": "completed"})
-    assert verified(task, ok, 0, 1.0, stopping=False).status == "completed"
-    lied = verified(task, TaskResult(task, "completed", {"status": "completed"}), 1, 1.0, stopping=False)
-    assert lied.status == "failed" and lied.error == "worker exited with code 1 after reporting completed"
-    died = verified(task, None, -9, 1.0, stopping=False)
-    assert died.status == "failed" and died.error == "worker was killed by SIGKILL before reporting a result"
-    assert verified(task, None, -15, 1.0, stopping=True).status == "interrupted"
-    assert verified(task, TaskResult(task, "diverged", {}), 4, 1.0, stopping=False).status == "diverged"
+    killed = died(task, -9, 1.0, stopping=False)
+    assert killed.status == "failed" and killed.error == "worker was killed by SIGKILL before reporting a result"
+    assert died(task, 1, 1.0, stopping=False).error == "worker exited with code 1 before reporting a result"
+    assert died(task, -15, 1.0, stopping=True).status == "interrupted"

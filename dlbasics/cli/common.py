@@ -18,6 +18,32 @@ RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", envvar="DLB_RUNS_
                                                  help="Where run folders go (default: ./runs).")]
 
 
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="Where members run: local (worker processes here), dask (the cluster at $DLB_DASK_SCHEDULER, "
+                       "else a local Dask cluster of --jobs workers) or dask://HOST:PORT.")]
+CollectOpt = Annotated[bool, typer.Option(
+    "--collect", help="Dask workers send each run folder back to be written here (when they do not share "
+                      "--runs-dir).")]
+
+
+@contextlib.contextmanager
+def executor_for(spec: str, jobs: int | None, collect: bool) -> Iterator[object]:
+    """The executor of ``--executor``, connected now (an unreachable scheduler fails before anything runs), and
+    shut down after."""
+    from ..execution import make_executor
+
+    executor = make_executor(spec, jobs, collect)
+    connect = getattr(executor, "connect", None)
+    if connect is not None:
+        connect()
+    try:
+        yield executor
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` as one line on stderr and return the Exit to raise."""
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
@@ -33,6 +59,7 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
     from ..config import ConfigError
     from ..data.datasets import DataError
     from ..data.download import DownloadError
+    from ..execution import ExecutorError
     from ..runs.folder import describe_os_error
     from ..runs.paths import RunPathError
     from ..runs.summary import CorruptRunError
@@ -44,7 +71,7 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
         raise fail(str(err), EXIT_USAGE) from None
     except (DataError, DownloadError) as err:
         raise fail(str(err), EXIT_DATA) from None
-    except CorruptRunError as err:
+    except (CorruptRunError, ExecutorError) as err:
         raise fail(str(err), EXIT_USAGE) from None
     except RunPathError as err:
         raise fail(str(err), EXIT_FAILED) from None

@@ -21,6 +21,7 @@ from .common import (
     terminate_as_interrupt,
     user_errors,
 )
+from .live import Board
 
 
 def compare(
@@ -82,18 +83,14 @@ def compare(
                               f"{', '.join(m for m, _ in members)})")
         check_members(members, seeds=seeds, folds=kfold)
         terminate_as_interrupt()
+        executor = LocalProcessExecutor(jobs)
         console = Console(stderr=True)
-        console.print(f"comparing {len(members)} members with {jobs or 'all'} parallel jobs ...")
-
-        def done(member: str, outcome: Any) -> None:
-            final = outcome.summary.get("final") or {}
-            shown = "  ".join(f"{k} {final[k]:.4f}" for k in ("test_loss", "test_acc") if final.get(k) is not None)
-            console.print(f"  {member}: {outcome.status} in {outcome.seconds:.1f} s  {shown}"
-                          + (f"  ({outcome.error})" if outcome.error else ""), highlight=False)
-
+        console.print(f"comparing {len(members)} members with {executor.jobs} parallel jobs ...", highlight=False)
         try:
-            result = compare(members, name=label, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs),
-                             sort_by=sort, on_done=done, seeds=seeds, folds=kfold, baseline=baseline)
+            with Board([], console, executor.jobs) as board:
+                result = compare(members, name=label, runs_dir=runs_dir, executor=executor, sort_by=sort,
+                                 on_done=board.on_done, on_progress=board.on_progress, seeds=seeds, folds=kfold,
+                                 baseline=baseline)
         except KeyboardInterrupt:
             raise fail("interrupted; members that had started are marked interrupted", EXIT_INTERRUPTED) from None
     if seeds > 1 or kfold:
@@ -171,19 +168,15 @@ def cv(
             raise
         cvx.check(cfg)
         terminate_as_interrupt()
+        executor = LocalProcessExecutor(jobs)
         console = Console(stderr=True)
         chosen = cvx.resolve_strategy(cfg, cfg["cv"]["strategy"])
         console.print(f"{chosen} cross-validation of {cfg['name']}: {cfg['cv']['k']} folds, "
-                      f"{jobs or 'all'} parallel jobs ...")
-
-        def done(name: str, outcome: Any) -> None:
-            final = outcome.summary.get("final") or {}
-            shown = "  ".join(f"held-out {k[5:]} {final[k]:.4f}" for k in ("test_loss", "test_acc")
-                              if final.get(k) is not None)
-            console.print(f"  {name}: {outcome.status} in {outcome.seconds:.1f} s  {shown}", highlight=False)
-
+                      f"{executor.jobs} parallel jobs ...", highlight=False)
         try:
-            result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs), on_done=done)
+            with Board([], console, executor.jobs, held_out=True) as board:
+                result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=executor, on_done=board.on_done,
+                                            on_progress=board.on_progress)
         except KeyboardInterrupt:
             raise fail("interrupted; folds that had started are marked interrupted", EXIT_INTERRUPTED) from None
     Console().print(folds_table(result.rows, result.summary))
@@ -232,16 +225,13 @@ def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path
                    "seeds seed .. seed + n_estimators - 1; run one or the other", EXIT_USAGE)
     check_members([(cfg["name"], cfg)], seeds=seeds)
     terminate_as_interrupt()
-    console = Console(stderr=True, quiet=quiet or json_out)
-
-    def done(name: str, outcome: Any) -> None:
-        final = outcome.summary.get("final") or {}
-        shown = "  ".join(f"{k} {final[k]:.4f}" for k in ("test_loss", "test_acc") if final.get(k) is not None)
-        console.print(f"  {name}: {outcome.status} in {outcome.seconds:.1f} s  {shown}", highlight=False)
-
+    executor = LocalProcessExecutor(jobs)
+    board = Board([], Console(stderr=True), executor.jobs, quiet=quiet or json_out)
     try:
         if cfg["ensemble"]["method"] == "bagging":
-            result = bag(cfg, runs_dir=runs_dir, executor=LocalProcessExecutor(jobs), on_done=done)
+            with board:
+                result = bag(cfg, runs_dir=runs_dir, executor=executor, on_done=board.on_done,
+                             on_progress=board.on_progress)
             if json_out:
                 print(json.dumps(json.loads((result.path / "summary.json").read_text()), indent=2))
             elif not quiet:
@@ -255,8 +245,9 @@ def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path
                 print(f"bagging folder: {result.path}")
             failed = result.summary["status"] != "completed"
         else:
-            result = compare([(cfg["name"], cfg)], name=f"seeds-{cfg['name']}", runs_dir=runs_dir,
-                             executor=LocalProcessExecutor(jobs), on_done=done, seeds=seeds)
+            with board:
+                result = compare([(cfg["name"], cfg)], name=f"seeds-{cfg['name']}", runs_dir=runs_dir,
+                                 executor=executor, on_done=board.on_done, on_progress=board.on_progress, seeds=seeds)
             row = result.rows[0]
             if json_out:
                 print(json.dumps(json_safe({**json.loads((result.path / "summary.json").read_text()),

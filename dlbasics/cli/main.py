@@ -20,6 +20,7 @@ from .._version import __version__
 from . import experiments as experiment_commands
 from . import generalization_cmd as generalization_commands
 from . import stats_cmd as stats_commands
+from . import sweep_cmd as sweep_commands
 from .common import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -396,6 +397,7 @@ def version() -> None:
 app.command()(experiment_commands.compare)
 app.command()(experiment_commands.schedule)
 app.command()(experiment_commands.cv)
+app.command()(sweep_commands.sweep)
 app.command("bias-variance")(generalization_commands.bias_variance)
 app.command()(generalization_commands.boosting)
 app.command()(stats_commands.bootstrap)

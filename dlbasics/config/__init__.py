@@ -18,6 +18,7 @@ from typing import Any
 from . import yaml_io
 from .fields import ConfigError
 from .schema import ROOT, SECTIONS, check_across_sections, fill_dependent_defaults
+from .values import sweep_values
 
 __all__ = ["ConfigError", "apply_overrides", "config_hash", "load_config", "resolve_config"]
 
@@ -27,27 +28,41 @@ def _origin(text: str) -> str:
     return f"--set {text}" if len(text) <= 100 else f"--set {text[:97]}..."
 
 
+def _key_parts(key: str, text: str) -> list[str]:
+    parts = key.strip().split(".")
+    if any(not p for p in parts):
+        raise ConfigError(f"bad key path {key.strip()!r}", source=_origin(text))
+    return parts
+
+
 def _parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
+    if not sep or not key.strip():
         raise ConfigError("expected KEY=VALUE, e.g. optimizer.lr=0.01", source=_origin(text))
-    parts = key.split(".")
-    if any(not p for p in parts):
-        raise ConfigError(f"bad key path {key!r}", source=_origin(text))
+    parts = _key_parts(key, text)
+    if value.strip() and sweep_values(value, _origin(text)) is not None:
+        raise ConfigError(f"several values are a sweep: run `dlb sweep CONFIG --set {text[:60]}` (quote a "
+                          f"string that contains commas: {key.strip()}='a,b')", source=_origin(text))
     return parts, yaml_io.loads(value, source=_origin(text), what="--set value") if value.strip() else None
 
 
-def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Set ``a.b.c=value`` overrides (values parsed as YAML) into a copy of ``raw``.
+def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str | tuple[str, Any]]
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Set ``a.b.c=value`` overrides (values parsed as YAML) into a copy of ``raw``; an override may also be a
+    ``(dotted key, value)`` pair, set as it is (a sweep's values).
 
     Returns the new dict and a map from each overridden dotted path to its override text, so errors on
     those keys can name the override. A numeric part indexes a list (``model.layers.0.units=32``).
     """
     out = copy.deepcopy(dict(raw))
     origins: dict[str, str] = {}
-    for text in overrides:
-        parts, value = _parse_override(text)
+    for item in overrides:
+        if isinstance(item, tuple):
+            text = f"{item[0]}={json.dumps(item[1], default=str)}"
+            parts, value = _key_parts(item[0], text), copy.deepcopy(item[1])
+        else:
+            text = item
+            parts, value = _parse_override(text)
         node: Any = out
         for i, part in enumerate(parts[:-1]):
             nxt = node[int(part)] if isinstance(node, list) and part.isdigit() and int(part) < len(node) else (
@@ -80,7 +95,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> tuple[d
     return out, origins
 
 
-def resolve_config(raw: Any, source: str = "<config>", overrides: Iterable[str] = (),
+def resolve_config(raw: Any, source: str = "<config>", overrides: Iterable[str | tuple[str, Any]] = (),
                    name: str | None = None) -> dict[str, Any]:
     """Validate a raw config (a dict from YAML) with overrides; return the fully resolved config."""
     if raw is None:

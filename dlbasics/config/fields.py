@@ -271,6 +271,19 @@ class Scalar(Spec):
         return value
 
 
+class Anything(Spec):
+    """Any YAML value (a swept value: checked later, where it is set into a member's config)."""
+
+    def __init__(self, default: Any = REQUIRED, doc: str = ""):
+        self.default, self.doc = default, doc
+
+    def describe(self) -> str:
+        return "any value"
+
+    def validate(self, value: Any, path: str) -> Any:
+        return value
+
+
 class MapOf(Spec):
     """A mapping from free-form string keys (e.g. dotted config keys) to values of one spec."""
 

@@ -22,6 +22,8 @@ from ..optim.optimizers import OPTIMIZERS
 from ..optim.schedules import COMMON as SCHEDULE_COMMON
 from ..optim.schedules import SCHEDULES
 from .fields import (
+    REQUIRED,
+    Anything,
     Bool,
     Choice,
     ConfigError,
@@ -36,7 +38,9 @@ from .fields import (
     Size,
     Spec,
     Str,
+    did_you_mean,
     section_from_signature,
+    show,
 )
 
 
@@ -228,6 +232,68 @@ ENSEMBLE = Section({
     "max_samples": Num(1.0, gt=0.0, le=1.0, doc="each member's resample size, as a fraction of the training split"),
 }, doc="train an ensemble instead of one model (dlb train runs the members in parallel)")
 
+class Distribution(Spec):
+    """How a random sweep draws one key: ``{loguniform: [a, b]}``, ``{uniform: [a, b]}``, ``{randint: [a, b]}``
+    (both ends included) or ``{choice: [v1, v2, ...]}``."""
+
+    KINDS = ("loguniform", "uniform", "randint", "choice")
+
+    def __init__(self, doc: str = ""):
+        self.default, self.doc = REQUIRED, doc
+
+    def describe(self) -> str:
+        return "one of {loguniform: [a, b]}, {uniform: [a, b]}, {randint: [a, b]}, {choice: [values]}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if not isinstance(value, Mapping) or len(value) != 1:
+            raise ConfigError(f"expected {self.describe()}, got {show(value)}", path)
+        (kind, args), = value.items()
+        if kind not in self.KINDS:
+            raise ConfigError(f"unknown distribution {show(kind)}{did_you_mean(str(kind), list(self.KINDS))} "
+                              f"(allowed: {', '.join(self.KINDS)})", path)
+        where = f"{path}.{kind}"
+        if kind == "choice":
+            return {kind: Seq(Anything(), min_len=1).validate(args, where)}
+        low, high = Seq(Num(integer=kind == "randint"), length=2).validate(args, where)
+        if kind == "loguniform" and low <= 0:
+            raise ConfigError(f"loguniform needs bounds > 0 (it draws log-uniformly), got {low:g}", where)
+        if low > high or (low == high and kind != "randint"):
+            raise ConfigError(f"expected low < high, got [{low:g}, {high:g}]", where)
+        return {kind: [low, high]}
+
+
+def _check_sweep(values: dict) -> tuple[str, str] | None:
+    lengths = {k: len(v) for k, v in values["zip"].items()}
+    if len(set(lengths.values())) > 1:
+        return "zip", ("zip lists must have the same length (they are stepped together), got "
+                       + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+    random_keys = set((values["random"] or {}).get("params") or {})
+    for a, b in (("grid", "zip"), ("grid", "random"), ("zip", "random")):
+        keys_a = random_keys if a == "random" else set(values[a])
+        keys_b = random_keys if b == "random" else set(values[b])
+        both = sorted(keys_a & keys_b)
+        if both:
+            return b, f"{both[0]} is swept both in {a} and in {b}; sweep each key in one place"
+    return None
+
+
+SWEEP = Section({
+    "grid": MapOf(Seq(Anything(), min_len=1), {}, doc="values per dotted key; every combination is a point, e.g. "
+                                                       "{optimizer.lr: [1.0e-3, 1.0e-2], model.hidden: [[64], [128]]}"),
+    "zip": MapOf(Seq(Anything(), min_len=1), {}, doc="lists of the same length stepped together (paired values), "
+                                                      "crossed with the grid"),
+    "random": Optional(Section({
+        "n": Num(integer=True, ge=1, le=100_000, doc="points to draw"),
+        "seed": Num(0, integer=True, ge=0, doc="seed of the draws (the runs keep the config's seed)"),
+        "params": MapOf(Distribution(), doc="a distribution per dotted key, e.g. {optimizer.lr: {loguniform: "
+                                            "[1.0e-4, 1.0e-1]}, train.batch_size: {choice: [32, 64]}}"),
+    }), doc="random search: n points drawn from the distributions, crossed with the grid"),
+    "metric": Choice(["auto", "val_acc", "val_loss", "test_acc", "test_loss", "train_loss"], "auto",
+                     doc="what picks the best point; auto: val_acc (val_loss for regression), or the held-out "
+                         "folds' test_acc/test_loss with --kfold"),
+    "mode": Choice(["auto", "max", "min"], "auto", doc="auto: max for accuracies, min for losses"),
+}, doc="a sweep (dlb sweep): grid x zip x random points, each trained with every seed and fold", check=_check_sweep)
+
 #: every top-level section; add a section here and it is validated, defaulted and documented
 SECTIONS: dict[str, Spec] = {
     "name": Optional(Str(), doc="run name (default: the config file's name)"),
@@ -241,6 +307,7 @@ SECTIONS: dict[str, Spec] = {
     "train": TRAIN,
     "cv": CV,
     "ensemble": ENSEMBLE,
+    "sweep": SWEEP,
 }
 
 ROOT = Section(SECTIONS, doc="a dlbasics experiment")

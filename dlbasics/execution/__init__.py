@@ -8,19 +8,45 @@ only decide where ``run_task`` runs and verify what comes back. An executor is a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from .local import InProcessExecutor, LocalProcessExecutor, default_jobs
-from .task import EXIT_CODES, Task, TaskResult
+from .task import EXIT_CODES, ExecutorError, Task, TaskResult
 from .worker import run_task
 
 
 class Executor(Protocol):
-    """Runs tasks, calling ``on_done`` as each finishes; returns the results in task order."""
+    """Runs tasks, calling ``on_progress(task, row)`` after each epoch (where it can) and ``on_done(result)`` as
+    each finishes; returns the results in task order. On an exception (Ctrl-C) it stops what runs and re-raises."""
 
-    def run(self, tasks: Sequence[Task], on_done: Callable[[TaskResult], None] | None = None
-            ) -> list[TaskResult]: ...
+    def run(self, tasks: Sequence[Task], on_done: Callable[[TaskResult], None] | None = None,
+            on_progress: Callable[[Task, dict[str, Any]], None] | None = None) -> list[TaskResult]: ...
 
 
-__all__ = ["EXIT_CODES", "Executor", "InProcessExecutor", "LocalProcessExecutor", "Task", "TaskResult", "default_jobs",
-           "run_task"]
+__all__ = [
+    "EXIT_CODES",
+    "Executor",
+    "ExecutorError",
+    "InProcessExecutor",
+    "LocalProcessExecutor",
+    "Task",
+    "TaskResult",
+    "default_jobs",
+    "make_executor",
+    "run_task",
+]
+
+
+def make_executor(spec: str = "local", jobs: int | None = None, collect: bool = False) -> Executor:
+    """The executor named on the command line: ``local`` (persistent local workers), ``dask`` (the cluster at
+    ``$DLB_DASK_SCHEDULER``, else a new LocalCluster of ``jobs`` workers) or ``dask://HOST:PORT``."""
+    if spec == "local":
+        if collect:
+            raise ExecutorError("--collect sends run folders back from Dask workers; it needs --executor dask")
+        return LocalProcessExecutor(jobs)
+    if spec == "dask" or spec.startswith("dask://"):
+        from .dask import DaskExecutor
+
+        address = "tcp://" + spec[len("dask://"):] if spec.startswith("dask://") else None
+        return DaskExecutor(address, jobs, collect)
+    raise ExecutorError(f"unknown executor {spec!r} (allowed: local, dask, dask://HOST:PORT)")

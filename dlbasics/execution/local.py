@@ -1,11 +1,14 @@
-"""The local executor: up to ``jobs`` tasks at once, each in a fresh ("spawn") process with one BLAS thread.
+"""The local executor: ``jobs`` persistent worker processes, each with one BLAS thread.
 
-A member that crashes, even in C code, fails alone. The parent trusts only what it can verify: a result
-that the worker sent *and* an exit code that agrees with it. A worker that dies without a result (killed,
-segfault, out of memory) or exits with a code that contradicts its result is recorded as failed with the
-reason, in the returned :class:`TaskResult` and in the member's own summary.json, whatever that file said.
-Workers treat SIGTERM and SIGHUP (a closed terminal) like an interrupt, so they mark their run
-interrupted, and they are sent SIGTERM if the parent dies.
+A worker is spawned once, imports NumPy and dlbasics once, keeps the data sets it has loaded (a sweep's
+members mostly share one), and runs task after task: per member, only the training itself costs time.
+A member that crashes its worker, even in C code, fails alone: the worker is replaced and the next tasks go on.
+
+The parent trusts only what it can verify. A worker reports each epoch (``on_progress``) and then its
+:class:`TaskResult`; a worker that dies before reporting (killed, segfault, out of memory) is recorded as failed
+with the reason, in the returned result and in the member's own summary.json, whatever that file said.
+Workers treat SIGTERM and SIGHUP (a closed terminal) like an interrupt, so they mark their run interrupted,
+and they get SIGTERM when the parent dies. On Ctrl-C in the parent every worker is stopped the same way.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from .task import EXIT_CODES, Task, TaskResult
-from .worker import run_task
+from .task import Task, TaskResult
+from .worker import is_run_folder, run_task, summary_on_disk
 
 #: seconds the workers get to mark their runs interrupted after a Ctrl-C, before they are killed
 STOP_GRACE_S = 30.0
+
+OnDone = Callable[[TaskResult], None]
+OnProgress = Callable[[Task, dict[str, Any]], None]
 
 
 def default_jobs() -> int:
@@ -62,21 +68,27 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child(task: Task, conn: Connection) -> None:
-    """Spawned process: run one task, send its result, exit with the run's exit code."""
-
+def _worker(conn: Connection) -> None:
+    """A spawned worker: run the tasks the parent sends until it sends None (or a stop signal arrives)."""
+    from ..runner import cache_datasets
     from ..signals import interrupt_on_stop_signals
 
     interrupt_on_stop_signals()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the children
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the workers
     if hasattr(signal, "pthread_sigmask"):  # the parent started us with these blocked
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     _die_with_parent()
-    result = run_task(task)
-    with _signals_blocked(signal.SIGTERM, signal.SIGHUP):  # the result is the point: do not lose it now
-        conn.send(result)
-        conn.close()
-    sys.exit(EXIT_CODES[result.status])
+    cache_datasets()
+    try:
+        while (message := conn.recv()) is not None:
+            index, task = message
+            result = run_task(task, lambda row, i=index: conn.send(("progress", i, row)))
+            with _signals_blocked(signal.SIGTERM, signal.SIGHUP):  # the result is the point: do not lose it
+                conn.send(("done", index, result))
+            if result.status == "interrupted":
+                break  # a stop signal: this worker is done
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
+        pass  # stopped while idle, or the parent is gone
 
 
 def _death(exitcode: int | None) -> str:
@@ -88,28 +100,22 @@ def _death(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
-def verified(task: Task, result: TaskResult | None, exitcode: int | None, seconds: float,
-             stopping: bool) -> TaskResult:
-    """The result to believe: the worker's own when its exit code agrees with it; otherwise failed (or
-    interrupted, when the parent was stopping the workers) with the reason."""
-    if result is not None and exitcode == EXIT_CODES.get(result.status):
-        result.exitcode, result.seconds = exitcode, seconds
-        return result
-    said = f" after reporting {result.status}" if result is not None else " before reporting a result"
+def died(task: Task, exitcode: int | None, seconds: float, stopping: bool) -> TaskResult:
+    """The result of a task whose worker died before reporting: failed (interrupted, when the parent was
+    stopping the workers), with the reason."""
     status = "interrupted" if stopping else "failed"
-    from .worker import _summary_on_disk
-
-    summary = result.summary if result is not None else _summary_on_disk(task.run_dir)
-    return TaskResult(task, status, summary, f"worker {_death(exitcode)}{said}", seconds, exitcode)
+    return TaskResult(task, status, summary_on_disk(task.run_dir),
+                      f"worker {_death(exitcode)} before reporting a result", seconds, exitcode)
 
 
 def record(result: TaskResult) -> None:
     """Make the member's summary.json tell the truth the parent knows (a worker that died cannot)."""
     from ..runs.folder import RunFolder
-    from .worker import _summary_on_disk
 
     run_dir = Path(result.task.run_dir)
-    on_disk = _summary_on_disk(run_dir)
+    if run_dir.exists() and not is_run_folder(run_dir):
+        return  # not ours to write into
+    on_disk = summary_on_disk(run_dir)
     if on_disk.get("status") == result.status:
         return
     summary = {**on_disk, "name": on_disk.get("name") or result.task.name, "status": result.status,
@@ -123,92 +129,119 @@ def record(result: TaskResult) -> None:
 
 
 @dataclass
-class _Running:
-    task: Task
+class _Worker:
     proc: Any
     conn: Connection
-    t0: float
-    result: TaskResult | None = None
+    index: int | None = None  # the task it runs
+    t0: float = 0.0
 
 
 class LocalProcessExecutor:
-    """Up to ``jobs`` tasks at a time, each in a fresh spawned process with train.threads = 1."""
+    """``jobs`` persistent worker processes (default: the CPU cores), each training with train.threads = 1."""
 
     def __init__(self, jobs: int | None = None):
         self.jobs = max(1, jobs or default_jobs())
 
-    def run(self, tasks: Sequence[Task], on_done: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
-        """Run every task; call ``on_done`` as each ends; return the results in task order. On Ctrl-C (any
-        exception in the parent) the running workers are stopped, recorded as interrupted, and it re-raises."""
+    def run(self, tasks: Sequence[Task], on_done: OnDone | None = None,
+            on_progress: OnProgress | None = None) -> list[TaskResult]:
+        """Run every task; ``on_progress(task, row)`` after each epoch, ``on_done(result)`` as each ends;
+        return the results in task order. On Ctrl-C (any exception in the parent) the workers are stopped, their
+        runs recorded as interrupted, and it re-raises."""
         ctx = mp.get_context("spawn")
-        pending = deque(enumerate(tasks))
-        running: dict[int, _Running] = {}
+        pending = deque(range(len(tasks)))
+        workers: list[_Worker] = []
         results: dict[int, TaskResult] = {}
+        prepared = [Task(t.name, {**t.config, "train": {**t.config["train"], "threads": 1}},
+                         Path(t.run_dir).absolute(), t.meta) for t in tasks]
 
-        def finish(i: int, stopping: bool) -> None:
-            r = running.pop(i)
-            r.proc.join()
-            if r.result is None and r.conn.poll():
-                with contextlib.suppress(EOFError, OSError):
-                    r.result = r.conn.recv()
-            r.conn.close()
-            results[i] = verified(r.task, r.result, r.proc.exitcode, time.perf_counter() - r.t0, stopping)
-            record(results[i])
-            if on_done is not None and not stopping:
-                on_done(results[i])
+        def start() -> _Worker:
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child_end,), name="dlb-worker", daemon=True)
+            with _signals_blocked(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                proc.start()  # a Ctrl-C during the worker's start-up reaches only the parent
+            child_end.close()
+            return _Worker(proc, parent_end)
+
+        def finish(index: int, result: TaskResult, notify: bool = True) -> None:
+            record(result)
+            results[index] = result
+            if on_done is not None and notify:
+                on_done(result)
 
         try:
-            while pending or running:
-                while pending and len(running) < self.jobs:
-                    i, task = pending.popleft()
-                    cfg = {**task.config, "train": {**task.config["train"], "threads": 1}}
-                    task1 = Task(task.name, cfg, Path(task.run_dir).absolute(), task.meta)
-                    parent_end, child_end = ctx.Pipe(duplex=False)
-                    proc = ctx.Process(target=_child, args=(task1, child_end), name=f"dlb-{task.name}")
-                    with _signals_blocked(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                        proc.start()  # a Ctrl-C during the child's start-up reaches only the parent
-                    child_end.close()
-                    running[i] = _Running(task, proc, parent_end, time.perf_counter())
-                self._wait(running, finish)
+            workers = [start() for _ in range(min(self.jobs, len(tasks)))]
+            while pending or any(w.index is not None for w in workers):
+                if not workers:
+                    workers.append(start())
+                for w in workers:
+                    if w.index is None and pending:
+                        w.index, w.t0 = pending.popleft(), time.perf_counter()
+                        w.conn.send((w.index, prepared[w.index]))
+                self._serve(workers, tasks, finish, on_progress, start, pending)
         except BaseException:
-            self._stop(running, finish)
+            self._stop(workers, tasks, finish)
             raise
+        finally:
+            for w in workers:
+                with contextlib.suppress(OSError, ValueError):
+                    w.conn.send(None)
+            for w in workers:
+                w.proc.join(5)
+                if w.proc.is_alive():
+                    w.proc.kill()
         return [results[i] for i in range(len(tasks))]
 
     @staticmethod
-    def _wait(running: dict[int, _Running], finish: Callable[[int, bool], None], timeout: float = 1.0) -> None:
-        by_handle = {}
-        for i, r in running.items():
-            by_handle[r.proc.sentinel] = i
-            if r.result is None:
-                by_handle[r.conn] = i
-        for handle in wait(list(by_handle), timeout):
-            i = by_handle[handle]
-            r = running.get(i)
-            if r is None:
-                continue
-            if handle is r.conn:
-                with contextlib.suppress(EOFError, OSError):  # died without a result: the sentinel says so
-                    r.result = r.conn.recv()
-            elif not r.proc.is_alive():
-                finish(i, False)
+    def _serve(workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None],
+               on_progress: OnProgress | None, start: Callable[[], _Worker], pending: deque) -> None:
+        """Wait for messages or deaths and handle them."""
+        handles = {w.conn: w for w in workers} | {w.proc.sentinel: w for w in workers}
+        for handle in wait(list(handles), timeout=1.0):
+            w = handles[handle]
+            if handle is w.conn:
+                try:
+                    kind, index, payload = w.conn.recv()
+                except (EOFError, OSError):
+                    continue  # the sentinel tells the rest
+                if kind == "progress" and on_progress is not None:
+                    on_progress(tasks[index], payload)
+                elif kind == "done":
+                    payload.seconds = time.perf_counter() - w.t0
+                    w.index = None
+                    finish(index, payload)
+            elif not w.proc.is_alive() and w in workers:
+                w.proc.join()
+                workers.remove(w)
+                if w.index is not None:
+                    finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, False))
+                if pending:
+                    workers.append(start())
 
     @staticmethod
-    def _stop(running: dict[int, _Running], finish: Callable[[int, bool], None]) -> None:
-        for r in running.values():  # they mark their runs interrupted and report
+    def _stop(workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None]) -> None:
+        for w in workers:  # they mark their runs interrupted and report
             with contextlib.suppress(OSError):
-                r.proc.terminate()
+                w.proc.terminate()
         deadline = time.monotonic() + STOP_GRACE_S
-        for r in list(running.values()):
-            while r.result is None and r.proc.is_alive() and time.monotonic() < deadline:
-                if r.conn.poll(0.1):
-                    with contextlib.suppress(EOFError, OSError):
-                        r.result = r.conn.recv()
-            r.proc.join(max(0.0, deadline - time.monotonic()))
-            if r.proc.is_alive():
-                r.proc.kill()
-        for i in list(running):
-            finish(i, True)
+        for w in workers:
+            while w.index is not None and w.proc.is_alive() and time.monotonic() < deadline:
+                if w.conn.poll(0.1):
+                    try:
+                        kind, index, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        break
+                    if kind == "done":
+                        payload.seconds = time.perf_counter() - w.t0
+                        finish(index, payload, notify=False)
+                        w.index = None
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+            if w.index is not None:
+                finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, True),
+                       notify=False)
+                w.index = None
 
 
 class InProcessExecutor:
@@ -217,11 +250,13 @@ class InProcessExecutor:
     For notebooks, debugging and tests: no process start-up, and a breakpoint in the training loop works.
     """
 
-    def run(self, tasks: Sequence[Task], on_done: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+    def run(self, tasks: Sequence[Task], on_done: OnDone | None = None,
+            on_progress: OnProgress | None = None) -> list[TaskResult]:
         results = []
         for task in tasks:
-            result = run_task(Task(task.name, task.config, Path(task.run_dir).absolute(), task.meta))
-            result.exitcode = None
+            task = Task(task.name, task.config, Path(task.run_dir).absolute(), task.meta)
+            report = (lambda row, t=task: on_progress(t, row)) if on_progress is not None else None
+            result = run_task(task, report)
             results.append(result)
             if result.status == "interrupted":
                 raise KeyboardInterrupt

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+
+class ExecutorError(RuntimeError):
+    """An executor cannot start: an unknown name, a missing extra, an unreachable scheduler. One line."""
+
+
 #: how a run ended -> the exit code of the process that ran it (the `dlb` exit codes)
 EXIT_CODES = {"completed": 0, "diverged": 4, "interrupted": 130, "failed": 1}
 

@@ -5,7 +5,7 @@ Member i is the config with ``data.bootstrap: {index: i}`` and seed + i, so memb
 in their initial weights; validation and test sets are the same for all. Averaging many high-variance models
 lowers the variance of the prediction (not its bias): the ensemble is usually better than its average member.
 
-    runs/<stamp>-<name>-bagging-<hash6>/
+    runs/<stamp>-bagging-<name>-<hash6>/
         member-0/ ... member-<n-1>/   ordinary run folders
         ensemble.csv                  each member's test metrics and the ensemble's
         summary.json                  the ensemble's test metrics, the members' mean
@@ -14,7 +14,6 @@ lowers the variance of the prediction (not its bias): the ensemble is usually be
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from ..config import resolve_config
-from ..execution import Executor, LocalProcessExecutor, Task, TaskResult
+from ..execution import Executor, Task
 from ..nn.losses import LOSSES
-from ..runs.folder import RunFolder, atomic_write, json_safe
+from ..runs.folder import atomic_write
 from ..runs.paths import run_path
-from ..runs.summary import group_status
+from .multirun import OnDone, OnProgress, close_group, guard, open_group, run_group
 
 
 @dataclass
@@ -71,17 +70,14 @@ def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndar
 
 
 def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-        on_done: Callable[[str, TaskResult], None] | None = None) -> BaggingResult:
+        on_done: OnDone | None = None, on_progress: OnProgress | None = None) -> BaggingResult:
     """Train the members in parallel, then evaluate their average on the test set."""
     members = member_configs(cfg)
-    parent = RunFolder.create(runs_dir, f"{cfg['name']}-bagging")
-    summary: dict[str, Any] = {"status": "running", "kind": "bagging", "run_id": parent.run_id, "name": cfg["name"],
-                               "n_estimators": len(members), "max_samples": cfg["ensemble"]["max_samples"]}
-    parent.write_summary(summary)
-    tasks = [Task(name, member, run_path(parent.path, name)) for name, member in members]
-    try:
-        outcomes = (executor or LocalProcessExecutor()).run(tasks, (lambda o: on_done(o.task.name, o)) if on_done
-                                                            else None)
+    group = open_group("bagging", cfg["name"], runs_dir, n_estimators=len(members),
+                       max_samples=cfg["ensemble"]["max_samples"])
+    tasks = [Task(name, member, run_path(group.path, name)) for name, member in members]
+    outcomes = run_group(group, tasks, executor, on_done, on_progress)
+    with guard(group):
         rows, outputs, targets = [], [], None
         for o in outcomes:
             final = (o.summary.get("final") or {})
@@ -97,16 +93,12 @@ def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Ex
                                    {k: v for k, v in cfg["loss"].items() if k != "name"})
             rows.append({"model": f"ensemble of {len(outputs)}", "status": "completed",
                          **{f"test_{k}": v for k, v in ens.items()}, "n_train": None})
-            summary["final"] = {f"test_{k}": v for k, v in ens.items()}
+            group.summary["final"] = {f"test_{k}": v for k, v in ens.items()}
             done = [r for r in rows[:-1] if r["status"] == "completed"]
-            summary["members_mean"] = {k: float(np.mean([r[k] for r in done])) for k in ("test_loss", "test_acc")
-                                       if all(r.get(k) is not None for r in done)}
+            group.summary["members_mean"] = {k: float(np.mean([r[k] for r in done])) for k in ("test_loss", "test_acc")
+                                             if all(r.get(k) is not None for r in done)}
         import pandas as pd
 
-        atomic_write(parent.path / "ensemble.csv", pd.DataFrame(rows).to_csv(index=False).encode())
-    except BaseException as err:
-        parent.mark_stopped(summary, err)
-        raise
-    summary["status"] = group_status([o.status for o in outcomes])
-    parent.write_summary(json_safe(summary))
-    return BaggingResult(parent.path, rows, summary)
+        atomic_write(group.path / "ensemble.csv", pd.DataFrame(rows).to_csv(index=False).encode())
+        close_group(group, outcomes)
+    return BaggingResult(group.path, rows, group.summary)

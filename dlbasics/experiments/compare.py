@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, resolve_config
 from ..config.fields import did_you_mean
-from ..execution import Executor, LocalProcessExecutor, Task, TaskResult
+from ..execution import Executor, Task, TaskResult
 from ..optim.optimizers import OPTIMIZERS
-from ..runs.folder import RunFolder, json_safe
+from ..runs.folder import RunFolder
 from ..runs.paths import run_path
-from ..runs.summary import group_status
+from .multirun import OnDone, OnProgress, close_group, guard, open_group, run_group
 
 COLUMNS = ["member", "status", "optimizer", "lr", "epochs", "best_epoch", "best_val_loss", "best_val_acc",
            "final_train_loss", "final_train_acc", "final_train_eval_acc", "final_val_loss", "final_val_acc", "gap",
@@ -163,23 +163,21 @@ def sort_rows(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
 
 
 def replicate(cfg: dict[str, Any], kind: str, r: int, k: int) -> dict[str, Any]:
-    """Replicate ``r`` of a member: seed + r ("seeds"), or held-out fold r of k ("folds")."""
-    out = copy.deepcopy(cfg)
+    """Replicate ``r`` of a member: seed + r ("seeds"), or held-out fold r of k ("folds", split as the member's
+    ``cv`` section says: its strategy, gap, window)."""
     if kind == "seeds":
+        out = copy.deepcopy(cfg)
         out["seed"] = cfg["seed"] + r
         out["name"] = f"{cfg['name']}-seed{out['seed']}"
-    else:
-        from .cv import resolve_strategy
+        return out
+    from .cv import with_fold
 
-        out["data"]["fold"] = [{"strategy": resolve_strategy(cfg, "auto"), "k": k, "index": r, "gap": 0,
-                                "window": None, "fraction": 0.2}]
-        out["name"] = f"{cfg['name']}-fold{r}"
-    return out
+    return with_fold(cfg, k, r)
 
 
 def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_dir: str | Path | None = None,
-            executor: Executor | None = None, sort_by: str | None = None,
-            on_done: Callable[[str, TaskResult], None] | None = None, seeds: int = 1, folds: int = 0,
+            executor: Executor | None = None, sort_by: str | None = None, on_done: OnDone | None = None,
+            on_progress: OnProgress | None = None, seeds: int = 1, folds: int = 0,
             baseline: str | None = None) -> Comparison:
     """Train every member (in parallel through ``executor``) into one parent folder and tabulate them.
 
@@ -191,42 +189,33 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
     """
     labels = unique_labels([m for m, _ in members])
     members = list(zip(labels, (cfg for _, cfg in members)))
-    parent = RunFolder.create(runs_dir, f"compare-{name}")
     kind, count = ("folds", folds) if folds else ("seeds", max(1, seeds))
+    sort_by = sort_by or default_sort(members)
+    group = open_group("compare", name, runs_dir, sort_by=sort_by, members=labels, replicates=kind,
+                       n_replicates=count)
     tasks = []
     for i, (member, cfg) in enumerate(members):
-        folder = member_path(parent.path, i, member)
+        folder = member_path(group.path, i, member)
         if count == 1 and kind == "seeds":
             tasks.append(Task(member, cfg, folder, {"member": member}))
         else:
             tasks += [Task(f"{member} {kind[:-1]} {r}", replicate(cfg, kind, r, count),
                            run_path(folder, f"{kind[:-1]}-{r}"), {"member": member, "replicate": f"{kind[:-1]}{r}"})
                       for r in range(count)]
-    sort_by = sort_by or default_sort(members)
-    summary: dict[str, Any] = {"status": "running", "kind": "compare", "run_id": parent.run_id, "name": name,
-                               "sort_by": sort_by, "members": labels, "replicates": kind, "n_replicates": count}
-    parent.write_summary(summary)
-    executor = executor or LocalProcessExecutor()
-    try:
-        outcomes = executor.run(tasks, (lambda o: on_done(o.task.name, o)) if on_done else None)
+    outcomes = run_group(group, tasks, executor, on_done, on_progress)
+    with guard(group):
         runs = [_row(o.task.meta["member"], o) for o in outcomes]
         if count == 1 and kind == "seeds":
             rows = sort_rows(runs, sort_by)
-            write_outputs(parent, rows, outcomes)
+            write_outputs(group.folder, rows, outcomes)
         else:
             for row, o in zip(runs, outcomes):
                 row["replicate"] = o.task.meta["replicate"]
             rows = sort_rows(aggregate(runs, labels, kind, sort_by, baseline), sort_by)
-            firsts = [o for o in outcomes if o.task.meta["replicate"] in ("seed0", "fold0")]
-            write_outputs(parent, rows, firsts, runs)
-            summary["baseline"] = baseline or members[0][0]
-    except BaseException as err:
-        parent.mark_stopped(summary, err)
-        raise
-    summary.update(status=group_status([o.status for o in outcomes]),
-                   statuses={r["member"]: r["status"] for r in rows})
-    parent.write_summary(json_safe(summary))
-    return Comparison(parent.path, rows, sort_by)
+            write_outputs(group.folder, rows, outcomes, runs)
+            group.summary["baseline"] = baseline or members[0][0]
+        close_group(group, outcomes, statuses={r["member"]: r["status"] for r in rows})
+    return Comparison(group.path, rows, sort_by)
 
 
 AGGREGATED = ("test_acc", "test_loss", "final_val_acc", "final_val_loss", "final_train_loss", "gap")
@@ -281,10 +270,11 @@ def _pairs(mine: list[dict[str, Any]], base: list[dict[str, Any]], key: str) -> 
 
 def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Sequence[TaskResult],
                   runs: list[dict[str, Any]] | None = None) -> None:
-    """comparison.csv (and replicates.csv: every run), the overlay plots against epoch and wall-clock time
-    (with replicates: each member's first replicate)."""
+    """comparison.csv (and replicates.csv: every run), and the curves against epoch and wall-clock time: one line
+    per member, or with replicates each member's mean over all of them with its 95 % band."""
     import pandas as pd
 
+    from ..plots.bands import frames_of, plot_bands
     from ..plots.compare import plot_overlay
     from ..runs.folder import atomic_write
 
@@ -293,17 +283,24 @@ def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Seque
     else:
         atomic_write(parent.path / "comparison.csv", pd.DataFrame(rows).to_csv(index=False).encode())
         atomic_write(parent.path / "replicates.csv", pd.DataFrame(runs).to_csv(index=False).encode())
-    curves = {}
+    groups: dict[str, list[Any]] = {}
     for o in outcomes:
-        path = o.task.run_dir / "metrics.csv"
-        if path.is_file() and path.stat().st_size:
-            df = pd.read_csv(path)
-            if len(df):
-                curves[o.task.meta["member"] + ("" if o.status == "completed" else f" ({o.status})")] = df
+        groups.setdefault(o.task.meta["member"], []).append(o)
+    curves = {}
+    for member, results in groups.items():
+        frames = frames_of([o.task.run_dir for o in results])
+        failed = [o.status for o in results if o.status != "completed"]
+        if frames:
+            curves[member + (f" ({', '.join(sorted(set(failed)))})" if failed else "")] = frames
     if not curves:
         return
-    has_acc = any("val_acc" in df or "train_acc" in df for df in curves.values())
+    has_acc = any("val_acc" in df or "train_acc" in df for frames in curves.values() for df in frames)
     for metric in ["loss", *(["acc"] if has_acc else [])]:
         for x in ("epoch", "elapsed_s"):
             label = "accuracy" if metric == "acc" else "loss"
-            parent.save_figure(plot_overlay(curves, metric, x), f"{label}_vs_{'epoch' if x == 'epoch' else 'time'}.png")
+            if runs is None:
+                fig = plot_overlay({k: v[0] for k, v in curves.items()}, metric, x)
+            else:
+                fig = plot_bands(curves, metric, x, title=f"{label}: mean over {len(outcomes) // len(groups)} "
+                                                          f"replicates per member, 95 % t-band")
+            parent.save_figure(fig, f"{label}_vs_{'epoch' if x == 'epoch' else 'time'}.png")

@@ -23,19 +23,19 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, resolve_config
 from ..data.datasets import DATASETS
-from ..execution import Executor, LocalProcessExecutor, Task, TaskResult
+from ..execution import Executor, Task, TaskResult
 from ..nn.losses import LOSSES
-from ..runs.folder import RunFolder, atomic_write, json_safe
+from ..runs.folder import RunFolder, atomic_write
 from ..runs.paths import run_path
-from ..runs.summary import group_status
 from ..stats import mean_ci
+from .multirun import Group, OnDone, OnProgress, close_group, guard, open_group, run_group
 
 METRICS = ("test_acc", "test_loss", "val_acc", "val_loss")
 
@@ -62,6 +62,18 @@ def resolve_strategy(cfg: dict[str, Any], strategy: str) -> str:
 def _level(cv: dict[str, Any], strategy: str, k: int, index: int) -> dict[str, Any]:
     return {"strategy": strategy, "k": k, "index": index, "gap": cv["gap"], "window": cv["window"],
             "fraction": cv["fraction"]}
+
+
+def with_fold(cfg: dict[str, Any], k: int, index: int) -> dict[str, Any]:
+    """``cfg`` trained on fold ``index`` of a k-fold split of its training set, split as its ``cv`` section says
+    (strategy, gap, window; auto, nested and holdout become the automatic k-fold strategy). One definition for
+    `dlb compare --kfold` and `dlb sweep --kfold`."""
+    out = copy.deepcopy(cfg)
+    strategy = cfg["cv"]["strategy"]
+    strategy = resolve_strategy(cfg, "auto" if strategy in ("nested", "holdout") else strategy)
+    out["data"]["fold"] = [_level(cfg["cv"], strategy, k, index)]
+    out["name"] = f"{cfg['name']}-fold{index}"
+    return out
 
 
 def _member(cfg: dict[str, Any], name: str, levels: list[dict[str, Any]], overrides: Sequence[str] = ()
@@ -136,32 +148,25 @@ def check(cfg: dict[str, Any]) -> None:
 
 
 def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-                   on_done: Callable[[str, TaskResult], None] | None = None) -> CVResult:
+                   on_done: OnDone | None = None, on_progress: OnProgress | None = None) -> CVResult:
     """Run the config's cross-validation (``cv`` section) and write the CV folder."""
-    executor = executor or LocalProcessExecutor()
     strategy = resolve_strategy(cfg, cfg["cv"]["strategy"])
     nested = strategy == "nested"
     members = nested_plan(cfg) if nested else plan(cfg)  # every member validated before a folder exists
-    parent = RunFolder.create(runs_dir, f"cv-{cfg['name']}")
-    summary: dict[str, Any] = {"status": "running", "kind": "cv", "run_id": parent.run_id, "name": cfg["name"],
-                               "strategy": strategy, "k": cfg["cv"]["k"], "seed": cfg["seed"]}
-    parent.write_summary(summary)
-    done = (lambda o: on_done(o.task.name, o)) if on_done else None
-    try:
-        if nested:
-            rows, choices = _nested(cfg, members, parent, executor, done)
-            summary["choices"] = choices
-        else:
-            tasks = [Task(name, member, run_path(parent.path, name)) for name, member in members]
-            rows = [{"fold": i, **_outcome_metrics(o)} for i, o in enumerate(executor.run(tasks, done))]
-        summary["metrics"] = summarise(rows)
-        summary["status"] = group_status([r["status"] for r in rows])
-        write_outputs(parent, rows, summary)
-    except BaseException as err:
-        parent.mark_stopped(summary, err)
-        raise
-    parent.write_summary(json_safe(summary))
-    return CVResult(parent.path, rows, summary)
+    group = open_group("cv", cfg["name"], runs_dir, strategy=strategy, k=cfg["cv"]["k"], seed=cfg["seed"])
+    if nested:
+        rows, choices, results = _nested(cfg, members, group, executor, on_done, on_progress)
+        group.summary["choices"] = choices
+    else:
+        tasks = [Task(name, member, run_path(group.path, name), {"fold": i})
+                 for i, (name, member) in enumerate(members)]
+        results = run_group(group, tasks, executor, on_done, on_progress)
+        rows = [{"fold": i, **_outcome_metrics(o)} for i, o in enumerate(results)]
+    with guard(group):
+        group.summary["metrics"] = summarise(rows)
+        write_outputs(group.folder, rows, group.summary)
+        close_group(group, results)
+    return CVResult(group.path, rows, group.summary)
 
 
 def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any], int, int]]:
@@ -187,55 +192,55 @@ def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any], int, int
     return members
 
 
-def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any], int, int]], parent: RunFolder,
-            executor: Executor, done: Callable[[TaskResult], None] | None
-            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any], int, int]], group: Group,
+            executor: Executor | None, on_done: OnDone | None, on_progress: OnProgress | None
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[TaskResult]]:
     cv = cfg["cv"]
     points = grid_points(cv["grid"])
     outer = resolve_strategy(cfg, "auto")
     key, maximise = _score_key(cfg), _score_key(cfg).endswith("acc")
-    tasks = [Task(name, member, run_path(parent.path, name), {"outer": i, "grid": g})
+    tasks = [Task(name, member, run_path(group.path, name), {"outer": i, "grid": g})
              for name, member, i, g in members]
     scores: dict[tuple[int, int], list[float]] = {}
-    for o in executor.run(tasks, done):
+    for o in run_group(group, tasks, executor, on_done, on_progress):
         value = (o.summary.get("final") or {}).get(key)
         if o.status == "completed" and value is not None:
             scores.setdefault((o.task.meta["outer"], o.task.meta["grid"]), []).append(value)
     finals, choices = [], []
-    for i in range(cv["k"]):
-        means = {g: sum(scores[i, g]) / len(scores[i, g]) for g in range(len(points)) if scores.get((i, g))}
-        if not means:
-            raise RuntimeError(f"every inner run of outer fold {i} failed; see {parent.path}")
-        best = (max if maximise else min)(means, key=means.get)
-        choices.append({"fold": i, "choice": points[best], "inner_mean": means[best],
-                        "inner_means": {json.dumps(points[g]): m for g, m in means.items()}})
-        name = f"fold-{i}"
-        finals.append(Task(name, _member(cfg, f"{cfg['name']}-{name}", [_level(cv, outer, cv["k"], i)],
-                                         _overrides(points[best])), run_path(parent.path, name)))
+    with guard(group):
+        for i in range(cv["k"]):
+            means = {g: sum(scores[i, g]) / len(scores[i, g]) for g in range(len(points)) if scores.get((i, g))}
+            if not means:
+                raise RuntimeError(f"every inner run of outer fold {i} failed; see {group.path}")
+            best = (max if maximise else min)(means, key=means.get)
+            choices.append({"fold": i, "choice": points[best], "inner_mean": means[best],
+                            "inner_means": {json.dumps(points[g]): m for g, m in means.items()}})
+            name = f"fold-{i}"
+            finals.append(Task(name, _member(cfg, f"{cfg['name']}-{name}", [_level(cv, outer, cv["k"], i)],
+                                             _overrides(points[best])), run_path(group.path, name), {"fold": i}))
+    results = run_group(group, finals, executor, on_done, on_progress)
     rows = [{"fold": i, "choice": json.dumps(choices[i]["choice"]), **_outcome_metrics(o)}
-            for i, o in enumerate(executor.run(finals, done))]
-    return rows, choices
+            for i, o in enumerate(results)]
+    return rows, choices, results
 
 
 def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    """folds.csv, the per-fold bar chart with the mean and its interval, and the fold curves overlaid."""
+    """folds.csv, the per-fold chart with the mean and its interval, and the learning curves: the folds' mean
+    with its 95 % band, each fold faint behind it."""
     import pandas as pd
 
-    from ..plots.compare import plot_overlay
+    from ..plots.bands import frames_of, plot_bands
     from ..plots.cv import plot_folds
 
     atomic_write(parent.path / "folds.csv", pd.DataFrame(rows).to_csv(index=False).encode())
     metric = "test_acc" if "test_acc" in summary["metrics"] else "test_loss"
     if metric in summary["metrics"]:
         parent.save_figure(plot_folds(rows, metric, summary["metrics"][metric]), "folds.png")
-    curves = {}
-    for r in rows:
-        path = Path(r["run_dir"]) / "metrics.csv"
-        if path.is_file() and path.stat().st_size:
-            df = pd.read_csv(path)
-            if len(df):
-                curves[f"fold {r['fold']}"] = df
-    if curves:
-        parent.save_figure(plot_overlay(curves, "loss"), "curves_loss.png")
-        if any("val_acc" in df for df in curves.values()):
-            parent.save_figure(plot_overlay(curves, "acc"), "curves_accuracy.png")
+    frames = frames_of([r["run_dir"] for r in rows])
+    if frames:
+        label = f"{len(frames)} folds"
+        parent.save_figure(plot_bands({label: frames}, "loss", title="loss: mean over the folds, 95 % t-band"),
+                           "curves_loss.png")
+        if any("val_acc" in df for df in frames):
+            parent.save_figure(plot_bands({label: frames}, "acc", title="accuracy: mean over the folds, 95 % t-band"),
+                               "curves_accuracy.png")

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import secrets
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,11 +122,13 @@ class RunFolder:
         self._columns: list[str] = []
 
     @classmethod
-    def create(cls, runs_dir: str | Path | None, name: str, when: float | None = None) -> RunFolder:
-        """A new folder ``<YYYYmmdd-HHMMSS>-<name>-<6 random hex>``; never reuses an existing one."""
+    def create(cls, runs_dir: str | Path | None, name: str, when: float | None = None,
+               tag: str | None = None) -> RunFolder:
+        """A new folder ``<YYYYmmdd-HHMMSS>-<name>-<6 random hex, or tag>``; never reuses an existing one."""
         runs_dir = cls.check_writable(runs_dir)
-        for _ in range(100):
-            path = run_path(runs_dir, name, stamp=True, when=when)
+        for attempt in range(100):
+            again = f"{tag}-{secrets.token_hex(2)}" if tag and attempt else tag  # the same second, the same tag
+            path = run_path(runs_dir, name, stamp=True, when=when, tag=again)
             try:
                 path.mkdir()
             except FileExistsError:

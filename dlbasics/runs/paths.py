@@ -40,15 +40,17 @@ def folder_name(name: str, index: int | None = None, width: int = 2) -> str:
 
 
 def run_path(parent: str | Path, name: str, *, index: int | None = None, width: int = 2, stamp: bool = False,
-             when: float | None = None) -> Path:
+             when: float | None = None, tag: str | None = None) -> Path:
     """The absolute path of a run folder named after ``name`` inside ``parent`` (nothing is created).
 
-    ``stamp=True``: ``<YYYYmmdd-HHMMSS>-<name>-<6 random hex>`` for a new top-level run (time ``when`` or now).
-    Raises RunPathError when the result would not resolve inside ``parent``.
+    ``stamp=True``: ``<YYYYmmdd-HHMMSS>-<name>-<tag>`` for a new top-level run (time ``when`` or now; ``tag``
+    defaults to 6 random hex digits: a sweep passes the hash that finds it again). Raises RunPathError when the
+    result would not resolve inside ``parent``.
     """
     component = folder_name(name, index, width)
     if stamp:
-        component = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}-{component}-{secrets.token_hex(3)}"
+        suffix = folder_name(tag) if tag else secrets.token_hex(3)
+        component = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}-{component}-{suffix}"
     root = Path(parent).resolve()
     path = root / component
     resolved = path.resolve()

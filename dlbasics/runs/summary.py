@@ -44,15 +44,18 @@ def _mapping(v: Any) -> bool:
     return v is None or isinstance(v, Mapping)
 
 
-#: the keys a run's summary.json holds and what each must be
+#: the keys every summary.json (a run's or a group's) may hold and what each must be
 CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "status": (lambda v: v in STATUSES, f"one of {', '.join(STATUSES)}"),
     "run_id": (_text, "a string"), "name": (_text, "a string"), "kind": (_text, "a string"),
     "message": (_text, "a string"), "started": (_text, "a string"), "finished": (_text, "a string"),
     "seed": (_number, "a number"), "duration_s": (_number, "a number"), "steps": (_number, "a number"),
     "epochs_planned": (_number, "a number"), "epochs_completed": (_number, "a number"),
-    "final": (_numbers, "a mapping of metrics"), "best": (_numbers, "a mapping of metrics"),
-    "timing": (_numbers, "a mapping of timings"), "data": (_mapping, "a mapping"), "model": (_mapping, "a mapping"),
+    "final": (_numbers, "a mapping of metrics"), "timing": (_numbers, "a mapping of timings"),
+}
+#: more keys of a single run's summary (a group folder, with a "kind", uses these names its own way)
+RUN_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "best": (_numbers, "a mapping of metrics"), "data": (_mapping, "a mapping"), "model": (_mapping, "a mapping"),
 }
 
 
@@ -62,7 +65,8 @@ def check_summary(summary: Any, where: str = "summary.json") -> dict[str, Any]:
         raise CorruptRunError(f"{where}: expected a JSON object, got {type(summary).__name__}")
     if "status" not in summary:
         raise CorruptRunError(f"{where}: no status")
-    for key, (ok, what) in CHECKS.items():
+    checks = CHECKS if summary.get("kind") not in (None, "train") else {**CHECKS, **RUN_CHECKS}
+    for key, (ok, what) in checks.items():
         if key in summary and not ok(summary[key]):
             shown = json.dumps(summary[key])
             shown = shown if len(shown) <= 40 else shown[:37] + "..."

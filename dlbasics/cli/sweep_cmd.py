@@ -1,0 +1,161 @@
+"""`dlb sweep`: a study over grids x seeds x folds, resumable (registered on the main app)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..runs.folder import json_safe
+from .common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CollectOpt,
+    ExecutorOpt,
+    RunsDirOpt,
+    SetOpt,
+    executor_for,
+    fail,
+    terminate_as_interrupt,
+    user_errors,
+)
+from .live import Board
+
+METRIC_CHOICES = ("auto", "val_acc", "val_loss", "test_acc", "test_loss", "train_loss")
+
+
+def sweep(
+    config: Annotated[Path, typer.Argument(help="YAML config file (its sweep: section, if any, is swept).",
+                                           show_default=False)],
+    set_: SetOpt = None,
+    seeds: Annotated[int, typer.Option(help="Train every point with this many seeds (seed, seed + 1, ...).")] = 1,
+    kfold: Annotated[int, typer.Option(help="Train every point (and seed) on the k folds of a cross-validation of "
+                                            "the training set; metrics on the held-out folds.")] = 0,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Members trained at once (default: CPU cores).")] = None,
+    executor: ExecutorOpt = "local",
+    collect: CollectOpt = False,
+    metric: Annotated[str | None, typer.Option(help="What picks the best point: val_acc, val_loss, test_acc, "
+                                                    "test_loss, train_loss (default: sweep.metric, auto).")] = None,
+    mode: Annotated[str | None, typer.Option(help="max or min (default: max for accuracies).")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the sweep folder (default: the config's name).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this sweep folder (default: the newest folder of the "
+                                                     "same sweep in --runs-dir).", show_default=False)] = None,
+    new: Annotated[bool, typer.Option("--new", help="Start a new folder even if this sweep ran before.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the members and train nothing.")] = False,
+    runs_dir: RunsDirOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
+) -> None:
+    """Sweep a config: every point of the grid (x zip x random draws) with every seed and fold.
+
+    Values: --set optimizer.lr=1e-4,1e-3,1e-2 --set model.hidden=[64],[128,64] (a comma splits values outside
+    brackets and quotes), range(a,b[,step]), or a sweep: section in the YAML. The same command again continues
+    the sweep (finished members are kept); writes runs/<stamp>-sweep-<name>-<hash6>/ with results.csv,
+    points.csv (mean and 95 % t-interval per point), summary.json (the best point) and plots.
+    """
+    from ..config import ConfigError, load_config
+    from ..config.values import split_override
+    from ..experiments.sweep import check_plan, plan_sweep, run_sweep
+
+    if metric is not None and metric not in METRIC_CHOICES:
+        raise fail(f"--metric {metric!r}: allowed: {', '.join(METRIC_CHOICES)}", EXIT_USAGE)
+    if mode is not None and mode not in ("auto", "max", "min"):
+        raise fail(f"--mode {mode!r}: allowed: max, min", EXIT_USAGE)
+    if resume is not None and new:
+        raise fail("--resume continues a folder and --new starts one; give one of them", EXIT_USAGE)
+    with user_errors(config):
+        axes: dict[str, list[Any]] = {}
+        plain = []
+        for text in set_ or []:
+            key, values = split_override(text)
+            if values is None:
+                plain.append(text)
+            else:
+                axes[key] = values
+        base = load_config(config, plain)
+        plan = plan_sweep(base, axes, seeds=seeds, kfold=kfold, name=name, metric=metric, mode=mode)
+        if dry_run:
+            _print_members(plan)
+            return
+        if resume is not None and not (resume / "sweep.yaml").is_file():
+            raise ConfigError(f"--resume {resume}: not a sweep folder (no sweep.yaml)")
+        check_plan(plan)
+        terminate_as_interrupt()
+        console = Console(stderr=True, quiet=quiet or json_)
+        with executor_for(executor, jobs, collect) as ex:
+            console.print(f"sweep {plan.name}: {len(plan.points)} points x {seeds} seeds"
+                          + (f" x {kfold} folds" if kfold else "") + f" = {len(plan.members)} members, "
+                          f"{ex.jobs} parallel jobs ({executor})", highlight=False)
+            try:
+                with Board([], console, ex.jobs, quiet=quiet or json_) as board:
+                    result = run_sweep(plan, runs_dir=runs_dir, executor=ex, on_done=board.on_done,
+                                       on_progress=board.on_progress, resume=resume, new=new,
+                                       command=["dlb", *sys.argv[1:]])
+            except KeyboardInterrupt:
+                raise fail("interrupted; running members are marked interrupted; the same command continues the "
+                           "sweep", EXIT_INTERRUPTED) from None
+    if json_:
+        print(json.dumps(json_safe(result.summary), indent=2))
+    elif not quiet:
+        if result.reused:
+            print(f"kept {result.reused} completed members from before; trained {len(result.rows) - result.reused}")
+        Console().print(points_table(result.points, plan.metric, plan.mode))
+        print(best_line(result.summary))
+        print(f"sweep folder: {result.path}")
+    if result.summary["status"] != "completed":
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_members(plan: Any) -> None:
+    table = Table(title=f"sweep {plan.name}: {len(plan.members)} members (dry run, nothing trains)")
+    for col in ("#", "point", "seed", "fold", "member id"):
+        table.add_column(col, justify="right" if col in ("#", "seed", "fold") else "left", no_wrap=col != "point")
+    for m in plan.members:
+        table.add_row(str(m.index), m.values, str(m.config["seed"]), "" if m.fold is None else str(m.fold), m.id)
+    Console().print(table)
+
+
+def _pm(row: dict[str, Any], key: str) -> str:
+    mean = row.get(key)
+    if mean is None:
+        return ""
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    return f"{mean:.4f}" + (f" ± {(high - low) / 2:.4f}" if low is not None and high is not None else "")
+
+
+def points_table(points: list[dict[str, Any]], metric: str, mode: str) -> Table:
+    """Points, best first by ``metric``: n, the metric as mean ± half-width of its 95 % t-interval."""
+    ranked = sorted(points, key=lambda p: (p.get(metric) is None, -(p.get(metric) or 0) if mode == "max"
+                                           else (p.get(metric) or 0)))
+    extra = [k for k in ("test_acc", "test_loss") if k != metric and any(p.get(k) is not None for p in points)][:1]
+    table = Table(title=f"points by {metric} ({mode}), mean ± 95 % half-width")
+    for col in ("point", "n", metric, *extra):
+        table.add_column(col, justify="left" if col == "point" else "right", no_wrap=col != "point")
+    for p in ranked:
+        table.add_row(p["label"], f"{p['n']}/{p['members']}", _pm(p, metric), *(_pm(p, k) for k in extra))
+    return table
+
+
+def best_line(summary: dict[str, Any]) -> str:
+    """``best: lr=0.001 val_acc 0.9512 [0.9480, 0.9544] (n=3); vs runner-up ...: difference ..., p ...``."""
+    best = summary.get("best")
+    if not best:
+        return "best: none (no member completed with the metric)"
+    metric = summary.get("metric")
+    ci = f" [{best['low']:.4f}, {best['high']:.4f}]" if best.get("low") is not None else ""
+    text = f"best: {best['label']}  {metric} {best['mean']:.4f}{ci} (n={best['n']})"
+    cmp = summary.get("best_vs_runner_up") or {}
+    runner = summary.get("runner_up") or {}
+    if cmp.get("test"):
+        verdict = "distinguishable" if cmp["distinguishable"] else "not distinguishable"
+        text += (f"; vs runner-up {runner['label']}: difference {cmp['diff']:+.4f} [{cmp['low']:+.4f}, "
+                 f"{cmp['high']:+.4f}], p = {cmp['p_value']:.3g} ({cmp['test']}): {verdict} at 5 %")
+    elif runner:
+        text += f"; runner-up {runner['label']}: {cmp.get('note', '')}"
+    return text
