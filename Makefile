@@ -31,7 +31,7 @@ demo: install
 	@echo "(the dlb command lives in $(BIN); activate that environment to use it directly)"
 
 test: dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: dev
 	$(PY) -m ruff check dlbasics tests

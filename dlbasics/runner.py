@@ -30,6 +30,7 @@ from ._version import __version__
 from .config import ConfigError, config_hash, load_config, yaml_io
 from .config.schema import DATA
 from .data.datasets import DATASETS, Splits, load_dataset, make_splits
+from .errors import describe_os_error, one_line
 from .nn.losses import LOSSES, Loss
 from .nn.model import LayerShapeError, Sequential
 from .nn.registry import model_from_config
@@ -37,7 +38,7 @@ from .optim.groups import build_param_groups
 from .optim.optimizers import OPTIMIZERS, Optimizer
 from .optim.schedules import SCHEDULES, Schedule
 from .rng import stream
-from .runs.folder import METRIC_COLUMNS, RunFolder, describe_os_error
+from .runs.folder import METRIC_COLUMNS, RunFolder
 from .signals import interrupt_message
 from .train.callbacks import EarlyStopping
 from .train.loop import Callback, History, fit, predict
@@ -347,7 +348,7 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     cfg, s = exp.config, exp.splits
     classify = exp.loss.task == "classification"
     summary: dict[str, Any] = {
-        "status": "running", "run_id": folder.run_id, "name": cfg["name"], "seed": cfg["seed"],
+        "status": "running", "kind": "train", "run_id": folder.run_id, "name": cfg["name"], "seed": cfg["seed"],
         "started": _now(), "finished": None, "duration_s": None,
         "epochs_planned": cfg["train"]["epochs"], "epochs_completed": 0, "steps": 0,
         "best": None, "final": None, "message": "",
@@ -400,11 +401,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     except KeyboardInterrupt as err:
         summary["status"], summary["message"] = "interrupted", interrupt_message(err)
         raise
-    except OSError as err:
-        summary["status"], summary["message"] = "failed", describe_os_error(err)
-        raise
     except Exception as err:
-        summary["status"], summary["message"] = "failed", f"{type(err).__name__}: {err}"
+        summary["status"], summary["message"] = "failed", one_line(err)
         raise
     finally:
         _finish(exp, folder, summary, history, test, t0, load_s, raise_errors=ended)

@@ -285,3 +285,61 @@ train: {{epochs: 1, batch_size: 16}}
     assert result.returncode == 3, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
     assert f"{MNIST[2]}.gz" in result.stderr and "gzip" in result.stderr
+
+
+def test_a_server_trickling_its_headers_is_abandoned_at_the_deadline(tmp_path):
+    import contextlib
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve():
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.0 200 OK\r\n")
+            while not stop.wait(0.2):  # a header line every 0.2 s: no single read ever times out
+                conn.sendall(b"X-Slow: a\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(DownloadError, match="no response within 1 s"):
+            download_file(NAME, [f"http://127.0.0.1:{listener.getsockname()[1]}/"], tmp_path, GOOD_MD5,
+                          progress=False, deadline=1, timeout=0.5, retries=0)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - start < 3 and not list(tmp_path.iterdir())
+
+
+def test_a_full_disk_during_a_download_names_the_file_and_is_not_a_data_error(site, tmp_path, monkeypatch):
+    import errno
+
+    mirror = site.mirror("m1", {NAME: GOOD})
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(download.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(OSError) as info:
+        download_file(NAME, [mirror], tmp_path / "dest", GOOD_MD5, progress=False)
+    assert info.value.errno == errno.ENOSPC and info.value.filename.endswith(".part")
+    assert not isinstance(info.value, DownloadError) and not list((tmp_path / "dest").iterdir())

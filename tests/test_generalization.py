@@ -175,6 +175,9 @@ def test_bias_variance_command_writes_its_folder(app, tmp_path):
     assert {"bias2", "variance", "noise", "total", "measured"} <= set(table.columns)
     assert set(pd.read_csv(folder / "learning_curve.csv")["capacity"]) == {1, 3, 8}
     assert "bias^2" in result.stdout and "run folder" in result.stdout
+    from dlbasics.runs.summary import read_summary
+
+    assert read_summary(folder / "summary.json")["kind"] == "bias-variance"  # `dlb runs list` reads it
 
 
 def test_boosting_command_writes_its_folder(app, tmp_path):
@@ -183,6 +186,9 @@ def test_boosting_command_writes_its_folder(app, tmp_path):
     (folder,) = (tmp_path / "runs").iterdir()
     assert {p.name for p in folder.iterdir()} >= {"boosting.csv", "boosting.png", "summary.json"}
     assert "AdaBoost" in result.stdout and "one stump" in result.stdout
+    from dlbasics.runs.summary import read_summary
+
+    assert read_summary(folder / "summary.json")["kind"] == "boosting"  # `dlb runs list` reads it
 
 
 @pytest.mark.parametrize("args", [

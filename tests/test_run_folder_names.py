@@ -72,3 +72,36 @@ def test_a_runs_dir_that_is_a_file_is_one_line(write_config, tmp_path):
     result = dlb("train", write_config(TINY), "--runs-dir", tmp_path / "afile")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "afile: the runs dir is a file, not a folder" in result.stderr
+
+
+def test_every_run_folder_path_in_the_package_is_built_by_run_path():
+    """The grep-able guarantee, checked: every Task's folder is a run_path(...) (or a helper that returns one), an
+    earlier task's own folder, or a worker's scratch copy of it; RunFolder.create goes through run_path itself."""
+    import ast
+    from pathlib import Path
+
+    builders = {"run_path", "member_path", "member_dir"}
+    root = Path(__file__).resolve().parents[1] / "dlbasics"
+    seen = 0
+    for source in root.rglob("*.py"):
+        tree = ast.parse(source.read_text())
+        assigned = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                assigned[node.targets[0].id] = node.value
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Task"):
+                continue
+            arg = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "run_dir")
+            if isinstance(arg, ast.Name):
+                arg = assigned.get(arg.id, arg)
+            names = {getattr(n, "id", None) or getattr(n, "attr", None) for n in ast.walk(arg)
+                     if isinstance(n, (ast.Name, ast.Attribute))}
+            called = isinstance(arg, ast.Call) and getattr(arg.func, "id", None) in builders
+            assert called or "run_dir" in names, f"{source.name}:{node.lineno} builds a run folder path by hand"
+            seen += 1
+    assert seen >= 8
+    helpers = (root / "experiments" / "compare.py").read_text() + (root / "experiments" / "sweep.py").read_text()
+    assert "return run_path(" in helpers.split("def member_path")[1].split("def ")[0]
+    assert "return run_path(" in helpers.split("def member_dir")[1].split("def ")[0]
+    assert "run_path(runs_dir" in (root / "runs" / "folder.py").read_text()

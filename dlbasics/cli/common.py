@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -59,8 +60,8 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
     from ..config import ConfigError
     from ..data.datasets import DataError
     from ..data.download import DownloadError
+    from ..errors import describe_os_error
     from ..execution import ExecutorError
-    from ..runs.folder import describe_os_error
     from ..runs.paths import RunPathError
     from ..runs.summary import CorruptRunError
 
@@ -85,3 +86,18 @@ def terminate_as_interrupt() -> None:
     from ..signals import interrupt_on_stop_signals
 
     interrupt_on_stop_signals()
+
+
+def interruptible(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that ends on Ctrl-C, SIGTERM or SIGHUP with one line and exit code 130 (commands that have
+    something to say about what was kept catch the interrupt themselves, earlier)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        terminate_as_interrupt()
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
+
+    return wrapper

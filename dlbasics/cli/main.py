@@ -29,6 +29,7 @@ from .common import (
     RunsDirOpt,
     SetOpt,
     fail,
+    interruptible,
     terminate_as_interrupt,
     user_errors,
 )
@@ -127,12 +128,13 @@ def show_config(
 
 
 def _model_table(cfg: dict[str, Any]) -> Table:
-    """The config's model as a rich table (loads the data set to know the input shape)."""
+    """The config's model as a rich table, built exactly as `dlb train` builds it (the data split, so a full batch
+    is the real training set, and the same memory check)."""
     from ..nn.footprint import format_bytes, from_config
-    from ..runner import build_model, model_inputs
+    from ..runner import build
 
-    input_shape, n_outputs = model_inputs(cfg)
-    net = build_model(cfg, input_shape, n_outputs)
+    exp = build(cfg, progress=False)
+    net, input_shape = exp.model, exp.splits.dataset.input_shape
     table = Table(title=f"{cfg['name']}: input (N, {', '.join(map(str, input_shape))})")
     for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
         table.add_column(col, justify=justify)
@@ -142,7 +144,7 @@ def _model_table(cfg: dict[str, Any]) -> Table:
     table.add_section()
     table.add_row("", "total", "", f"{net.num_parameters():,}")
     table.add_row("", "memory to train (estimate)", "",
-                  format_bytes(from_config(cfg, net, input_shape).total))
+                  format_bytes(from_config(cfg, net, input_shape, len(exp.splits.x_train)).total))
     return table
 
 
@@ -401,6 +403,11 @@ app.command()(sweep_commands.sweep)
 app.command("bias-variance")(generalization_commands.bias_variance)
 app.command()(generalization_commands.boosting)
 app.command()(stats_commands.bootstrap)
+
+
+for _typer in (app, runs_app, data_app):
+    for _command in _typer.registered_commands:
+        _command.callback = interruptible(_command.callback)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ class ConfigError(ValueError):
         self.source = source
 
     def __str__(self) -> str:
-        parts = [p for p in (self.source, self.path) if p]
+        parts = [p if len(p) <= 100 else p[:97] + "..." for p in (self.source, self.path) if p]
         return ": ".join([*parts, self.message])
 
 

@@ -60,7 +60,7 @@ def _range(args: str, source: str) -> list[Any]:
     start, stop, step = (*nums, 1)[:3]
     if step == 0 or not all(math.isfinite(n) for n in (start, stop, step)):
         raise ConfigError(f"range({args}): the step must be a finite number other than 0", source=source)
-    count = math.ceil((stop - start) / step)
+    count = math.ceil((stop - start) / step - 1e-9)  # range(0.1, 0.4, 0.1) is 3 values, not 4
     if count <= 0:
         raise ConfigError(f"range({args}) is empty", source=source)
     if count > MAX_RANGE:

@@ -29,6 +29,7 @@ import hashlib
 import http.client
 import os
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -84,7 +85,7 @@ class _PermanentError(Exception):
     """A failure that moves on to the next mirror at once."""
 
 
-class _LocalWriteError(Exception):
+class _LocalWriteError(Exception):  # args[0]: the OSError
     """Writing the downloaded data to disk failed; no mirror can fix that."""
 
 
@@ -205,11 +206,33 @@ def _progress_bar(description: str, enabled: bool) -> Iterator[_NoProgress | _Ri
         yield _RichProgress(progress, description)
 
 
+def _open(request: urllib.request.Request, timeout: float, pace: _Pace) -> Any:
+    """``urlopen`` within the attempt's deadline: a server that trickles its status line and headers a byte at a
+    time never trips the per-read ``timeout``, so the opening runs in a thread and is abandoned at the deadline
+    (the thread ends when its socket times out)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["response"] = urllib.request.urlopen(request, timeout=timeout)
+        except BaseException as err:  # handed to the caller below
+            box["error"] = err
+
+    thread = threading.Thread(target=target, name="dlb-download-open", daemon=True)
+    thread.start()
+    thread.join(max(0.0, pace.deadline - (time.monotonic() - pace.start)))
+    if thread.is_alive():
+        raise _PermanentError(f"no response within {pace.deadline:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["response"]
+
+
 def _stream(url: str, out: BinaryIO, timeout: float, pace: _Pace, bar: _NoProgress | _RichProgress) -> str:
     """Stream ``url`` into ``out``, returning the MD5 of the bytes received."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _open(request, timeout, pace) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             bar.reset(total)
@@ -221,7 +244,7 @@ def _stream(url: str, out: BinaryIO, timeout: float, pace: _Pace, bar: _NoProgre
                 try:
                     out.write(chunk)
                 except OSError as err:
-                    raise _LocalWriteError(f"cannot write {out.name}: {_reason(err)}") from None
+                    raise _LocalWriteError(err) from None
                 received += len(chunk)
                 bar.advance(len(chunk))
                 pace.check(received)
@@ -242,9 +265,13 @@ def _fetch(url: str, tmp: Path, timeout: float, pace: _Pace, bar: _NoProgress | 
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            got = _stream(url, out, timeout, pace, bar)
-            out.flush()
-            os.fsync(out.fileno())
+            try:
+                got = _stream(url, out, timeout, pace, bar)
+                out.flush()
+                os.fsync(out.fileno())
+            except _LocalWriteError as err:  # a full disk: the file is named, no mirror can help
+                cause = err.args[0]
+                raise OSError(cause.errno, cause.strerror, str(tmp)) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -291,8 +318,6 @@ def download_file(filename: str, mirrors: Sequence[str], dest_dir: str | os.Path
                     except _PermanentError as err:
                         reason = str(err)
                         break
-                    except _LocalWriteError as err:
-                        raise DownloadError(f"could not download {filename}: {err}") from None
                     if got != expected:
                         os.unlink(tmp)
                         reason = f"checksum mismatch (expected {expected}, got {got})"

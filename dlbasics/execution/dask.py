@@ -162,9 +162,9 @@ class DaskExecutor:
                 if files is not None:
                     _write_back(prepared[i].run_dir, files)
             except Exception as err:  # a task that raised, a worker lost too often, a file that cannot be written
-                from .worker import _one_line
+                from ..errors import one_line
 
-                result = TaskResult(prepared[i], "failed", {}, f"dask: {_one_line(err)}",
+                result = TaskResult(prepared[i], "failed", {}, f"dask: {one_line(err)}",
                                     time.perf_counter() - t0)
             record(result)
             results[i] = result

@@ -75,11 +75,11 @@ def _worker(conn: Connection) -> None:
 
     interrupt_on_stop_signals()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the workers
-    if hasattr(signal, "pthread_sigmask"):  # the parent started us with these blocked
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
-    _die_with_parent()
-    cache_datasets()
     try:
+        if hasattr(signal, "pthread_sigmask"):  # the parent started us with these blocked: a stop signal sent
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})  # now
+        _die_with_parent()                                                # lands in the except below
+        cache_datasets()
         while (message := conn.recv()) is not None:
             index, task = message
             result = run_task(task, lambda row, i=index: conn.send(("progress", i, row)))
@@ -87,8 +87,8 @@ def _worker(conn: Connection) -> None:
                 conn.send(("done", index, result))
             if result.status == "interrupted":
                 break  # a stop signal: this worker is done
-    except (KeyboardInterrupt, EOFError, BrokenPipeError):
-        pass  # stopped while idle, or the parent is gone
+    except (KeyboardInterrupt, EOFError, OSError):
+        pass  # stopped while idle, or the parent is gone (a broken pipe)
 
 
 def _death(exitcode: int | None) -> str:
@@ -154,13 +154,13 @@ class LocalProcessExecutor:
         prepared = [Task(t.name, {**t.config, "train": {**t.config["train"], "threads": 1}},
                          Path(t.run_dir).absolute(), t.meta) for t in tasks]
 
-        def start() -> _Worker:
+        def start() -> None:
             parent_end, child_end = ctx.Pipe()
             proc = ctx.Process(target=_worker, args=(child_end,), name="dlb-worker", daemon=True)
             with _signals_blocked(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                proc.start()  # a Ctrl-C during the worker's start-up reaches only the parent
-            child_end.close()
-            return _Worker(proc, parent_end)
+                proc.start()  # a Ctrl-C during the worker's start-up reaches only the parent, once it is listed
+                child_end.close()
+                workers.append(_Worker(proc, parent_end))
 
         def finish(index: int, result: TaskResult, notify: bool = True) -> None:
             record(result)
@@ -169,10 +169,11 @@ class LocalProcessExecutor:
                 on_done(result)
 
         try:
-            workers = [start() for _ in range(min(self.jobs, len(tasks)))]
+            for _ in range(min(self.jobs, len(tasks))):
+                start()
             while pending or any(w.index is not None for w in workers):
                 if not workers:
-                    workers.append(start())
+                    start()
                 for w in workers:
                     if w.index is None and pending:
                         w.index, w.t0 = pending.popleft(), time.perf_counter()
@@ -193,7 +194,7 @@ class LocalProcessExecutor:
 
     @staticmethod
     def _serve(workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None],
-               on_progress: OnProgress | None, start: Callable[[], _Worker], pending: deque) -> None:
+               on_progress: OnProgress | None, start: Callable[[], None], pending: deque) -> None:
         """Wait for messages or deaths and handle them."""
         handles = {w.conn: w for w in workers} | {w.proc.sentinel: w for w in workers}
         for handle in wait(list(handles), timeout=1.0):
@@ -215,10 +216,24 @@ class LocalProcessExecutor:
                 if w.index is not None:
                     finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, False))
                 if pending:
-                    workers.append(start())
+                    start()
 
     @staticmethod
     def _stop(workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None]) -> None:
+        from ..signals import STOP_SIGNALS, _ignore
+
+        saved = {}
+        for sig in (signal.SIGINT, *STOP_SIGNALS):  # a second Ctrl-C must not abandon the workers half-stopped
+            with contextlib.suppress(ValueError):
+                saved[sig] = signal.signal(sig, _ignore)
+        try:
+            LocalProcessExecutor._stop_workers(workers, tasks, finish)
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+
+    @staticmethod
+    def _stop_workers(workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None]) -> None:
         for w in workers:  # they mark their runs interrupted and report
             with contextlib.suppress(OSError):
                 w.proc.terminate()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import one_line
 from ..train.loop import Callback
 from .task import Task, TaskResult
 
@@ -26,15 +27,6 @@ class _Report(Callback):
 
     def on_epoch_end(self, row: dict[str, Any]) -> None:
         self.progress({**row, "epochs": self.epochs})
-
-
-def _one_line(err: BaseException) -> str:
-    from ..runs.folder import describe_os_error
-
-    if isinstance(err, OSError) and err.errno is not None:
-        return describe_os_error(err)
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def run_task(task: Task, progress: Progress | None = None) -> TaskResult:
@@ -62,7 +54,7 @@ def run_task(task: Task, progress: Progress | None = None) -> TaskResult:
 
         summary, status, error = summary_on_disk(run_dir), "interrupted", interrupt_message(err)
     except Exception as err:
-        summary, status, error = summary_on_disk(run_dir), "failed", _one_line(err)
+        summary, status, error = summary_on_disk(run_dir), "failed", one_line(err)
         with contextlib.suppress(OSError):
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "error.log").write_text(traceback.format_exc())

@@ -26,7 +26,7 @@ from ..config.fields import did_you_mean
 from ..execution import Executor, Task, TaskResult
 from ..optim.optimizers import OPTIMIZERS
 from ..runs.folder import RunFolder
-from ..runs.paths import run_path
+from ..runs.paths import folder_name, run_path
 from .multirun import OnDone, OnProgress, close_group, guard, open_group, run_group
 
 COLUMNS = ["member", "status", "optimizer", "lr", "epochs", "best_epoch", "best_val_loss", "best_val_acc",
@@ -80,7 +80,7 @@ def unique_labels(names: Sequence[str]) -> list[str]:
     ``02-a-2``), which the index prefix makes unique by construction (never a guessed ``-2`` suffix)."""
     if len(set(names)) == len(names):
         return list(names)
-    return [run_path(".", name, index=i).name for i, name in enumerate(names)]
+    return [folder_name(name, index=i) for i, name in enumerate(names)]
 
 
 def member_path(parent: Path, index: int, label: str) -> Path:

@@ -141,8 +141,9 @@ class Footprint:
     def culprit(self) -> tuple[int, str]:
         """The layer responsible for most of the memory: (its index, what it takes).
 
-        A layer that keeps the shape (batch norm, an activation, dropout) is charged to the layer that made the
-        shape: a conv2d with 100,000 channels is to blame for the batch norm and ReLU after it. E.g.
+        A layer that keeps the shape and has at most a few parameters per feature (batch norm, an activation,
+        dropout) is charged to the layer that made the shape: a conv2d with 100,000 channels is to blame for the
+        batch norm and ReLU after it; a square dense layer answers for itself. E.g.
         (1, "layer 1, dense 784->100000000: 78,500,000,000 parameters"), (0, "layer 0, conv2d
         1x28x28->100000x28x28: 627 GB of activations for a batch of 500 (layers 0-2)").
         """
@@ -150,7 +151,8 @@ class Footprint:
             return -1, "no layers"
         stages: list[list[LayerFootprint]] = []
         for lf in self.layers:
-            if stages and lf.plan.output_shape == lf.plan.input_shape:
+            follows = lf.plan.output_shape == lf.plan.input_shape and lf.params <= 4 * max(lf.plan.output_shape)
+            if stages and follows:
                 stages[-1].append(lf)
             else:
                 stages.append([lf])

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..config import yaml_io
+from ..errors import describe_os_error, one_line
 from .paths import run_path
 
 METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penalty", "val_loss", "val_acc",
@@ -46,13 +47,6 @@ def _umask() -> int:
 
 
 _FILE_MODE = 0o666 & ~_umask()
-
-
-def describe_os_error(err: OSError) -> str:
-    """One line for a failed file operation: ``<file>: no space left on device (ENOSPC)``."""
-    code = errno.errorcode.get(err.errno or 0)
-    reason = (err.strerror or str(err)).lower() + (f" ({code})" if code else "")
-    return f"{err.filename}: {reason}" if err.filename else reason
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -187,13 +181,12 @@ class RunFolder:
         never "running"; a failure to write that is swallowed (``err`` is what the caller re-raises)."""
         interrupted = isinstance(err, KeyboardInterrupt)
         summary["status"] = "interrupted" if interrupted else "failed"
-        if isinstance(err, OSError) and err.errno is not None:
-            summary["message"] = describe_os_error(err)
+        if not interrupted:
+            summary["message"] = one_line(err)
         else:
             from ..signals import interrupt_message
 
-            summary["message"] = (interrupt_message(err) if interrupted  # type: ignore[arg-type]
-                                  else f"{type(err).__name__}: {' '.join(str(err).split())}")
+            summary["message"] = interrupt_message(err) if interrupted else one_line(err)  # type: ignore[arg-type]
         with contextlib.suppress(OSError):
             self.write_summary(summary)
 

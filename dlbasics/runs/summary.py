@@ -35,9 +35,8 @@ def _text(v: Any) -> bool:
 
 
 def _numbers(v: Any) -> bool:
-    """null, or a mapping of names to numbers / null / short strings (an epoch, a metric, a monitor name)."""
-    return v is None or (isinstance(v, Mapping) and all(_number(x) or isinstance(x, (str, bool))
-                                                        for x in v.values()))
+    """null, or a mapping of names to numbers or null (an epoch, metrics, timings)."""
+    return v is None or (isinstance(v, Mapping) and all(_number(x) for x in v.values()))
 
 
 def _mapping(v: Any) -> bool:
@@ -51,11 +50,11 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "message": (_text, "a string"), "started": (_text, "a string"), "finished": (_text, "a string"),
     "seed": (_number, "a number"), "duration_s": (_number, "a number"), "steps": (_number, "a number"),
     "epochs_planned": (_number, "a number"), "epochs_completed": (_number, "a number"),
-    "final": (_numbers, "a mapping of metrics"), "timing": (_numbers, "a mapping of timings"),
 }
 #: more keys of a single run's summary (a group folder, with a "kind", uses these names its own way)
 RUN_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "best": (_numbers, "a mapping of metrics"), "data": (_mapping, "a mapping"), "model": (_mapping, "a mapping"),
+    "final": (_numbers, "a mapping of numbers"), "best": (_numbers, "a mapping of numbers"),
+    "timing": (_numbers, "a mapping of numbers"), "data": (_mapping, "a mapping"), "model": (_mapping, "a mapping"),
 }
 
 
