@@ -361,15 +361,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=2, help="epochs per contender per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (contenders interleaved)")
     parser.add_argument("--config", default=CONFIG, help="take hidden widths, batch size and lr from this config")
-    parser.add_argument("--only", choices=["mlp", "cnn"], help="run one of the two benchmarks")
+    parser.add_argument("--only", choices=["mlp", "cnn", "throughput"], help="run one of the benchmarks")
     parser.add_argument("--cnn-samples", type=int, default=6000, help="training samples per CNN epoch")
     args = parser.parse_args(argv)
-    setup = Setup.from_config(args.config)
-    x, y, xv, yv, source = load_data()
-    if args.only != "cnn":
-        bench_mlp(x, y, xv, yv, source, setup, args.epochs, args.rounds)
-    if args.only != "mlp":
-        bench_cnn(x, y, xv, yv, args.cnn_samples, 1, args.rounds)
+    if args.only in (None, "mlp", "cnn"):
+        setup = Setup.from_config(args.config)
+        x, y, xv, yv, source = load_data()
+        if args.only != "cnn":
+            bench_mlp(x, y, xv, yv, source, setup, args.epochs, args.rounds)
+        if args.only != "mlp":
+            bench_cnn(x, y, xv, yv, args.cnn_samples, 1, args.rounds)
+    if args.only in (None, "throughput"):
+        from .bench_throughput import bench_throughput
+
+        bench_throughput(args.rounds)
 
 
 def bench_mlp(x, y, xv, yv, source: str, setup: Setup, epochs: int, rounds: int) -> None:

@@ -323,8 +323,12 @@ def _best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (), runs_dir: str | Path | None = None,
-          callbacks: Sequence[Callback] = (), progress: bool = True, run_dir: str | Path | None = None) -> Run:
+          callbacks: Sequence[Callback] = (), progress: bool = True, run_dir: str | Path | None = None,
+          plots: bool = True) -> Run:
     """Train one config end to end and return its :class:`Run` (a new folder under ``runs_dir``, or ``run_dir``).
+
+    ``plots=False`` skips loss.png and accuracy.png (members of a comparison, cross-validation or sweep: their
+    group draws them all together, and rendering two figures would cost more than training a small member).
 
     ``config`` is a resolved config dict (from :func:`load_config`) or a path to a YAML file. Raises
     ConfigError before any work for a bad config; a diverged run returns normally with status
@@ -341,10 +345,11 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
         exp = build(cfg, progress=progress)
         load_s = time.perf_counter() - t0
         folder = RunFolder.create_at(run_dir) if run_dir else RunFolder.create(runs_dir, cfg["name"])
-        return _run(exp, folder, callbacks, load_s, threads)
+        return _run(exp, folder, callbacks, load_s, threads, plots)
 
 
-def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load_s: float, threads: int) -> Run:
+def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load_s: float, threads: int,
+         plots: bool = True) -> Run:
     cfg, s = exp.config, exp.splits
     classify = exp.loss.task == "classification"
     summary: dict[str, Any] = {
@@ -405,12 +410,12 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         summary["status"], summary["message"] = "failed", one_line(err)
         raise
     finally:
-        _finish(exp, folder, summary, history, test, t0, load_s, raise_errors=ended)
+        _finish(exp, folder, summary, history, test, t0, load_s, raise_errors=ended, plots=plots)
     return Run(folder.path, summary)
 
 
 def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History,
-            test: dict[str, float], t0: float, load_s: float, raise_errors: bool = True) -> None:
+            test: dict[str, float], t0: float, load_s: float, raise_errors: bool = True, plots: bool = True) -> None:
     """Write weights, plots and the final summary, whatever ended the run.
 
     A file that cannot be written (a full disk, a read-only folder) makes the run "failed", with a message
@@ -443,7 +448,7 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
         from .plots.curves import plot_curves  # matplotlib: imported only when there is something to draw
 
         folder.save_weights(exp.model.state_dict())
-        if rows:
+        if rows and plots:
             folder.save_figure(plot_curves(rows, "loss", title=f"{cfg['name']}: loss"), "loss.png")
             if "train_acc" in rows[0]:
                 folder.save_figure(plot_curves(rows, "acc", title=f"{cfg['name']}: accuracy"), "accuracy.png")

@@ -90,9 +90,16 @@ def test_every_run_folder_path_in_the_package_is_built_by_run_path():
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 assigned[node.targets[0].id] = node.value
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Task"):
+            if not isinstance(node, ast.Call):
                 continue
-            arg = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "run_dir")
+            func = getattr(node.func, "id", None)
+            keyword = next((k.value for k in node.keywords if k.arg == "run_dir"), None)
+            if func == "Task":
+                arg = node.args[2] if len(node.args) > 2 else keyword
+            elif func == "replace" and keyword is not None:  # dataclasses.replace(task, run_dir=...)
+                arg = keyword
+            else:
+                continue
             if isinstance(arg, ast.Name):
                 arg = assigned.get(arg.id, arg)
             names = {getattr(n, "id", None) or getattr(n, "attr", None) for n in ast.walk(arg)
@@ -100,7 +107,7 @@ def test_every_run_folder_path_in_the_package_is_built_by_run_path():
             called = isinstance(arg, ast.Call) and getattr(arg.func, "id", None) in builders
             assert called or "run_dir" in names, f"{source.name}:{node.lineno} builds a run folder path by hand"
             seen += 1
-    assert seen >= 8
+    assert seen >= 9
     helpers = (root / "experiments" / "compare.py").read_text() + (root / "experiments" / "sweep.py").read_text()
     assert "return run_path(" in helpers.split("def member_path")[1].split("def ")[0]
     assert "return run_path(" in helpers.split("def member_dir")[1].split("def ")[0]

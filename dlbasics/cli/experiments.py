@@ -15,8 +15,11 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    CollectOpt,
+    ExecutorOpt,
     RunsDirOpt,
     SetOpt,
+    executor_for,
     fail,
     terminate_as_interrupt,
     user_errors,
@@ -43,6 +46,8 @@ def compare(
                                             "(paired by fold, Nadeau-Bengio corrected t-test).")] = 0,
     baseline: Annotated[str | None, typer.Option(help="Member the others are compared with (default: the first).")]
     = None,
+    executor: ExecutorOpt = "local",
+    collect: CollectOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Train several members side by side (same seed: same initial weights and batches) and compare them.
@@ -51,7 +56,6 @@ def compare(
     plots of loss and accuracy against epoch and against wall-clock time.
     """
     from ..config import ConfigError, load_config
-    from ..execution import LocalProcessExecutor
     from ..experiments.compare import COLUMNS, check_members, compare, config_members, optimizer_members
 
     overrides = list(set_ or [])
@@ -81,18 +85,19 @@ def compare(
         if baseline is not None and baseline not in dict(members):
             raise ConfigError(f"--baseline {baseline!r} is not a member (members: "
                               f"{', '.join(m for m, _ in members)})")
-        check_members(members, seeds=seeds, folds=kfold)
         terminate_as_interrupt()
-        executor = LocalProcessExecutor(jobs)
-        console = Console(stderr=True)
-        console.print(f"comparing {len(members)} members with {executor.jobs} parallel jobs ...", highlight=False)
-        try:
-            with Board([], console, executor.jobs) as board:
-                result = compare(members, name=label, runs_dir=runs_dir, executor=executor, sort_by=sort,
-                                 on_done=board.on_done, on_progress=board.on_progress, seeds=seeds, folds=kfold,
-                                 baseline=baseline)
-        except KeyboardInterrupt:
-            raise fail("interrupted; members that had started are marked interrupted", EXIT_INTERRUPTED) from None
+        with executor_for(executor, jobs, collect) as ex:  # the workers boot while the members are checked
+            check_members(members, seeds=seeds, folds=kfold)
+            console = Console(stderr=True)
+            console.print(f"comparing {len(members)} members with {ex.jobs} parallel jobs ...", highlight=False)
+            try:
+                with Board([], console, ex.jobs) as board:
+                    result = compare(members, name=label, runs_dir=runs_dir, executor=ex, sort_by=sort,
+                                     on_done=board.on_done, on_progress=board.on_progress, seeds=seeds,
+                                     folds=kfold, baseline=baseline)
+            except KeyboardInterrupt:
+                raise fail("interrupted; members that had started are marked interrupted",
+                           EXIT_INTERRUPTED) from None
     if seeds > 1 or kfold:
         Console().print(replicates_table(result.rows, result.sort_by, baseline or members[0][0],
                                          "folds" if kfold else "seeds"))
@@ -141,6 +146,8 @@ def cv(
                                                  "(sets cv.gap).")] = None,
     set_: SetOpt = None,
     jobs: Annotated[int | None, typer.Option(min=1, help="Folds trained at once (default: CPU cores).")] = None,
+    executor: ExecutorOpt = "local",
+    collect: CollectOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Cross-validate a config: one run per fold (in parallel), the folds' mean and 95 % t-interval.
@@ -149,7 +156,6 @@ def cv(
     normalisation statistics come from its own training part; the test set is not used.
     """
     from ..config import ConfigError, load_config
-    from ..execution import LocalProcessExecutor
     from ..experiments import cv as cvx
 
     if kfold is not None and kfold < 2:
@@ -166,19 +172,19 @@ def cv(
         except ConfigError as err:  # name the option the user typed, not the override it became
             err.source = shortcuts.get(err.source, err.source)
             raise
-        cvx.check(cfg)
         terminate_as_interrupt()
-        executor = LocalProcessExecutor(jobs)
-        console = Console(stderr=True)
-        chosen = cvx.resolve_strategy(cfg, cfg["cv"]["strategy"])
-        console.print(f"{chosen} cross-validation of {cfg['name']}: {cfg['cv']['k']} folds, "
-                      f"{executor.jobs} parallel jobs ...", highlight=False)
-        try:
-            with Board([], console, executor.jobs, held_out=True) as board:
-                result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=executor, on_done=board.on_done,
-                                            on_progress=board.on_progress)
-        except KeyboardInterrupt:
-            raise fail("interrupted; folds that had started are marked interrupted", EXIT_INTERRUPTED) from None
+        with executor_for(executor, jobs, collect) as ex:
+            cvx.check(cfg)
+            console = Console(stderr=True)
+            chosen = cvx.resolve_strategy(cfg, cfg["cv"]["strategy"])
+            console.print(f"{chosen} cross-validation of {cfg['name']}: {cfg['cv']['k']} folds, "
+                          f"{ex.jobs} parallel jobs ...", highlight=False)
+            try:
+                with Board([], console, ex.jobs, held_out=True) as board:
+                    result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=ex, on_done=board.on_done,
+                                                on_progress=board.on_progress)
+            except KeyboardInterrupt:
+                raise fail("interrupted; folds that had started are marked interrupted", EXIT_INTERRUPTED) from None
     Console().print(folds_table(result.rows, result.summary))
     for metric, st in result.summary["metrics"].items():
         if metric.startswith("test") and st.get("low") is not None:
@@ -214,18 +220,22 @@ def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Table:
 
 
 def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool,
-               json_out: bool = False) -> None:
+               json_out: bool = False, executor: str = "local", collect: bool = False) -> None:
     """`dlb train --seeds N` (N seeds of one config) or a bagging ensemble, run in parallel."""
-    from ..execution import LocalProcessExecutor
-    from ..experiments.bagging import bag
-    from ..experiments.compare import check_members, compare
-
     if seeds > 1 and cfg["ensemble"]["method"] != "none":
         raise fail(f"--seeds {seeds} with ensemble.method {cfg['ensemble']['method']}: the members already use "
                    "seeds seed .. seed + n_estimators - 1; run one or the other", EXIT_USAGE)
-    check_members([(cfg["name"], cfg)], seeds=seeds)
     terminate_as_interrupt()
-    executor = LocalProcessExecutor(jobs)
+    with executor_for(executor, jobs, collect) as ex:
+        _train_many(cfg, seeds, ex, runs_dir, quiet, json_out)
+
+
+def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path | None, quiet: bool,
+                json_out: bool) -> None:
+    from ..experiments.bagging import bag
+    from ..experiments.compare import check_members, compare
+
+    check_members([(cfg["name"], cfg)], seeds=seeds)
     board = Board([], Console(stderr=True), executor.jobs, quiet=quiet or json_out)
     try:
         if cfg["ensemble"]["method"] == "bagging":

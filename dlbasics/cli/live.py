@@ -50,8 +50,8 @@ def result_line(result: TaskResult, held_out: bool = False) -> str:
     prefix = "held-out " if held_out else ""
     shown = "  ".join(f"{prefix}{k if not held_out else k[5:]} {final[k]:.4f}" for k in ("test_loss", "test_acc")
                       if isinstance(final.get(k), (int, float)))
-    why = f"  ({result.error})" if result.error and result.status != "completed" else ""
-    return f"{result.task.name}: {result.status} in {result.seconds:.1f} s  {shown}{why}".rstrip()
+    why = f"({result.error})" if result.error and result.status != "completed" else ""
+    return "  ".join(p for p in (f"{result.task.name}: {result.status} in {result.seconds:.1f} s", shown, why) if p)
 
 
 class Board:

@@ -26,6 +26,8 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    CollectOpt,
+    ExecutorOpt,
     RunsDirOpt,
     SetOpt,
     fail,
@@ -54,6 +56,8 @@ def train(
     seeds: Annotated[int, typer.Option(help="Train with this many seeds (seed, seed + 1, ...) in parallel and "
                                             "report the mean and 95 % t-interval.")] = 1,
     jobs: Annotated[int | None, typer.Option(min=1, help="With --seeds or an ensemble: runs at once.")] = None,
+    executor: ExecutorOpt = "local",
+    collect: CollectOpt = False,
 ) -> None:
     """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
 
@@ -75,7 +79,7 @@ def train(
         if seeds > 1 or cfg["ensemble"]["method"] != "none":
             from .experiments import train_many
 
-            train_many(cfg, seeds, jobs, runs_dir, quiet or json_)
+            train_many(cfg, seeds, jobs, runs_dir, quiet or json_, executor=executor, collect=collect)
             return
         show = not (quiet or json_)
         console = Console()

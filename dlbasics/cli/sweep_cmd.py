@@ -85,10 +85,10 @@ def sweep(
             return
         if resume is not None and not (resume / "sweep.yaml").is_file():
             raise ConfigError(f"--resume {resume}: not a sweep folder (no sweep.yaml)")
-        check_plan(plan)
         terminate_as_interrupt()
         console = Console(stderr=True, quiet=quiet or json_)
-        with executor_for(executor, jobs, collect) as ex:
+        with executor_for(executor, jobs, collect) as ex:  # the workers boot while the members are checked
+            check_plan(plan)
             console.print(f"sweep {plan.name}: {len(plan.points)} points x {seeds} seeds"
                           + (f" x {kfold} folds" if kfold else "") + f" = {len(plan.members)} members, "
                           f"{ex.jobs} parallel jobs ({executor})", highlight=False)

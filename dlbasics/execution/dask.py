@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def _dask_task(task: Task, stop: str, collect: bool) -> tuple[TaskResult, dict[s
         return run_task(task, check), None
     scratch = Path(tempfile.mkdtemp(prefix="dlb-"))
     try:
-        local = Task(task.name, task.config, scratch / Path(task.run_dir).name, task.meta)
+        local = replace(task, run_dir=scratch / Path(task.run_dir).name)
         result = run_task(local, check)
         files = {str(p.relative_to(local.run_dir)): p.read_bytes() for p in sorted(local.run_dir.rglob("*"))
                  if p.is_file()} if local.run_dir.is_dir() else {}
@@ -116,7 +117,7 @@ class DaskExecutor:
                                     f"{CONNECT_TIMEOUT_S} s ({' '.join(str(err).split())[:120]})") from None
         else:
             self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=50)
+                                         dashboard_address=":0", silence_logs=50)
             self._client = Client(self._cluster)
         return self._client
 
@@ -144,8 +145,8 @@ class DaskExecutor:
 
         client = self.client()
         stop = Event(f"dlb-stop-{uuid.uuid4().hex}", client=client)
-        prepared = [Task(t.name, {**t.config, "train": {**t.config["train"], "threads": 1}},
-                         Path(t.run_dir).absolute(), t.meta) for t in tasks]
+        prepared = [replace(t, config={**t.config, "train": {**t.config["train"], "threads": 1}},
+                            run_dir=Path(t.run_dir).absolute()) for t in tasks]
         t0 = time.perf_counter()
         futures = [client.submit(_dask_task, task, stop.name, self.collect, pure=False,
                                  key=f"dlb-{i}-{uuid.uuid4().hex[:8]}") for i, task in enumerate(prepared)]

@@ -21,7 +21,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -134,33 +134,68 @@ class _Worker:
     conn: Connection
     index: int | None = None  # the task it runs
     t0: float = 0.0
+    served: bool = False  # it has run (part of) a task: it started fine
 
 
 class LocalProcessExecutor:
-    """``jobs`` persistent worker processes (default: the CPU cores), each training with train.threads = 1."""
+    """``jobs`` persistent worker processes (default: the CPU cores), each training with train.threads = 1.
+
+    ``run`` starts the workers and stops them when it is done. Used as a context manager (or after ``start``),
+    the pool lives until ``close``: it boots while the caller still validates its plan, and serves several
+    ``run`` calls (nested cross-validation's two stages) with the same warm workers.
+    """
 
     def __init__(self, jobs: int | None = None):
         self.jobs = max(1, jobs or default_jobs())
+        self._workers: list[_Worker] = []
+        self._failed_starts = 0
+        self._keep = False
+
+    def _spawn(self) -> None:
+        ctx = mp.get_context("spawn")
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(child_end,), name="dlb-worker", daemon=True)
+        with _signals_blocked(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            proc.start()  # a Ctrl-C during the worker's start-up reaches only the parent, once it is listed
+            child_end.close()
+            self._workers.append(_Worker(proc, parent_end))
+
+    def start(self, count: int | None = None) -> LocalProcessExecutor:
+        """Spawn the workers now (they import and boot in the background); keep them until ``close``."""
+        self._keep = True
+        while len(self._workers) < min(self.jobs, count or self.jobs):
+            self._spawn()
+        return self
+
+    connect = start
+
+    def close(self) -> None:
+        """Stop the idle workers (each finishes nothing: they are idle between runs)."""
+        workers, self._workers, self._keep = self._workers, [], False
+        for w in workers:
+            with contextlib.suppress(OSError, ValueError):
+                w.conn.send(None)
+        for w in workers:
+            w.proc.join(5)
+            if w.proc.is_alive():
+                w.proc.kill()
+
+    def __enter__(self) -> LocalProcessExecutor:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def run(self, tasks: Sequence[Task], on_done: OnDone | None = None,
             on_progress: OnProgress | None = None) -> list[TaskResult]:
         """Run every task; ``on_progress(task, row)`` after each epoch, ``on_done(result)`` as each ends;
         return the results in task order. On Ctrl-C (any exception in the parent) the workers are stopped, their
         runs recorded as interrupted, and it re-raises."""
-        ctx = mp.get_context("spawn")
         pending = deque(range(len(tasks)))
-        workers: list[_Worker] = []
+        workers = self._workers
         results: dict[int, TaskResult] = {}
-        prepared = [Task(t.name, {**t.config, "train": {**t.config["train"], "threads": 1}},
-                         Path(t.run_dir).absolute(), t.meta) for t in tasks]
-
-        def start() -> None:
-            parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child_end,), name="dlb-worker", daemon=True)
-            with _signals_blocked(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                proc.start()  # a Ctrl-C during the worker's start-up reaches only the parent, once it is listed
-                child_end.close()
-                workers.append(_Worker(proc, parent_end))
+        prepared = [replace(t, config={**t.config, "train": {**t.config["train"], "threads": 1}},
+                            run_dir=Path(t.run_dir).absolute()) for t in tasks]
 
         def finish(index: int, result: TaskResult, notify: bool = True) -> None:
             record(result)
@@ -169,31 +204,30 @@ class LocalProcessExecutor:
                 on_done(result)
 
         try:
-            for _ in range(min(self.jobs, len(tasks))):
-                start()
+            while len(workers) < min(self.jobs, len(tasks)):
+                self._spawn()
             while pending or any(w.index is not None for w in workers):
                 if not workers:
-                    start()
+                    self._spawn()
                 for w in workers:
                     if w.index is None and pending:
-                        w.index, w.t0 = pending.popleft(), time.perf_counter()
-                        w.conn.send((w.index, prepared[w.index]))
-                self._serve(workers, tasks, finish, on_progress, start, pending)
+                        index = pending.popleft()
+                        try:
+                            w.conn.send((index, prepared[index]))
+                        except OSError:  # the worker is gone: the task waits for another one
+                            pending.appendleft(index)
+                            continue
+                        w.index, w.t0 = index, time.perf_counter()
+                self._serve(workers, tasks, finish, on_progress, self._spawn, pending)
         except BaseException:
             self._stop(workers, tasks, finish)
+            self._workers = []
             raise
-        finally:
-            for w in workers:
-                with contextlib.suppress(OSError, ValueError):
-                    w.conn.send(None)
-            for w in workers:
-                w.proc.join(5)
-                if w.proc.is_alive():
-                    w.proc.kill()
+        if not self._keep:
+            self.close()
         return [results[i] for i in range(len(tasks))]
 
-    @staticmethod
-    def _serve(workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None],
+    def _serve(self, workers: list[_Worker], tasks: Sequence[Task], finish: Callable[..., None],
                on_progress: OnProgress | None, start: Callable[[], None], pending: deque) -> None:
         """Wait for messages or deaths and handle them."""
         handles = {w.conn: w for w in workers} | {w.proc.sentinel: w for w in workers}
@@ -208,13 +242,20 @@ class LocalProcessExecutor:
                     on_progress(tasks[index], payload)
                 elif kind == "done":
                     payload.seconds = time.perf_counter() - w.t0
-                    w.index = None
+                    w.index, w.served, self._failed_starts = None, True, 0
                     finish(index, payload)
+                if kind == "progress":
+                    w.served = True
             elif not w.proc.is_alive() and w in workers:
                 w.proc.join()
                 workers.remove(w)
                 if w.index is not None:
                     finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, False))
+                elif not w.served:  # died before taking any task: a worker that cannot start
+                    self._failed_starts += 1
+                    if self._failed_starts >= 3:
+                        raise RuntimeError(f"worker processes die as they start (the last {_death(w.proc.exitcode)}); "
+                                           "is the program importable by a spawned process?")
                 if pending:
                     start()
 
@@ -269,7 +310,7 @@ class InProcessExecutor:
             on_progress: OnProgress | None = None) -> list[TaskResult]:
         results = []
         for task in tasks:
-            task = Task(task.name, task.config, Path(task.run_dir).absolute(), task.meta)
+            task = replace(task, run_dir=Path(task.run_dir).absolute())
             report = (lambda row, t=task: on_progress(t, row)) if on_progress is not None else None
             result = run_task(task, report)
             results.append(result)

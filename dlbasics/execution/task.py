@@ -18,13 +18,15 @@ EXIT_CODES = {"completed": 0, "diverged": 4, "interrupted": 130, "failed": 1}
 
 @dataclass(frozen=True)
 class Task:
-    """One training run: a resolved config, the exact (absolute) folder it writes, a label to show it by and
-    ``meta``, free JSON-able coordinates for whoever aggregates the results (member, seed, fold, ...)."""
+    """One training run: a resolved config, the exact (absolute) folder it writes, a label to show it by,
+    ``meta``, free JSON-able coordinates for whoever aggregates the results (member, seed, fold, ...), and
+    whether the run draws its own loss.png / accuracy.png (members of a group: no, the group draws them)."""
 
     name: str
     config: dict[str, Any]
     run_dir: Path
     meta: Mapping[str, Any] = field(default_factory=dict)
+    plots: bool = False
 
 
 @dataclass

@@ -45,7 +45,7 @@ def run_task(task: Task, progress: Progress | None = None) -> TaskResult:
         shutil.rmtree(run_dir)  # what an earlier attempt of this task left
     callbacks = [_Report(progress, task.config["train"]["epochs"])] if progress is not None else []
     try:
-        run = train(task.config, run_dir=run_dir, progress=False, callbacks=callbacks)
+        run = train(task.config, run_dir=run_dir, progress=False, callbacks=callbacks, plots=task.plots)
         summary = json_safe(run.last_summary)
         status = summary["status"]
         error = "" if status == "completed" else summary.get("message", "")
