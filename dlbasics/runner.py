@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .config import ConfigError, config_hash, load_config, yaml_io
+from .config import ConfigError, config_hash, load_config, resolve_config, yaml_io
 from .config.schema import DATA
 from .data.datasets import DATASETS, Splits, load_dataset, make_splits
 from .errors import describe_os_error, one_line
@@ -38,10 +38,10 @@ from .optim.groups import build_param_groups
 from .optim.optimizers import OPTIMIZERS, Optimizer
 from .optim.schedules import SCHEDULES, Schedule
 from .rng import stream
-from .runs.folder import METRIC_COLUMNS, RunFolder
+from .runs.folder import METRIC_COLUMNS, RunFolder, atomic_write
 from .signals import interrupt_message
 from .train.callbacks import EarlyStopping
-from .train.loop import Callback, History, fit, predict
+from .train.loop import Callback, FitSettings, History, fit, predict
 from .train.regularization import Regularizer
 
 
@@ -254,6 +254,13 @@ class Run:
 
         return pd.read_csv(self.path / "metrics.csv")
 
+    def predict(self, x_raw: Any) -> Any:
+        """Predictions for raw inputs (as the data set gives them: uint8 pixels, raw features), preprocessed as in
+        training: a :class:`~dlbasics.inference.Prediction` (outputs, probabilities, labels, ``to_frame()``)."""
+        from .inference import Predictor
+
+        return Predictor.from_run(self.path).predict(x_raw)
+
     def load_model(self) -> Sequential:
         """The trained model: built from config.yaml, weights from model.npz."""
         data = self.summary["data"]
@@ -327,12 +334,11 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
           plots: bool = True) -> Run:
     """Train one config end to end and return its :class:`Run` (a new folder under ``runs_dir``, or ``run_dir``).
 
-    ``plots=False`` skips loss.png and accuracy.png (members of a comparison, cross-validation or sweep: their
-    group draws them all together, and rendering two figures would cost more than training a small member).
-
     ``config`` is a resolved config dict (from :func:`load_config`) or a path to a YAML file. Raises
     ConfigError before any work for a bad config; a diverged run returns normally with status
     "diverged"; KeyboardInterrupt is re-raised after the folder is marked "interrupted".
+    ``plots=False`` skips loss.png and accuracy.png (members of a comparison, cross-validation or sweep: their
+    group draws them all together, and rendering two figures would cost more than training a small member).
     """
     from threadpoolctl import threadpool_limits
 
@@ -345,11 +351,84 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
         exp = build(cfg, progress=progress)
         load_s = time.perf_counter() - t0
         folder = RunFolder.create_at(run_dir) if run_dir else RunFolder.create(runs_dir, cfg["name"])
-        return _run(exp, folder, callbacks, load_s, threads, plots)
+        return _evaluated(_run(exp, folder, callbacks, load_s, threads, plots))
+
+
+def _evaluated(run: Run) -> Run:
+    """``train.evaluate: true``: a completed run also gets its evaluation (RUN/evaluation/), as dlb evaluate."""
+    if run.last_summary["status"] == "completed" and run.config["train"]["evaluate"]:
+        from .experiments.evaluate import evaluate_run
+
+        evaluate_run(run.path)
+        run.last_summary = run.summary
+    return run
+
+
+def resume(run: str | Path, *, epochs: int | None = None, callbacks: Sequence[Callback] = (),
+           progress: bool = True, plots: bool = True) -> Run:
+    """Continue a run from its checkpoint.npz, in its own folder, to its configured epochs (or ``epochs``).
+
+    The result is bit for bit the run that was never stopped (weights and every metrics column but times):
+    the config is rebuilt from the folder's config.yaml, then the model, optimizer, schedule, early stopping
+    and every random generator are restored to the end of the last checkpointed epoch. The summary's
+    ``resumes`` lists each continuation. ConfigError when there is nothing to continue.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .train.checkpoint import NAME, load
+
+    folder = RunFolder(run)
+    old = folder.read_summary()
+    cfg = resolve_config(yaml_io.load_file(folder.path / "config.yaml"), str(folder.path / "config.yaml"))
+    if epochs is not None:
+        cfg["train"]["epochs"] = epochs
+    path = folder.path / NAME
+    where = str(folder.path)
+    if not path.is_file():
+        raise ConfigError(f"no {NAME} to continue from (train.checkpoint_every was 0, or the run ended before its "
+                          "first epoch)", source=where)
+    try:
+        ckpt = load(path)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if ckpt.epoch >= cfg["train"]["epochs"] and old.get("status") == "completed":
+        raise ConfigError(f"already trained {ckpt.epoch} of {cfg['train']['epochs']} epochs; train further with "
+                          "--set train.epochs=N", source=where)
+    threads = cfg["train"]["threads"]
+    with threadpool_limits(limits=threads, user_api="blas"):
+        t0 = time.perf_counter()
+        exp = build(cfg, progress=progress)
+        load_s = time.perf_counter() - t0
+        return _evaluated(_run(exp, folder, callbacks, load_s, threads, plots, resume_from=(ckpt, old)))
+
+
+def _preprocessing(exp: Experiment) -> dict[str, Any]:
+    """What turns raw inputs into what the model was trained on: saved so a model can predict on new data."""
+    ds, cfg = exp.splits.dataset, exp.config
+    out: dict[str, Any] = {"raw_dtype": str(ds.x_train.dtype), "scale": 1 / 255 if ds.x_train.dtype == np.uint8
+                           else None, "dtype": cfg["train"]["dtype"], "normalize": cfg["data"]["normalize"]}
+    if exp.splits.stats:
+        out.update(mean=exp.splits.stats["mean"], std=exp.splits.stats["std"],
+                   axes="channel" if len(ds.input_shape) == 3 else "feature")
+    return out
+
+
+class _Checkpoint(Callback):
+    """Writes checkpoint.npz at the end of every ``every``-th epoch, of the last one, and where training stops."""
+
+    def __init__(self, folder: RunFolder, every: int, epochs: int, parts: dict[str, Any]):
+        self.folder, self.every, self.epochs, self.parts = folder, every, epochs, parts
+
+    def on_epoch_complete(self, epoch: int) -> None:
+        from .train.checkpoint import NAME, encode
+
+        if epoch % self.every == 0 or epoch == self.epochs or self.history.stop:
+            data = encode(epoch=epoch, history=self.history, **self.parts)
+            atomic_write(self.folder.path / NAME, data, durable=False)
 
 
 def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load_s: float, threads: int,
-         plots: bool = True) -> Run:
+         plots: bool = True, resume_from: tuple[Any, dict[str, Any]] | None = None) -> Run:
     cfg, s = exp.config, exp.splits
     classify = exp.loss.task == "classification"
     summary: dict[str, Any] = {
@@ -360,11 +439,18 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         "data": {"name": s.dataset.name, "source": s.dataset.source, "task": s.dataset.task,
                  "test_set": "held-out cross-validation fold" if cfg["data"]["fold"] else "official test set",
                  "n_train": len(s.x_train), "n_val": len(s.x_val), "n_test": len(s.x_test),
-                 "input_shape": list(s.dataset.input_shape), "n_outputs": int(exp.model.output_shape[0])},
+                 "input_shape": list(s.dataset.input_shape), "n_outputs": int(exp.model.output_shape[0]),
+                 "classes": s.dataset.classes, "features": s.dataset.features, "preprocessing": _preprocessing(exp)},
         "model": {"parameters": exp.model.num_parameters(), "layers": len(exp.model.layers)},
         "config_hash": config_hash(cfg), "git_commit": _git_commit(), "versions": _versions(threads),
         "pid": os.getpid(),
     }
+    if resume_from is not None:
+        ckpt, old = resume_from
+        summary["started"] = old.get("started") or summary["started"]
+        summary["resumes"] = [*(old.get("resumes") or []), {"at": _now(), "from_epoch": ckpt.epoch,
+                                                            "previous_status": old.get("status"),
+                                                            "epochs": cfg["train"]["epochs"]}]
     folder.write_config(cfg)
     folder.write_summary(summary)  # from here on, whatever happens, the summary's last word is not "running"
     t0 = time.perf_counter()
@@ -376,21 +462,26 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         columns = [c for c in METRIC_COLUMNS if (classify or not c.endswith("_acc"))
                    and (regularizer.has_penalty or c != "train_penalty")
                    and (cfg["train"]["eval_train"] or not c.startswith("train_eval"))]
-        folder.open_metrics(columns)
         stopper = None
         if cfg["regularization"]["early_stopping"] is not None:
             stopper = EarlyStopping(exp.model, **cfg["regularization"]["early_stopping"])
-        fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, epochs=cfg["train"]["epochs"],
-                      batch_size=exp.batch_size, rng=stream(cfg["seed"], "shuffle"), x_val=s.x_val, y_val=s.y_val,
-                      schedule=exp.schedule,
-                      callbacks=[_ToFolder(folder, summary), *([stopper] if stopper else []), *callbacks],
-                      eval_batch_size=cfg["train"]["eval_batch_size"],
-                      flush_denormals=cfg["train"]["flush_denormals"], history=history,
-                      clip_norm=cfg["regularization"]["grad_clip"]["max_norm"],
-                      clip_value=cfg["regularization"]["grad_clip"]["max_value"],
-                      regularizer=regularizer, eval_every=cfg["train"]["eval_every"],
-                      eval_train=cfg["train"]["eval_train"],
-                      divergence_threshold=cfg["train"]["divergence_threshold"])
+        shuffle = stream(cfg["seed"], "shuffle")
+        parts = {"model": exp.model, "optimizer": exp.optimizer, "schedule": exp.schedule, "stopper": stopper,
+                 "rngs": {"shuffle": shuffle, **regularizer.rngs}}
+        start = 1
+        if resume_from is not None:
+            from .train.checkpoint import restore
+
+            start = restore(resume_from[0], history=history, **parts)
+            if stopper is not None:
+                stopper.history = history
+        folder.open_metrics(columns, history.rows)  # a resumed run: the rows up to its checkpoint, no more
+        every = cfg["train"]["checkpoint_every"]
+        extra = [_Checkpoint(folder, every, cfg["train"]["epochs"], parts)] if every else []
+        fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, settings=fit_settings(cfg, exp), rng=shuffle,
+            x_val=s.x_val, y_val=s.y_val, schedule=exp.schedule, history=history, regularizer=regularizer,
+            callbacks=[_ToFolder(folder, summary), *([stopper] if stopper else []), *extra, *callbacks],
+            start_epoch=start)
         summary["status"] = "diverged" if history.status == "diverged" else "completed"
         summary["message"] = history.message
         if stopper is not None:
@@ -412,6 +503,15 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     finally:
         _finish(exp, folder, summary, history, test, t0, load_s, raise_errors=ended, plots=plots)
     return Run(folder.path, summary)
+
+
+def fit_settings(cfg: dict[str, Any], exp: Experiment) -> FitSettings:
+    """The training loop's settings from a resolved config."""
+    train, clip = cfg["train"], cfg["regularization"]["grad_clip"]
+    return FitSettings(epochs=train["epochs"], batch_size=exp.batch_size, eval_batch_size=train["eval_batch_size"],
+                       eval_every=train["eval_every"], eval_train=train["eval_train"],
+                       flush_denormals=train["flush_denormals"], clip_norm=clip["max_norm"],
+                       clip_value=clip["max_value"], divergence_threshold=train["divergence_threshold"])
 
 
 def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History,

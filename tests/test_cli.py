@@ -107,5 +107,7 @@ def test_runs_list_and_show(write_config, tmp_path):
     listed = dlb("runs", "list", "--runs-dir", tmp_path / "runs")
     assert listed.returncode == 0 and "completed" in listed.stdout
     (run,) = (tmp_path / "runs").iterdir()
-    shown = dlb("runs", "show", run)
+    shown = dlb("runs", "show", run, "--json")
     assert json.loads(shown.stdout)["run_id"] == run.name
+    readable = dlb("runs", "show", run.name, "--runs-dir", tmp_path / "runs")  # a bare id, a readable panel
+    assert readable.returncode == 0 and "what differs from the defaults" in readable.stdout

@@ -62,6 +62,7 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
     from ..data.download import DownloadError
     from ..errors import describe_os_error
     from ..execution import ExecutorError
+    from ..runs.find import RunNotFound
     from ..runs.paths import RunPathError
     from ..runs.summary import CorruptRunError
 
@@ -72,7 +73,7 @@ def user_errors(source: Path | str = "") -> Iterator[None]:
         raise fail(str(err), EXIT_USAGE) from None
     except (DataError, DownloadError) as err:
         raise fail(str(err), EXIT_DATA) from None
-    except (CorruptRunError, ExecutorError) as err:
+    except (CorruptRunError, RunNotFound, ExecutorError) as err:
         raise fail(str(err), EXIT_USAGE) from None
     except RunPathError as err:
         raise fail(str(err), EXIT_FAILED) from None

@@ -28,8 +28,10 @@ from .live import Board
 
 
 def compare(
-    configs: Annotated[list[Path], typer.Argument(help="One config (with --optimizers) or several configs.",
-                                                  show_default=False)],
+    configs: Annotated[list[Path], typer.Argument(
+        metavar="CONFIG_OR_RUN...", show_default=False,
+        help="One config (with --optimizers) or several configs; a run folder, run id or unique prefix of one joins "
+             "as it is, without training again.")],
     optimizers: Annotated[str | None, typer.Option(help="Comma-separated optimizers to compare on one config, "
                                                         "e.g. sgd,momentum,nesterov,adagrad,adadelta,rmsprop,adam")]
     = None,
@@ -53,51 +55,82 @@ def compare(
     """Train several members side by side (same seed: same initial weights and batches) and compare them.
 
     Writes runs/<stamp>-compare-<name>-<hash6>/ with one run folder per member, comparison.csv and overlay
-    plots of loss and accuracy against epoch and against wall-clock time.
+    plots of loss and accuracy against epoch and against wall-clock time. A finished run given instead of a
+    config (its folder, id or a unique prefix of its id) is reused: its row and curves come from its own folder,
+    which stays where it is; --set applies to the configs only. With only runs given, nothing trains.
     """
     from ..config import ConfigError, load_config
-    from ..experiments.compare import COLUMNS, check_members, compare, config_members, optimizer_members
+    from ..experiments.compare import (
+        COLUMNS,
+        check_members,
+        compare,
+        config_members,
+        optimizer_members,
+        reused_member,
+    )
+    from ..runs.find import RunNotFound, resolve_run
 
     overrides = list(set_ or [])
     if seeds < 1:
         raise fail(f"--seeds {seeds}: give 1 or more seeds", EXIT_USAGE)
     if kfold == 1 or kfold < 0 or (kfold and seeds > 1):
         raise fail(f"--kfold {kfold}: give k >= 2 (and not together with --seeds)", EXIT_USAGE)
+    paths, reused = [], []  # configs to train, finished runs to reuse
+    for arg in configs:
+        if arg.is_dir():
+            reused.append(arg)
+        elif arg.is_file() or arg.suffix in (".yaml", ".yml"):
+            paths.append(arg)
+        else:
+            try:
+                reused.append(resolve_run(arg, runs_dir))
+            except RunNotFound as err:
+                raise fail(f"{arg}: no such config file, and {err}", EXIT_USAGE) from None
+    if reused and (seeds > 1 or kfold):
+        raise fail(f"--{'kfold' if kfold else 'seeds'} trains every member again; run folders "
+                   f"({', '.join(map(str, reused))}) are reused only as single runs: give configs", EXIT_USAGE)
     with user_errors():
+        olds = [str(reused_member(Path(p))[0]["name"]) for p in reused]  # finished single runs, checked now
         if optimizers is not None:
-            if len(configs) != 1:
-                raise fail(f"--optimizers compares optimizers on ONE config; got {len(configs)}", EXIT_USAGE)
-            base = load_config(configs[0])
+            if len(paths) != 1:
+                raise fail(f"--optimizers compares optimizers on ONE config; got {len(paths)}", EXIT_USAGE)
+            base = load_config(paths[0])
             names = [o.strip() for o in optimizers.split(",") if o.strip()]
             rates = _parse_lrs(lrs)
             stray = [k for k in rates if k not in names]
             if stray and names:
                 raise fail(f"--lrs names {', '.join(stray)}, which --optimizers does not compare", EXIT_USAGE)
-            members = optimizer_members(base, names, rates, overrides, str(configs[0]))
+            members = optimizer_members(base, names, rates, overrides, str(paths[0]))
             label = name or f"{base['name']}-optimizers"
         else:
-            if len(configs) < 2:
-                raise fail("give two or more configs, or one config with --optimizers", EXIT_USAGE)
-            members = config_members([(str(p), load_config(p)) for p in configs], overrides)
-            label = name or "-".join(m for m, _ in members)[:60]
+            if len(paths) + len(reused) < 2:
+                raise fail("give two or more configs (or finished runs), or one config with --optimizers",
+                           EXIT_USAGE)
+            members = config_members([(str(p), load_config(p)) for p in paths], overrides)
+            label = name or "-".join([m for m, _ in members] + olds)[:60]
         if sort is not None and sort not in COLUMNS:
             raise ConfigError(f"--sort {sort!r} is not a column (one of {', '.join(COLUMNS[4:16])})")
         if baseline is not None and baseline not in dict(members):
             raise ConfigError(f"--baseline {baseline!r} is not a member (members: "
                               f"{', '.join(m for m, _ in members)})")
         terminate_as_interrupt()
-        with executor_for(executor, jobs, collect) as ex:  # the workers boot while the members are checked
-            check_members(members, seeds=seeds, folds=kfold)
-            console = Console(stderr=True)
-            console.print(f"comparing {len(members)} members with {ex.jobs} parallel jobs ...", highlight=False)
-            try:
-                with Board([], console, ex.jobs) as board:
-                    result = compare(members, name=label, runs_dir=runs_dir, executor=ex, sort_by=sort,
-                                     on_done=board.on_done, on_progress=board.on_progress, seeds=seeds,
-                                     folds=kfold, baseline=baseline)
-            except KeyboardInterrupt:
-                raise fail("interrupted; members that had started are marked interrupted",
-                           EXIT_INTERRUPTED) from None
+        if not members:  # only finished runs: nothing trains, no worker starts
+            result = compare([], name=label, runs_dir=runs_dir, sort_by=sort, reused=reused)
+        else:
+            with executor_for(executor, jobs, collect) as ex:  # the workers boot while the members are checked
+                check_members(members, seeds=seeds, folds=kfold)
+                console = Console(stderr=True)
+                kept = f" (and {len(reused)} finished run{'s' if len(reused) > 1 else ''} reused)" if reused else ""
+                console.print(f"comparing {len(members)} members{kept} with {ex.jobs} parallel jobs ...",
+                              highlight=False)
+                try:
+                    with Board([], console, ex.jobs) as board:
+                        result = compare(members, name=label, runs_dir=runs_dir, executor=ex, sort_by=sort,
+                                         on_done=board.on_done, on_progress=board.on_progress, seeds=seeds,
+                                         folds=kfold, baseline=baseline, reused=reused)
+                except KeyboardInterrupt:
+                    raise fail("interrupted; members that had started are marked interrupted",
+                               EXIT_INTERRUPTED) from None
     if seeds > 1 or kfold:
         Console().print(replicates_table(result.rows, result.sort_by, baseline or members[0][0],
                                          "folds" if kfold else "seeds"))

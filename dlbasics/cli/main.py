@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .._version import __version__
+from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
 from . import generalization_cmd as generalization_commands
+from . import predict_cmd as predict_commands
 from . import stats_cmd as stats_commands
 from . import sweep_cmd as sweep_commands
 from .common import (
@@ -35,10 +37,10 @@ from .common import (
     terminate_as_interrupt,
     user_errors,
 )
+from .runs_cmd import runs_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlbasics: run deep-learning-basics experiments from YAML configs.")
-runs_app = typer.Typer(no_args_is_help=True, help="List and inspect run folders.")
 data_app = typer.Typer(no_args_is_help=True, help="List, locate and download data sets.")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
@@ -46,7 +48,8 @@ app.add_typer(data_app, name="data")
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: Annotated[Path | None, typer.Argument(help="YAML config file (not with --resume).",
+                                                  show_default=False)] = None,
     set_: SetOpt = None,
     runs_dir: RunsDirOpt = None,
     threads: Annotated[int | None, typer.Option(min=1, help="BLAS threads (sets train.threads; default 1).")] = None,
@@ -58,6 +61,9 @@ def train(
     jobs: Annotated[int | None, typer.Option(min=1, help="With --seeds or an ensemble: runs at once.")] = None,
     executor: ExecutorOpt = "local",
     collect: CollectOpt = False,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue this run (interrupted, killed or completed) from its checkpoint, bit for bit; with --set "
+             "train.epochs=N, further.", show_default=False)] = None,
 ) -> None:
     """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
 
@@ -70,7 +76,14 @@ def train(
 
     if seeds < 1:
         raise fail(f"--seeds {seeds}: give 1 or more seeds", EXIT_USAGE)
+    if (config is None) == (resume is None):
+        raise fail("give a CONFIG to train, or --resume RUN to continue a run (not both)", EXIT_USAGE)
     overrides = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
+    if resume is not None:
+        if seeds > 1 or dry_run:
+            raise fail("--resume continues one run: without --seeds or --dry-run", EXIT_USAGE)
+        _resume(resume, overrides, runs_dir, quiet, json_)
+        return
     with user_errors(config):
         cfg = load_config(config, overrides)
         if dry_run:
@@ -102,6 +115,63 @@ def train(
         if not json_:
             print(f"error: run diverged: {summary['message']}", file=sys.stderr)
         raise typer.Exit(EXIT_DIVERGED)
+
+
+def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool, json_: bool) -> None:
+    """`dlb train --resume RUN`: the run's own config; only train.epochs may change."""
+    from ..config import ConfigError, apply_overrides, resolve_config, yaml_io
+    from ..runner import resume
+    from .progress import PlainProgress, RichProgress
+
+    with user_errors(ref):
+        run_dir = _find_run(ref, runs_dir)
+        saved = yaml_io.load_file(run_dir / "config.yaml")
+        changed, _ = apply_overrides(saved, overrides)
+        cfg = resolve_config(changed, "--set")
+        before = resolve_config(saved, str(run_dir / "config.yaml"))
+        differ = sorted(k for k in _flat(cfg).keys() | _flat(before).keys()
+                        if _flat(cfg).get(k) != _flat(before).get(k) and k not in ("train.epochs", "train.threads"))
+        if differ:
+            raise ConfigError(f"a resumed run keeps its config; only train.epochs may change, not "
+                              f"{', '.join(differ)}", source=f"--resume {ref}")
+        show = not (quiet or json_)
+        console = Console()
+        display = (RichProgress(console) if console.is_terminal else PlainProgress()) if show else None
+        terminate_as_interrupt()
+        try:
+            run = resume(run_dir, epochs=cfg["train"]["epochs"], callbacks=[display] if display else [],
+                         progress=show)
+        except KeyboardInterrupt:
+            raise fail("interrupted (the run keeps its checkpoint; --resume continues it again)",
+                       EXIT_INTERRUPTED) from None
+        finally:
+            _close(display)
+    summary = run.summary
+    if json_:
+        print(json.dumps(summary, indent=2))
+    elif not quiet:
+        print(_result_line(summary, run.path))
+    if summary["status"] == "diverged":
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+def _find_run(ref: Path, runs_dir: Path | None) -> Path:
+    """A run folder from a path, or (when `dlbasics.runs.find` is there) a bare id or unique prefix."""
+    try:
+        from ..runs.find import resolve_run
+    except ImportError:
+        return ref
+    return resolve_run(ref, runs_dir)
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as {dotted key: leaf value}."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
 
 
 def _close(display: Any) -> None:
@@ -165,52 +235,6 @@ def model(
     Console().print(table)
 
 
-@runs_app.command("list")
-def runs_list(runs_dir: RunsDirOpt = None,
-              last: Annotated[int, typer.Option(help="Show the newest N runs.")] = 20) -> None:
-    """List run folders, newest last: status, epochs, test metrics, duration.
-
-    A folder whose summary.json is damaged is listed as "corrupt" and explained in one line on stderr.
-    """
-    from ..runs.folder import default_runs_dir
-    from ..runs.summary import CorruptRunError, read_summary
-
-    root = runs_dir or default_runs_dir()
-    folders = sorted(p for p in root.glob("*") if (p / "summary.json").is_file())[-last:]
-    table = Table(title=f"runs in {root}")
-    for col in ("run", "status", "epochs", "test_acc", "test_loss", "duration"):
-        table.add_column(col)
-    problems = []
-    for p in folders:
-        try:
-            s = read_summary(p / "summary.json")
-        except CorruptRunError as err:
-            table.add_row(p.name, "corrupt", "", "", "", "")
-            problems.append(str(err))
-            continue
-        final = s.get("final") or {}
-        epochs = f"{s.get('epochs_completed') or 0}/{s.get('epochs_planned') or '?'}" if "epochs_planned" in s else ""
-        table.add_row(p.name, s["status"], epochs, _num(final.get("test_acc")), _num(final.get("test_loss")),
-                      f"{s['duration_s']:.1f} s" if s.get("duration_s") else "")
-    Console().print(table)
-    for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
-
-
-def _num(x: Any) -> str:
-    return "" if x is None else f"{x:.4f}"
-
-
-@runs_app.command("show")
-def runs_show(run: Annotated[Path, typer.Argument(help="A run folder.", show_default=False)]) -> None:
-    """Print a run's summary.json."""
-    from ..runs.summary import read_summary
-
-    with user_errors(run):
-        summary = read_summary(run / "summary.json")
-    print(json.dumps(summary, indent=2))
-
-
 @data_app.command("list")
 def data_list() -> None:
     """List the registered data sets and where each is found on this machine."""
@@ -225,7 +249,7 @@ def data_list() -> None:
             found = find_idx_dataset(name)
             where = str(found) if found else "not found (downloaded on first use)"
         else:
-            where = "built in"
+            where = "your own files" if "path" in entry.section().fields else "built in"
         table.add_row(name, entry.task, entry.doc, where)
     Console().print(table)
 
@@ -404,9 +428,11 @@ app.command()(experiment_commands.compare)
 app.command()(experiment_commands.schedule)
 app.command()(experiment_commands.cv)
 app.command()(sweep_commands.sweep)
+app.command()(predict_commands.predict)
 app.command("bias-variance")(generalization_commands.bias_variance)
 app.command()(generalization_commands.boosting)
 app.command()(stats_commands.bootstrap)
+app.command()(evaluate_commands.evaluate)
 
 
 for _typer in (app, runs_app, data_app):

@@ -9,11 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import EXIT_USAGE, fail, user_errors
+from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
 
 
 def bootstrap(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<stamp>-<name>-<hash6>).", show_default=False)],
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<stamp>-<name>-<hash6>), or its id or a unique "
+                                                 "prefix of it in the runs dir.", show_default=False)],
     samples: Annotated[int, typer.Option("--samples", "-B", min=100, help="Bootstrap resamples of the test set.")]
     = 2000,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals, between 0 and 1.")] = 0.95,
@@ -21,6 +22,7 @@ def bootstrap(
         help="Interval shown: bca (bias-corrected and accelerated) or percentile; bootstrap.json has both.")]
     = "bca",
     seed: Annotated[int, typer.Option(help="Seed of the resampling (same seed: same intervals).")] = 0,
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Bootstrap confidence intervals for a finished run's test accuracy and loss (resampling its test predictions).
 
@@ -30,10 +32,12 @@ def bootstrap(
     test-set draw only, not the seed or the training data.
     """
     from ..experiments.bootstrap import bootstrap_run
+    from ..runs.find import resolve_run
 
     if not 0.0 < confidence < 1.0:
         raise fail(f"--confidence {confidence}: must be between 0 and 1 (e.g. 0.95)", EXIT_USAGE)
     with user_errors(run_dir):
+        run_dir = resolve_run(run_dir, runs_dir)
         try:
             result = bootstrap_run(run_dir, B=samples, confidence=confidence, method=method, seed=seed)
         except ValueError as err:

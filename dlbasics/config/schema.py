@@ -201,6 +201,10 @@ TRAIN = Section({
                                        "available (MemAvailable) when the model is built"),
     "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
     "eval_every": Num(1, integer=True, ge=1, doc="validate every this many epochs (and after the last)"),
+    "evaluate": Bool(False, doc="at the end of a completed run, write its evaluation (confusion matrix, per-class "
+                                "metrics, residuals) as dlb evaluate does"),
+    "checkpoint_every": Num(1, integer=True, ge=0, doc="write checkpoint.npz every this many epochs (and at the "
+                                                        "last), for dlb train --resume; 0: never"),
     "eval_train": Bool(False, doc="also evaluate the training split cleanly (eval mode, no regularizers): "
                                   "train_eval_loss/acc, the honest side of the train-validation gap"),
     "divergence_threshold": Optional(Either(Choice(["auto"]), Num(gt=0.0)), "auto",
@@ -316,9 +320,8 @@ ROOT = Section(SECTIONS, doc="a dlbasics experiment")
 def fill_dependent_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     """Defaults that depend on another section: the loss follows the data set's task."""
     raw = dict(raw)
-    data = raw.get("data") or {}
-    data_name = data.get("name", DATA.default_name) if isinstance(data, Mapping) else data
-    task = DATASETS[data_name].task if isinstance(data_name, str) and data_name in DATASETS else "classification"
+    data = DATA.validate(raw.get("data"), "data")  # first: the task of a csv or npz set depends on its keys
+    task = DATASETS[data["name"]].task_for(data)
     loss = raw.get("loss")
     default_loss = "cross_entropy" if task == "classification" else "mse"
     if loss is None:
@@ -330,7 +333,7 @@ def fill_dependent_defaults(raw: dict[str, Any]) -> dict[str, Any]:
 
 def check_across_sections(cfg: dict[str, Any]) -> None:
     """Rules that tie sections together, on the validated config (raises ConfigError)."""
-    task = DATASETS[cfg["data"]["name"]].task
+    task = DATASETS[cfg["data"]["name"]].task_for(cfg["data"])
     watched = [("regularization.early_stopping.monitor", (cfg["regularization"]["early_stopping"] or {}).get(
         "monitor")), ("schedule.monitor", cfg["schedule"].get("monitor"))]
     for key, metric in watched:
@@ -351,7 +354,6 @@ def check_across_sections(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"{smoothing} differs from loss.label_smoothing {cfg['loss']['label_smoothing']}; "
                               "set one of the two", "regularization.label_smoothing")
         cfg["loss"]["label_smoothing"] = smoothing
-    task = DATASETS[cfg["data"]["name"]].task
     loss_task = LOSSES[cfg["loss"]["name"]].task
     if loss_task != task:
         raise ConfigError(f"{cfg['loss']['name']!r} is a {loss_task} loss but data set {cfg['data']['name']!r} is "

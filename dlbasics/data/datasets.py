@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -47,6 +47,7 @@ class Dataset:
     ordered: bool = False  # a time series: splits keep time order
     source: str = ""  # where it came from (a folder, "package", "generated")
     classes: list[str] | None = None
+    features: list[str] | None = None  # column names of tabular data (a CSV): what predict must read
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -137,7 +138,9 @@ class DatasetEntry:
     """A registered data set: ``load(rng, progress, **params) -> Dataset``, its task and its config keys.
 
     The config keys of a data set are the keyword parameters of ``load`` (and of ``generator`` for the
-    synthetic sets), with their defaults; ``constraints`` gives each one's allowed range.
+    synthetic sets), with their defaults; ``constraints`` gives each one's allowed range. ``task`` is
+    ``"auto"`` for a set whose task the config and its file decide (``csv``, ``npz``): ``task_from(data keys)``
+    tells which, and :meth:`task_for` asks it.
     """
 
     load: Callable[..., Dataset]
@@ -146,6 +149,11 @@ class DatasetEntry:
     doc: str = ""
     generator: Callable[..., Any] | None = None
     ordered: bool = False  # a time series: splits and folds must keep time order
+    task_from: Callable[[Mapping[str, Any]], str] | None = None
+
+    def task_for(self, params: Mapping[str, Any]) -> str:
+        """The task of this set under a config's ``data`` keys: ``task``, or what ``task_from`` reads."""
+        return self.task if self.task_from is None else self.task_from(params)
 
     def section(self) -> Section:
         fields: dict[str, Spec] = {}
@@ -195,6 +203,23 @@ MAX_SYNTHETIC = 1_000_000
 _SIZE = {"n_train": Num(integer=True, ge=2, le=MAX_SYNTHETIC, doc="training samples"),
          "n_test": Num(integer=True, ge=1, le=MAX_SYNTHETIC, doc="test samples")}
 
+
+def _your_own() -> dict[str, DatasetEntry]:
+    """csv, npz and images: the readers live in custom.py (which imports Dataset and DataError from here)."""
+    from . import custom
+
+    return {
+        "csv": DatasetEntry(custom.load_csv, "auto", custom.CSV_KEYS, "your own CSV file with a header row: "
+                            "data.target from the numeric data.features (classification or regression)",
+                            task_from=custom.csv_task),
+        "npz": DatasetEntry(custom.load_npz, "auto", custom.NPZ_KEYS, "your own .npz of x_train, y_train (and "
+                            "x_test, y_test): vectors or images (classification or regression)",
+                            task_from=custom.npz_task),
+        "images": DatasetEntry(custom.load_images, "classification", custom.IMAGES_KEYS,
+                               "your own folder of PNG images, one sub-folder per class (classification)"),
+    }
+
+
 DATASETS: dict[str, DatasetEntry] = {
     "mnist": DatasetEntry(_images("mnist"), "classification",
                           {"root": Optional(Str(), doc="folder holding the four IDX files")},
@@ -223,6 +248,7 @@ DATASETS: dict[str, DatasetEntry] = {
                           "noise": Num(ge=0.0, doc="std of the Gaussian noise")},
                          "a noisy sine time series, windows -> next value (regression, time-ordered)", synthetic.sine,
                          ordered=True),
+    **_your_own(),
 }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..config import ConfigError, resolve_config
 from ..config.fields import did_you_mean
-from ..execution import Executor, Task, TaskResult
+from ..execution import EXIT_CODES, Executor, Task, TaskResult
 from ..optim.optimizers import OPTIMIZERS
 from ..runs.folder import RunFolder
 from ..runs.paths import folder_name, run_path
@@ -178,7 +178,7 @@ def replicate(cfg: dict[str, Any], kind: str, r: int, k: int) -> dict[str, Any]:
 def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_dir: str | Path | None = None,
             executor: Executor | None = None, sort_by: str | None = None, on_done: OnDone | None = None,
             on_progress: OnProgress | None = None, seeds: int = 1, folds: int = 0,
-            baseline: str | None = None) -> Comparison:
+            baseline: str | None = None, reused: Sequence[Path] = ()) -> Comparison:
     """Train every member (in parallel through ``executor``) into one parent folder and tabulate them.
 
     ``seeds`` > 1 repeats every member with seeds seed, seed + 1, ...; ``folds`` = k runs every member on the k
@@ -186,13 +186,23 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
     the table shows each member's mean and 95 % t-interval, and the paired difference to ``baseline`` (default:
     the first member) over the same seeds (paired t) or folds (Nadeau & Bengio's corrected resampled t-test).
     Labels that repeat are made unique with :func:`unique_labels`.
+
+    ``reused``: finished run folders that join as members without training (after ``members``, labelled by their
+    config's name): their rows come from their summary.json, their curves from their metrics.csv, and they stay
+    where they are (the comparison's table points at them). Not with ``seeds`` or ``folds``.
     """
-    labels = unique_labels([m for m, _ in members])
-    members = list(zip(labels, (cfg for _, cfg in members)))
     kind, count = ("folds", folds) if folds else ("seeds", max(1, seeds))
-    sort_by = sort_by or default_sort(members)
+    previous = [reused_member(Path(p)) for p in reused]
+    if previous and (kind == "folds" or count > 1):
+        raise ConfigError(f"--{'kfold' if kind == 'folds' else 'seeds'} trains every member again; run folders "
+                          f"({', '.join(str(p) for p in reused)}) are reused only as single runs")
+    labels = unique_labels([m for m, _ in members] + [str(cfg["name"]) for cfg, _, _ in previous])
+    members = list(zip(labels, (cfg for _, cfg in members)))
+    old = list(zip(labels[len(members):], previous))
+    sort_by = sort_by or default_sort(members + [(label, cfg) for label, (cfg, _, _) in old])
     group = open_group("compare", name, runs_dir, sort_by=sort_by, members=labels, replicates=kind,
-                       n_replicates=count)
+                       n_replicates=count, **({"reused": {label: str(path) for label, (_, path, _) in old}}
+                                              if old else {}))
     tasks = []
     for i, (member, cfg) in enumerate(members):
         folder = member_path(group.path, i, member)
@@ -202,7 +212,13 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
             tasks += [Task(f"{member} {kind[:-1]} {r}", replicate(cfg, kind, r, count),
                            run_path(folder, f"{kind[:-1]}-{r}"), {"member": member, "replicate": f"{kind[:-1]}{r}"})
                       for r in range(count)]
-    outcomes = run_group(group, tasks, executor, on_done, on_progress)
+    done = {}
+    for label, (cfg, path, summary) in old:  # finished already: kept as they are, like a resumed sweep's members
+        done[len(tasks)] = TaskResult(Task(label, cfg, path, {"member": label, "reused": True}), summary["status"],
+                                      summary, "" if summary["status"] == "completed" else summary.get("message") or "",
+                                      float(summary.get("duration_s") or 0.0))
+        tasks.append(done[len(tasks)].task)
+    outcomes = run_group(group, tasks, executor, on_done, on_progress, done=done)
     with guard(group):
         runs = [_row(o.task.meta["member"], o) for o in outcomes]
         if count == 1 and kind == "seeds":
@@ -216,6 +232,25 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
             group.summary["baseline"] = baseline or members[0][0]
         close_group(group, outcomes, statuses={r["member"]: r["status"] for r in rows})
     return Comparison(group.path, rows, sort_by)
+
+
+def reused_member(path: Path) -> tuple[dict[str, Any], Path, dict[str, Any]]:
+    """(config, absolute folder, summary) of a finished run that joins a comparison as it is; ConfigError (or
+    CorruptRunError) in one line for a folder that is not a finished single run."""
+    from ..config import yaml_io
+    from ..runs.summary import read_summary
+
+    summary = read_summary(path / "summary.json")
+    if (summary.get("kind") or "train") != "train":
+        raise ConfigError(f"{path} is a {summary['kind']} folder, not a run; give one of its members "
+                          "(<group>/<member>)")
+    if summary["status"] not in EXIT_CODES:
+        raise ConfigError(f"{path}: the run is {summary['status']}; only a finished run can be reused")
+    cfg = yaml_io.load_file(path / "config.yaml")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("optimizer"), dict) or "loss" not in cfg:
+        raise ConfigError(f"{path / 'config.yaml'}: not a resolved run config")
+    cfg.setdefault("name", summary.get("name") or path.name)
+    return cfg, path.absolute(), summary
 
 
 AGGREGATED = ("test_acc", "test_loss", "final_val_acc", "final_val_loss", "final_train_loss", "gap")

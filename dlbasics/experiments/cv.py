@@ -56,7 +56,7 @@ def resolve_strategy(cfg: dict[str, Any], strategy: str) -> str:
     entry = DATASETS[cfg["data"]["name"]]
     if entry.ordered:
         return "timeseries"
-    return "stratified" if entry.task == "classification" else "kfold"
+    return "stratified" if entry.task_for(cfg["data"]) == "classification" else "kfold"
 
 
 def _level(cv: dict[str, Any], strategy: str, k: int, index: int) -> dict[str, Any]:

@@ -112,6 +112,15 @@ class Sequential:
         return [(f"{i}.{name}", arr) for i, layer in enumerate(self.layers)
                 for name, arr in layer.buffers().items()]
 
+    def rng_states(self) -> dict[int, dict[str, Any]]:
+        """The random generators of the stochastic layers (dropout), by layer index: ``bit_generator.state``."""
+        return {i: layer.rng.bit_generator.state for i, layer in enumerate(self.layers)
+                if layer.stochastic and getattr(layer, "rng", None) is not None}
+
+    def set_rng_states(self, states: dict[Any, dict[str, Any]]) -> None:
+        for i, state in states.items():
+            self.layers[int(i)].rng.bit_generator.state = state
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Weights and buffers by name ("<layer index>.<name>", e.g. "0.weight", "1.running_mean"), as copies."""
         arrays = [(name, p.data) for name, p in self.named_parameters()] + self.named_buffers()

@@ -71,6 +71,44 @@ class Optimizer(abc.ABC):
         """The learning rate of the first parameter group."""
         return self.param_groups[0]["lr"]
 
+    def _params(self) -> list[Parameter]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """All the optimizer's state, keyed by parameter index as ``torch.optim``: ``{"state": {i: {name: value}},
+        "param_groups": [{hyper-parameters..., "params": [i, ...]}]}``. Arrays are copies; scratch buffers are
+        not state and are left out."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()
+                                if k != "scratch"} for p, st in self.state.items()}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output into an optimizer over parameters of the same shapes, in order."""
+        params = self._params()
+        groups = saved["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("optimizer state: the parameter groups do not match this model's")
+        for group, old in zip(self.param_groups, groups):
+            group.update({k: tuple(v) if isinstance(group.get(k), tuple) else v for k, v in old.items()
+                          if k != "params"})
+        group_of = {id(p): g for g in self.param_groups for p in g["params"]}
+        self.state = {}
+        for i, values in saved["state"].items():
+            p = params[int(i)]
+            state = self.init_state(p, group_of[id(p)])
+            for k, v in values.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.data.shape:
+                        raise ValueError(f"optimizer state {k} of parameter {i}: shape {v.shape}, expected "
+                                         f"{p.data.shape}")
+                    state[k] = v.astype(p.data.dtype, copy=True)
+                else:
+                    state[k] = v
+            self.state[p] = state
+
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({hyper})"

@@ -64,6 +64,20 @@ class Schedule:
         self.t += 1
         self.apply()
 
+    #: attributes that change as the schedule runs (its hyper-parameters come from the config)
+    state_keys: ClassVar[tuple[str, ...]] = ("t",)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the schedule is: its time and, for reduce-on-plateau, what it has seen (JSON-able)."""
+        return {k: getattr(self, k) for k in self.state_keys}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` output; a closed-form schedule re-applies its lr at that time."""
+        for k in self.state_keys:
+            setattr(self, k, saved[k])
+        if self.closed_form:
+            self.apply()
+
 
 class Constant(Schedule):
     """lr_t = lr."""
@@ -327,6 +341,8 @@ class ReduceLROnPlateau(Schedule):
             return value < bound
         bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
         return value > bound
+
+    state_keys: ClassVar[tuple[str, ...]] = ("t", "best", "num_bad_epochs", "cooldown_counter")
 
     def step(self, metric: float | None = None) -> None:
         if metric is None:

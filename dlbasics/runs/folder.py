@@ -49,11 +49,12 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename (readers see the old or the new file).
 
     A failure (a full disk, a read-only or vanished folder) raises OSError whose ``filename`` is ``path``,
-    never the temporary file's name, and leaves no temporary file behind.
+    never the temporary file's name, and leaves no temporary file behind. ``durable=False`` skips the fsync:
+    still atomic for a crash of the process, not for a power cut (checkpoints, rewritten every epoch).
     """
     path = Path(path)
     tmp = None
@@ -63,7 +64,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as err:
         _remove(tmp)
@@ -196,14 +198,19 @@ class RunFolder:
 
         return read_summary(self.path / "summary.json")
 
-    def open_metrics(self, columns: Sequence[str]) -> None:
-        """Start metrics.csv with a header of ``columns`` (a subset of METRIC_COLUMNS, in that order)."""
+    def open_metrics(self, columns: Sequence[str], rows: Sequence[dict[str, Any]] = ()) -> None:
+        """Start metrics.csv with a header of ``columns`` (a subset of METRIC_COLUMNS, in that order), and
+        ``rows`` already (a resumed run's rows up to its checkpoint)."""
         self._columns = list(columns)
-        atomic_write(self.path / "metrics.csv", _csv_line(self._columns).encode())
+        text = _csv_line(self._columns) + "".join(_csv_line(self._cells(row)) for row in rows)
+        atomic_write(self.path / "metrics.csv", text.encode())
+
+    def _cells(self, row: dict[str, Any]) -> list[str]:
+        return ["" if row.get(c) is None else _fmt(row[c]) for c in self._columns]
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """Append one row (missing values empty, floats at full precision) and flush it."""
-        self._write_line(["" if row.get(c) is None else _fmt(row[c]) for c in self._columns])
+        self._write_line(self._cells(row))
 
     def _write_line(self, cells: list[str]) -> None:
         path = self.path / "metrics.csv"

@@ -54,6 +54,15 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_state is not None and self.best_epoch is not None:
             self.model.load_state_dict(self.best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        """What it has seen: best value and epoch, patience used, and the best weights (arrays) if kept."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.wait = saved["best"], saved["best_epoch"], saved["wait"]
+        self.stopped_epoch, self.best_state = saved["stopped_epoch"], saved["best_state"]
+
     def report(self) -> dict[str, Any]:
         """For summary.json: where it stopped, the best epoch, whether its weights were restored."""
         return {"monitor": self.monitor, "mode": self.mode, "patience": self.patience, "stopped_epoch":

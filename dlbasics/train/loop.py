@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,8 +42,26 @@ class Callback:
     def on_epoch_end(self, row: dict[str, Any]) -> None:
         """With the epoch's metrics row; set ``History.stop`` (via ``self.history``) to end training early."""
 
+    def on_epoch_complete(self, epoch: int) -> None:
+        """At the very end of ``epoch``, after the schedule's step: the state a resumed run starts from."""
+
     def on_train_end(self) -> None:
         """After the last epoch (also after an early stop or divergence; not after an exception)."""
+
+
+@dataclass
+class FitSettings:
+    """How :func:`fit` trains (the config's ``train`` and ``regularization.grad_clip`` keys)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 2000
+    eval_every: int = 1
+    eval_train: bool = False
+    flush_denormals: bool = True
+    clip_norm: float | None = None
+    clip_value: float | None = None
+    divergence_threshold: float | str | None = None
 
 
 @dataclass
@@ -55,6 +73,7 @@ class History:
     message: str = ""
     steps: int = 0
     stop: bool = False
+    limit: float | None = None  # the divergence threshold in force (``"auto"`` sets it at the first batch)
 
 
 def evaluate(model: Sequential, loss_fn: Loss, x: np.ndarray, y: np.ndarray,
@@ -83,14 +102,12 @@ def predict(model: Sequential, x: np.ndarray, batch_size: int = 2000) -> np.ndar
 
 
 def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndarray, y_train: np.ndarray, *,
-        epochs: int, batch_size: int, rng: np.random.Generator, x_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None, schedule: Schedule | None = None,
-        callbacks: Sequence[Callback] = (), eval_batch_size: int = 2000, flush_denormals: bool = True,
-        history: History | None = None, clip_norm: float | None = None, clip_value: float | None = None,
-        regularizer: Any = None, eval_every: int = 1, eval_train: bool = False,
-        divergence_threshold: float | str | None = None) -> History:
+        rng: np.random.Generator, settings: FitSettings | None = None, x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None, schedule: Schedule | None = None, callbacks: Sequence[Callback] = (),
+        history: History | None = None, regularizer: Any = None, start_epoch: int = 1, **options: Any) -> History:
     """Train ``model`` in place; return the :class:`History`. Stops early on a non-finite loss (diverged).
 
+    ``settings`` (a :class:`FitSettings`) or its fields as keywords (``epochs=5, batch_size=64``) say how.
     x_train: (N, *input_shape), y_train: (N,) class indices or (N, D) targets. ``batch_size >= N`` is
     full-batch gradient descent (one step per epoch). ``flush_denormals`` runs the loop with subnormal
     floats flushed to zero (see :mod:`dlbasics.numerics`): same results, without the CPU's slow path.
@@ -105,7 +122,14 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     ``divergence_threshold``: besides a NaN/inf loss, a batch (or validation) loss above this number ends
     training as diverged; ``"auto"`` sets it to ``AUTO_DIVERGENCE_FACTOR`` times the first batch's loss (at
     the initial weights; at least that factor); None: only NaN/inf.
+    ``start_epoch`` > 1 continues a run: ``history`` then holds the rows and steps so far, and the model,
+    optimizer, schedule, callbacks and generators have been restored to the end of epoch ``start_epoch - 1``.
     """
+    try:
+        s = replace(settings or FitSettings(), **options)
+    except TypeError as err:
+        raise TypeError(f"fit: {err}") from None
+    epochs, batch_size, eval_batch_size, eval_every = s.epochs, s.batch_size, s.eval_batch_size, s.eval_every
     history = History() if history is None else history
     for cb in callbacks:
         cb.history = history
@@ -120,12 +144,14 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     per_step = schedule is not None and schedule.interval == "step"
     params = model.parameters()
     reg = regularizer if regularizer is not None and regularizer.active else None
-    limit = None if divergence_threshold in (None, "auto") else float(divergence_threshold)
+    threshold = s.divergence_threshold
+    if history.limit is None and threshold not in (None, "auto"):
+        history.limit = float(threshold)
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
-    t_start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"), flush_subnormals(flush_denormals):
-        for epoch in range(1, epochs + 1):
+    t_start = time.perf_counter() - (history.rows[-1]["elapsed_s"] if history.rows else 0.0)
+    with np.errstate(over="ignore", invalid="ignore"), flush_subnormals(s.flush_denormals):
+        for epoch in range(start_epoch, epochs + 1):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             t_epoch = time.perf_counter()
@@ -140,8 +166,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                     reg.before_forward()
                 out = model.forward(xb, training=True)
                 loss = loss_fn.forward(out, yb)
-                if limit is None and divergence_threshold == "auto" and math.isfinite(loss):
-                    limit = AUTO_DIVERGENCE_FACTOR * max(loss, 1.0)
+                if history.limit is None and threshold == "auto" and math.isfinite(loss):
+                    history.limit = AUTO_DIVERGENCE_FACTOR * max(loss, 1.0)
+                limit = history.limit
                 if not math.isfinite(loss) or (limit is not None and loss > limit):
                     if reg is not None:
                         reg.restore()
@@ -154,10 +181,10 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 model.backward(loss_fn.backward())
                 if reg is not None:
                     reg.after_backward()
-                if clip_norm is not None:
-                    clip_grad_norm(params, clip_norm)
-                if clip_value is not None:
-                    clip_grad_value(params, clip_value)
+                if s.clip_norm is not None:
+                    clip_grad_norm(params, s.clip_norm)
+                if s.clip_value is not None:
+                    clip_grad_value(params, s.clip_value)
                 optimizer.step()
                 if per_step:
                     schedule.step()
@@ -179,7 +206,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
             elif has_val and (epoch % eval_every == 0 or epoch == epochs):
                 val = evaluate(model, loss_fn, x_val, y_val, eval_batch_size)
                 row.update({f"val_{k}": v for k, v in val.items()})
-                if eval_train:
+                if s.eval_train:
                     clean = evaluate(model, loss_fn, x_train, y_train, eval_batch_size)
                     row.update({f"train_eval_{k}": v for k, v in clean.items()})
             now = time.perf_counter()
@@ -190,6 +217,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 cb.on_epoch_end(row)
             if history.status == "diverged":
                 return _end(history, callbacks)
+            limit = history.limit
             if "val_loss" in row and not (math.isfinite(row["val_loss"]) and (limit is None or
                                                                                row["val_loss"] <= limit)):
                 history.status = "diverged"
@@ -203,6 +231,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                     schedule.step()
                 elif row.get(monitor) is not None:  # plateau: only epochs that measured its metric
                     schedule.step(row[monitor])
+            for cb in callbacks:
+                cb.on_epoch_complete(epoch)
             if history.stop:
                 history.status = "stopped"
                 return _end(history, callbacks)

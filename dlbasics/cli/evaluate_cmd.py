@@ -1,0 +1,104 @@
+"""`dlb evaluate`: a finished run's model on its test (or validation, training) split (registered on the main app)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+
+
+def evaluate(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder, its id or a unique prefix of it.",
+                                        show_default=False)],
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="NAME", show_default=False,
+        help="Evaluate on another registered data set's test split (same input shape and classes), e.g. mnist "
+             "for a model trained on mnist-mini.")] = None,
+    split: Annotated[Literal["test", "val", "train"], typer.Option(help="Which of the run's splits.")] = "test",
+    top: Annotated[int, typer.Option(min=1, help="Most-confused pairs to show.")] = 5,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Evaluate a finished run's model: loss and accuracy, confusion matrix, per-class precision / recall / F1,
+    the most-confused pairs and the most confidently wrong images; or MAE, RMSE, R² and residuals (regression).
+
+    The run's splits are rebuilt from its config.yaml (same seed, same split and scaling); a cross-validation
+    fold run's test split is its held-out fold. Writes RUN/evaluation/ (evaluation.json, CSVs, PNGs; another
+    split's files end in _val / _train, another data set's in _NAME) and indexes it in summary.json.
+    """
+    from ..experiments.evaluate import evaluate_run
+    from ..runs.find import resolve_run
+
+    with user_errors(run):
+        try:
+            run = resolve_run(run, runs_dir)  # RunNotFound is a ValueError
+            result = evaluate_run(run, split=split, data=data, top=top,
+                                  progress=Console(stderr=True).is_terminal)
+        except ValueError as err:
+            raise fail(str(err), EXIT_USAGE) from None
+    console = Console()
+    print(f"{result['run_id']}: {result['description']}")
+    if result["run_status"] != "completed":
+        print(f"note: the run is {result['run_status']}; these are the weights it ended with")
+    metrics = result["metrics"]
+    if result["task"] == "classification":
+        print(f"{result['n']} samples: loss {_num(metrics['loss'], '.4f')}  accuracy {metrics['accuracy']:.4f}  "
+              f"macro F1 {metrics['macro_f1']:.4f}{_reported(result)}")
+        console.print(_per_class_table(result["per_class"]))
+        pairs = result["most_confused"]
+        if pairs:
+            console.print(_pairs_table(pairs))
+        else:
+            print("no mistakes: the confusion matrix is diagonal")
+    else:
+        print(f"{result['n']} samples: loss {_num(metrics['loss'], '.4g')}  MAE {metrics['mae']:.4g}  "
+              f"RMSE {metrics['rmse']:.4g}  R² {_num(metrics['r2'], '.4f')}{_reported(result)}")
+    reported = result.get("reported") or {}
+    if reported.get("matches") is False:
+        said = ", ".join(f"{k} {v!r}" for k, v in reported.items() if k != "matches")
+        print(f"warning: the run's summary reports {said}; this evaluation differs (was model.npz or the data "
+              "replaced?)", file=sys.stderr)
+    for name in result["files"]:
+        print(f"wrote {run / name}")
+
+
+def _reported(result: dict[str, Any]) -> str:
+    """" (reproduces the run's reported test_loss, test_acc)" when it does, else nothing."""
+    reported = result.get("reported") or {}
+    if reported.get("matches"):
+        return f" (reproduces the run's reported {', '.join(k for k in reported if k != 'matches')})"
+    return ""
+
+
+def _num(value: float | None, fmt: str) -> str:
+    """A number in ``fmt`` (.4g when it is too large for that), "undefined" for None or NaN."""
+    if value is None or value != value:
+        return "undefined"
+    return format(value, fmt if abs(value) < 1e4 else ".4g")
+
+
+def _per_class_table(report: dict[str, Any]) -> Table:
+    table = Table(title="per class")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for r in report["classes"]:
+        table.add_row(r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
+    table.add_section()
+    for avg in ("macro avg", "weighted avg"):
+        r = report[avg]
+        table.add_row(avg, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
+    return table
+
+
+def _pairs_table(pairs: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"the {len(pairs)} most confused pairs")
+    for col in ("true", "predicted", "count", "share of true class"):
+        table.add_column(col, justify="left" if col in ("true", "predicted") else "right")
+    for p in pairs:
+        table.add_row(p["true_name"], p["pred_name"], str(p["count"]), f"{p['share']:.1%}")
+    return table

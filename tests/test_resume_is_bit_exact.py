@@ -1,0 +1,116 @@
+"""Exact resume: a run stopped at any epoch and continued from its checkpoint equals the run never stopped,
+bit for bit (weights and every metrics column but the times)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, dlb
+from dlbasics import load_config, train
+from dlbasics.config import ConfigError
+from dlbasics.runner import Run, resume
+from dlbasics.train.loop import Callback
+
+CASES = {
+    "sgd-momentum-step": ["optimizer.name=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9", "schedule.name=step",
+                          "schedule.step_size=2", "schedule.gamma=0.5", "train.epochs=6"],
+    "adam-plateau-dropout-mixup-early-stopping": [
+        "schedule.name=plateau", "schedule.patience=0", "model.dropout=0.3", "regularization.mixup.alpha=0.4",
+        "regularization.early_stopping={patience: 4}", "train.epochs=7"],
+    "batchnorm-onecycle-augmentation": ["model.batchnorm=true", "schedule.name=onecycle",
+                                        "regularization.input_noise.std=0.05", "train.epochs=5"],
+}
+
+
+class StopAt(Callback):
+    """Ctrl-C at the end of epoch ``epoch``, as a user would."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_epoch_end(self, row):
+        if row["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def same(a: Run, b: Run) -> None:
+    times = ["epoch_time_s", "elapsed_s"]
+    pd.testing.assert_frame_equal(a.metrics.drop(columns=times), b.metrics.drop(columns=times), check_exact=True)
+    with np.load(a.path / "model.npz") as wa, np.load(b.path / "model.npz") as wb:
+        assert wa.files == wb.files and all(np.array_equal(wa[k], wb[k]) for k in wa.files)
+    assert a.summary["final"] == b.summary["final"] and a.summary["best"] == b.summary["best"]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_interrupted_run_resumed_equals_the_run_never_stopped(write_config, tmp_path, case):
+    cfg = load_config(write_config(TINY), CASES[case])
+    whole = train(cfg, runs_dir=tmp_path / "whole", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, runs_dir=tmp_path / "part", progress=False, callbacks=[StopAt(3)])
+    (folder,) = (tmp_path / "part").iterdir()
+    assert Run(folder).summary["status"] == "interrupted"
+    resumed = resume(folder, progress=False)
+    assert resumed.summary["status"] == whole.summary["status"] == "completed"
+    assert [r["from_epoch"] for r in resumed.summary["resumes"]] == [2]  # epoch 3 never completed
+    same(resumed, whole)
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(write_config, tmp_path):
+    sets = [*CASES["sgd-momentum-step"][:-1], "train.epochs=40"]
+    path = write_config(TINY)
+    proc = subprocess.Popen([sys.executable, "-m", "dlbasics", "train", str(path), "--runs-dir", str(tmp_path / "k"),
+                             *[a for s in sets for a in ("--set", s)]], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        found = list((tmp_path / "k").glob("*/metrics.csv"))
+        if found and len(found[0].read_text().splitlines()) > 6:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (folder,) = (tmp_path / "k").iterdir()
+    assert json.loads((folder / "summary.json").read_text())["status"] == "running"  # it never knew
+    result = dlb("train", "--resume", folder, "--quiet")
+    assert result.returncode == 0, result.stderr
+    whole = train(load_config(path, sets), runs_dir=tmp_path / "whole", progress=False)
+    same(Run(folder), whole)
+
+
+def test_a_completed_run_trains_further_and_equals_the_longer_run(write_config, tmp_path):
+    path = write_config(TINY)
+    short = train(load_config(path, CASES["sgd-momentum-step"]), runs_dir=tmp_path / "s", progress=False)
+    longer = train(load_config(path, [*CASES["sgd-momentum-step"], "train.epochs=9"]), runs_dir=tmp_path / "l",
+                   progress=False)
+    with pytest.raises(ConfigError, match="already trained 6 of 6 epochs"):
+        resume(short.path, progress=False)
+    same(resume(short.path, epochs=9, progress=False), longer)
+    assert short.summary["resumes"][0]["previous_status"] == "completed"
+
+
+def test_resume_from_the_cli_changes_nothing_but_the_epochs(write_config, tmp_path):
+    run = train(load_config(write_config(TINY)), runs_dir=tmp_path, progress=False)
+    result = dlb("train", "--resume", run.path, "--set", "optimizer.lr=0.5", "--set", "train.epochs=5")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "only train.epochs may change, not optimizer.lr" in result.stderr
+    for args in (["--resume", run.path, "--seeds", "2"], [write_config(TINY), "--resume", run.path], []):
+        result = dlb("train", *args)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, args
+    result = dlb("train", "--resume", run.path, "--set", "train.epochs=4", "--quiet")
+    assert result.returncode == 0 and len(Run(run.path).metrics) == 4
+
+
+def test_a_run_without_checkpoints_says_so(write_config, tmp_path):
+    run = train(load_config(write_config(TINY), ["train.checkpoint_every=0"]), runs_dir=tmp_path, progress=False)
+    assert not (run.path / "checkpoint.npz").exists()
+    with pytest.raises(ConfigError, match=r"no checkpoint\.npz to continue from"):
+        resume(run.path, epochs=5, progress=False)
