@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'dlbasics[dask]'")
@@ -40,13 +41,19 @@ def test_a_sweep_on_a_dask_cluster_gives_the_numbers_of_the_local_executor(clust
     assert os.getpid() not in pids  # trained by the cluster's workers
 
 
-def test_collect_sends_the_run_folders_back(write_config, tmp_path):
+def test_collect_sends_the_run_folders_back_with_the_local_numbers(cluster, write_config, tmp_path):
     cfg = load_config(write_config(TINY))
-    with DaskExecutor(jobs=1, collect=True) as executor:
-        (result,) = executor.run([Task("m", cfg, tmp_path / "m")])
+    cluster.collect = True
+    try:
+        (result,) = cluster.run([Task("m", cfg, tmp_path / "m")])
+    finally:
+        cluster.collect = False
     assert result.status == "completed"
     assert {"config.yaml", "summary.json", "metrics.csv", "model.npz"} <= {p.name for p in (tmp_path / "m").iterdir()}
-    assert json.loads((tmp_path / "m" / "summary.json").read_text())["final"] == result.summary["final"]
+    here = InProcessExecutor().run([Task("m", cfg, tmp_path / "here")])[0]
+    assert json.loads((tmp_path / "m" / "summary.json").read_text())["final"] == here.summary["final"]
+    with np.load(tmp_path / "m" / "model.npz") as a, np.load(tmp_path / "here" / "model.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
 def test_a_worker_killed_mid_member_costs_only_that_member(cluster, write_config, tmp_path):
@@ -54,12 +61,15 @@ def test_a_worker_killed_mid_member_costs_only_that_member(cluster, write_config
     slow = {**cfg, "train": {**cfg["train"], "epochs": 40}}
     tasks = [Task("slow", slow, tmp_path / "slow"), Task("a", cfg, tmp_path / "a"), Task("b", cfg, tmp_path / "b")]
 
+    killed = []
+
     def kill_when_running():
         path = tmp_path / "slow" / "summary.json"
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
                 os.kill(json.loads(path.read_text())["pid"], signal.SIGKILL)
+                killed.append(True)
                 return
             except (OSError, ValueError, KeyError):
                 time.sleep(0.02)
@@ -68,6 +78,7 @@ def test_a_worker_killed_mid_member_costs_only_that_member(cluster, write_config
     killer.start()
     results = cluster.run(tasks)
     killer.join()
+    assert killed  # the member's worker really died under it
     assert [r.status for r in results[1:]] == ["completed", "completed"]
     assert results[0].status in ("completed", "failed")  # Dask reruns it on another worker, or gives up
     here = InProcessExecutor().run([Task("a", cfg, tmp_path / "here")])[0]

@@ -82,3 +82,14 @@ def test_an_earlier_attempt_of_a_task_is_replaced_but_a_foreign_folder_is_not(wr
     assert old.status == "completed"
     assert foreign.status == "failed" and "not a run folder" in foreign.error
     assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine"
+
+
+def test_a_result_lost_in_the_pipe_never_turns_a_completed_run_into_an_interrupted_one(write_config, tmp_path):
+    from dlbasics.execution.local import died, record
+
+    cfg = tiny(write_config)
+    done = InProcessExecutor().run([Task("m", cfg, tmp_path / "m")])[0]
+    lost = died(done.task, 0, 1.0, stopping=True)  # the worker ended; its result was not read
+    record(lost)
+    assert lost.status == "completed" and json.loads((tmp_path / "m" / "summary.json").read_text())["status"] == \
+        "completed"

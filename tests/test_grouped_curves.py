@@ -63,7 +63,8 @@ def test_the_board_shows_running_members_on_a_terminal_and_one_line_each_in_a_pi
     done = TaskResult(tasks[0], "completed", {"final": {"test_acc": 0.9}}, "", 1.5)
     failed = TaskResult(tasks[1], "failed", {}, "worker was killed by SIGKILL before reporting a result", 0.5)
     piped = io.StringIO()
-    with Board(tasks, Console(file=piped, force_terminal=False, width=200), jobs=2) as board:
+    with Board([], Console(file=piped, force_terminal=False, width=200), jobs=2) as board:
+        board.on_start(tasks)  # as every multi-run command feeds it
         board.on_progress(tasks[0], {"epoch": 1, "epochs": 3, "val_acc": 0.5, "elapsed_s": 0.1})
         board.on_done(done)
         board.on_done(failed)
@@ -71,10 +72,12 @@ def test_the_board_shows_running_members_on_a_terminal_and_one_line_each_in_a_pi
         "m0: completed in 1.5 s  test_acc 0.9000",
         "m1: failed in 0.5 s  (worker was killed by SIGKILL before reporting a result)"]
     screen = io.StringIO()
-    board = Board(tasks, Console(file=screen, force_terminal=True, width=100), jobs=2)
+    board = Board([], Console(file=screen, force_terminal=True, width=100), jobs=2)
+    board.on_start(tasks, done=3)
     board.on_progress(tasks[1], {"epoch": 2, "epochs": 4, "val_acc": 0.75, "elapsed_s": 1.0})
     board.console.print(board._render())
     text = screen.getvalue()
-    assert "0/2 done" in text and "m1" in text and "2/4" in text and "val_acc 0.7500" in text
+    assert "0/2 done" in text and "3 kept from before" in text and "m1" in text and "2/4" in text
+    assert "val_acc 0.7500" in text
 
 

@@ -159,10 +159,11 @@ def test_train_given_a_list_says_it_is_a_sweep(write_config):
     (["--set", "model.hidden=[64],[128,64"], "unclosed ["),
     (["--set", "optimizer.lrr=0.1,0.2"], "sweep member lrr=0.1: optimizer.lrr: unknown key"),
     ([], "nothing to sweep"),
-    (["--set", "optimizer.lr=0.1,0.2", "--executor", "dask://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["--set", "optimizer.lr=0.1,0.2", "--executor", "dask://127.0.0.1:9"], "no Dask scheduler answered"),
     (["--set", "optimizer.lr=0.1,0.2", "--executor", "slurm"], "unknown executor 'slurm'"),
 ])
-def test_bad_sweeps_exit_2_with_one_line_before_anything_runs(write_config, tmp_path, args, fragment):
+def test_bad_sweeps_exit_2_with_one_line_before_anything_runs(write_config, tmp_path, monkeypatch, args, fragment):
+    monkeypatch.setenv("DLB_DASK_TIMEOUT", "1")
     result = dlb("sweep", write_config(QUICK), *args, "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and fragment in result.stderr and "Traceback" not in result.stderr
@@ -190,3 +191,41 @@ def test_dry_run_lists_the_members(write_config, tmp_path):
                  "--runs-dir", tmp_path / "runs")
     assert result.returncode == 0 and "4 members" in result.stdout and "lr=0.01" in result.stdout
     assert not (tmp_path / "runs").exists()
+
+
+def test_values_given_twice_are_one_point_and_a_set_list_may_not_fight_the_configs_zip(write_config):
+    base = load_config(write_config(QUICK))
+    assert len(plan_sweep(base, {"optimizer.lr": [1e-3, 0.001, 0.01]}).points) == 2
+    zipped = resolve_config({**base, "sweep": {"zip": {"optimizer.lr": [0.1, 0.01], "seed": [1, 2]}}}, "x")
+    with pytest.raises(ConfigError, match=re.escape("sweep.zip.optimizer.lr: optimizer.lr is swept by the config")):
+        plan_sweep(zipped, {"optimizer.lr": [0.3, 0.2]})
+    with pytest.raises(ConfigError, match="would train the same config"):
+        plan_sweep(base, {"seed": [3, 4]}, seeds=2)  # seed 4 = seed 3's second replicate
+
+
+def test_without_a_validation_split_the_best_point_is_not_chosen_on_the_test_set(write_config, tmp_path):
+    base = load_config(write_config(QUICK), ["data.val_split=0"])
+    with pytest.raises(ConfigError, match="no validation split to choose the best point on"):
+        plan_sweep(base, {"optimizer.lr": [0.1, 0.01]})
+    plan = plan_sweep(base, {"optimizer.lr": [0.1, 0.01]}, metric="test_acc")  # said out loud: allowed
+    result = run_sweep(plan, runs_dir=tmp_path, executor=InProcessExecutor())
+    assert result.summary["status"] == "completed" and (result.path / "curves_loss.png").is_file()
+
+
+def test_resume_refuses_another_sweeps_folder_and_a_running_sweep(write_config, tmp_path):
+    base = load_config(write_config(QUICK))
+    plan = plan_sweep(base, {"optimizer.lr": [0.3, 0.01]})
+    first = run_sweep(plan, runs_dir=tmp_path, executor=InProcessExecutor())
+    other = plan_sweep(base, {"model.hidden": [[8], [4]]})
+    with pytest.raises(ConfigError, match="this one is"):
+        run_sweep(other, runs_dir=tmp_path, executor=InProcessExecutor(), resume=first.path)
+    import fcntl
+
+    with open(first.path / ".lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.seek(0)
+        held.truncate()
+        held.write("4242")
+        held.flush()
+        with pytest.raises(ConfigError, match=r"is being run by another dlb sweep \(pid 4242\)"):
+            run_sweep(plan, runs_dir=tmp_path, executor=InProcessExecutor())

@@ -126,7 +126,8 @@ def compare(
                 try:
                     with Board([], console, ex.jobs) as board:
                         result = compare(members, name=label, runs_dir=runs_dir, executor=ex, sort_by=sort,
-                                         on_done=board.on_done, on_progress=board.on_progress, seeds=seeds,
+                                         on_done=board.on_done, on_progress=board.on_progress,
+                                 on_start=board.on_start, seeds=seeds,
                                          folds=kfold, baseline=baseline, reused=reused)
                 except KeyboardInterrupt:
                     raise fail("interrupted; members that had started are marked interrupted",
@@ -215,7 +216,7 @@ def cv(
             try:
                 with Board([], console, ex.jobs, held_out=True) as board:
                     result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=ex, on_done=board.on_done,
-                                                on_progress=board.on_progress)
+                                                on_progress=board.on_progress, on_start=board.on_start)
             except KeyboardInterrupt:
                 raise fail("interrupted; folds that had started are marked interrupted", EXIT_INTERRUPTED) from None
     Console().print(folds_table(result.rows, result.summary))
@@ -274,7 +275,7 @@ def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path |
         if cfg["ensemble"]["method"] == "bagging":
             with board:
                 result = bag(cfg, runs_dir=runs_dir, executor=executor, on_done=board.on_done,
-                             on_progress=board.on_progress)
+                             on_progress=board.on_progress, on_start=board.on_start)
             if json_out:
                 print(json.dumps(json.loads((result.path / "summary.json").read_text()), indent=2))
             elif not quiet:
@@ -290,7 +291,8 @@ def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path |
         else:
             with board:
                 result = compare([(cfg["name"], cfg)], name=f"seeds-{cfg['name']}", runs_dir=runs_dir,
-                                 executor=executor, on_done=board.on_done, on_progress=board.on_progress, seeds=seeds)
+                                 executor=executor, on_done=board.on_done, on_progress=board.on_progress,
+                                 on_start=board.on_start, seeds=seeds)
             row = result.rows[0]
             if json_out:
                 print(json.dumps(json_safe({**json.loads((result.path / "summary.json").read_text()),

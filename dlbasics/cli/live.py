@@ -64,6 +64,7 @@ class Board:
         self.jobs, self.quiet, self.held_out = max(1, jobs), quiet, held_out
         self.t0 = time.perf_counter()
         self.durations: list[float] = []
+        self.kept = 0  # members finished before this command (kept, not retrained)
         self.live: Live | None = None
 
     def __enter__(self) -> Board:
@@ -76,6 +77,13 @@ class Board:
         if self.live is not None:
             self.live.__exit__(*exc)
             self.live = None
+
+    def on_start(self, tasks: Sequence[Task], done: int = 0) -> None:
+        """A stage begins: these tasks wait (``done`` members were finished before, e.g. a resumed sweep's)."""
+        for t in tasks:
+            self.states.setdefault(_key(t), _State(t.name))
+        self.kept += done
+        self._refresh()
 
     def on_progress(self, task: Task, row: dict[str, Any]) -> None:
         st = self.states.setdefault(_key(task), _State(task.name))
@@ -111,9 +119,10 @@ class Board:
         if self.durations:
             left = counts.get("waiting", 0) + counts.get("running", 0) / 2
             eta = f", ETA {_seconds(left * sum(self.durations) / len(self.durations) / self.jobs)}"
+        kept = f", {self.kept} kept from before" if self.kept else ""
         head = Text(f"{finished}/{len(states)} done ("
                     + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-                    + f"), elapsed {_seconds(time.perf_counter() - self.t0)}{eta}")
+                    + f"{kept}), elapsed {_seconds(time.perf_counter() - self.t0)}{eta}")
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         for col, justify in (("member", "left"), ("epoch", "right"), ("latest", "left"), ("ETA", "right")):
             table.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis" if col == "member" else "fold")

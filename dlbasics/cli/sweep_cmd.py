@@ -95,7 +95,8 @@ def sweep(
             try:
                 with Board([], console, ex.jobs, quiet=quiet or json_) as board:
                     result = run_sweep(plan, runs_dir=runs_dir, executor=ex, on_done=board.on_done,
-                                       on_progress=board.on_progress, resume=resume, new=new,
+                                       on_progress=board.on_progress, on_start=board.on_start, resume=resume,
+                                       new=new,
                                        command=["dlb", *sys.argv[1:]])
             except KeyboardInterrupt:
                 raise fail("interrupted; running members are marked interrupted; the same command continues the "

@@ -40,9 +40,12 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError("expected KEY=VALUE, e.g. optimizer.lr=0.01", source=_origin(text))
     parts = _key_parts(key, text)
-    if value.strip() and sweep_values(value, _origin(text)) is not None:
-        raise ConfigError(f"several values are a sweep: run `dlb sweep CONFIG --set {text[:60]}` (quote a "
-                          f"string that contains commas: {key.strip()}='a,b')", source=_origin(text))
+    values = sweep_values(value, _origin(text)) if value.strip() else None
+    if values is not None:
+        one = (f"one list is written [{value.strip()}]" if all(isinstance(v, (int, float)) for v in values)
+               else f"one string with commas is quoted: {key.strip()}='{value.strip()}'")
+        raise ConfigError(f"several values are a sweep: run `dlb sweep CONFIG --set {text[:60]}` ({one})",
+                          source=_origin(text))
     return parts, yaml_io.loads(value, source=_origin(text), what="--set value") if value.strip() else None
 
 

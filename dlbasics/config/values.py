@@ -24,13 +24,13 @@ MAX_RANGE = 10_000
 def split_values(text: str, source: str = "") -> list[str]:
     """The comma-separated pieces of ``text``, splitting only at the top level (outside ``[] {} ()`` and
     quotes). ConfigError for unbalanced brackets or quotes, or an empty piece."""
-    pieces, depth, quote, start = [], [], "", 0
+    pieces, depth, quote, start, prev = [], [], "", 0, ""
     for i, ch in enumerate(text):
         if quote:
             if ch == quote:
                 quote = ""
-        elif ch in "'\"":
-            quote = ch
+        elif ch in "'\"" and prev in ("", ",", "[", "{", "(", ":"):  # a quote opens a value, as in YAML: it's
+            quote = ch                                                # is one word, 'a,b' one value
         elif ch in _CLOSE:
             depth.append(_CLOSE[ch])
         elif ch in "]})":
@@ -39,6 +39,8 @@ def split_values(text: str, source: str = "") -> list[str]:
         elif ch == "," and not depth:
             pieces.append(text[start:i])
             start = i + 1
+        if not ch.isspace():
+            prev = ch if not quote or ch == quote else prev
     if quote:
         raise ConfigError(f"unclosed quote {quote} in {text!r}", source=source)
     if depth:

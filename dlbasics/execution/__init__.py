@@ -39,7 +39,8 @@ __all__ = [
 
 def make_executor(spec: str = "local", jobs: int | None = None, collect: bool = False) -> Executor:
     """The executor named on the command line: ``local`` (persistent local workers), ``dask`` (the cluster at
-    ``$DLB_DASK_SCHEDULER``, else a new LocalCluster of ``jobs`` workers) or ``dask://HOST:PORT``."""
+    ``$DLB_DASK_SCHEDULER``, else a new LocalCluster of ``jobs`` workers) or ``dask://HOST:PORT`` (also
+    ``dask://tcp://HOST:PORT``, ``dask://tls://...``, as a scheduler prints its address)."""
     if spec == "local":
         if collect:
             raise ExecutorError("--collect sends run folders back from Dask workers; it needs --executor dask")
@@ -47,6 +48,7 @@ def make_executor(spec: str = "local", jobs: int | None = None, collect: bool = 
     if spec == "dask" or spec.startswith("dask://"):
         from .dask import DaskExecutor
 
-        address = "tcp://" + spec[len("dask://"):] if spec.startswith("dask://") else None
+        rest = spec[len("dask://"):] if spec.startswith("dask://") else None
+        address = rest if rest is None or "://" in rest else f"tcp://{rest}"  # dask://tls://host:port as given
         return DaskExecutor(address, jobs, collect)
     raise ExecutorError(f"unknown executor {spec!r} (allowed: local, dask, dask://HOST:PORT)")

@@ -20,6 +20,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -32,7 +35,7 @@ from .task import ExecutorError, Task, TaskResult
 
 EXTRA = "pip install 'dlbasics[dask]'"
 #: seconds to reach a scheduler before giving up
-CONNECT_TIMEOUT_S = 8
+CONNECT_TIMEOUT_S = 6
 #: seconds the members get to stop after a Ctrl-C
 STOP_GRACE_S = 30.0
 
@@ -46,14 +49,14 @@ def _dask_task(task: Task, stop: str, collect: bool) -> tuple[TaskResult, dict[s
     from .worker import run_task
 
     event = Event(stop)
-    if event.is_set():
+    if _stopped(event):
         return None
     if runner._DATASETS is None:
         runner.cache_datasets()
 
     def check(row: dict[str, Any]) -> None:
-        if event.is_set():
-            raise KeyboardInterrupt("cancelled")
+        if _stopped(event):
+            raise KeyboardInterrupt("Ctrl-C in dlb")
 
     if not collect:
         return run_task(task, check), None
@@ -67,6 +70,14 @@ def _dask_task(task: Task, stop: str, collect: bool) -> tuple[TaskResult, dict[s
         return result, files
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stopped(event: Any) -> bool:
+    """The client asked the members to stop, or can no longer be asked (the scheduler is gone)."""
+    try:
+        return bool(event.is_set())
+    except Exception:
+        return True
 
 
 def _write_back(run_dir: Path, files: dict[str, bytes]) -> None:
@@ -86,6 +97,61 @@ def _write_back(run_dir: Path, files: dict[str, bytes]) -> None:
         atomic_write(target, files[name])
 
 
+_CLUSTER = """
+import sys
+from distributed import LocalCluster
+cluster = LocalCluster(n_workers=int(sys.argv[1]), threads_per_worker=1, processes=True, dashboard_address=":0",
+                       silence_logs=50)
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the client's process closes it (or dies)
+cluster.close()
+"""
+
+
+def _local_cluster(jobs: int, timeout: float) -> tuple[subprocess.Popen, str]:
+    """A LocalCluster of ``jobs`` single-threaded worker processes, run by a helper process in a session of its
+    own: the terminal's Ctrl-C reaches only `dlb`, which stops the members itself (through the Event) rather
+    than having Dask's processes die under them. Returns the helper and the scheduler's address."""
+    proc = subprocess.Popen([sys.executable, "-c", _CLUSTER, str(jobs)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(timeout)
+    address = proc.stdout.readline().strip() if ready else ""
+    if not address:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise ExecutorError(f"the local Dask cluster did not start within {timeout:g} s")
+    return proc, address
+
+
+def _connect(address: str, timeout: float) -> Any:
+    """A Client of the scheduler at ``address``, within ``timeout`` seconds whatever answers there (a web server,
+    a black hole): the connection runs in a thread that is abandoned at the deadline."""
+    import threading
+
+    from distributed import Client
+
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = Client(address, timeout=f"{timeout}s")
+        except BaseException as err:  # handed to the caller below
+            box["error"] = err
+
+    thread = threading.Thread(target=connect, name="dlb-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    if "client" in box:
+        return box["client"]
+    why = " ".join(str(box["error"]).split())[:120] if "error" in box else "no answer"
+    raise ExecutorError(f"no Dask scheduler answered at {address} within {timeout:g} s ({why})")
+
+
 class DaskExecutor:
     """Members as tasks of a Dask cluster: ``address`` of a running scheduler, or a new LocalCluster of ``jobs``
     single-threaded worker processes. Use as a context manager (or call ``close``) to shut a LocalCluster down."""
@@ -101,33 +167,35 @@ class DaskExecutor:
         self.jobs = max(1, jobs or default_jobs())
         self.collect = collect
         self._client: Any = None
-        self._cluster: Any = None
+        self._cluster: subprocess.Popen | None = None
 
     def client(self) -> Any:
         """The Dask client, connected on first use (ExecutorError for a scheduler that does not answer)."""
         if self._client is not None:
             return self._client
-        from distributed import Client, LocalCluster
-
+        timeout = float(os.environ.get("DLB_DASK_TIMEOUT", CONNECT_TIMEOUT_S))
         if self.address:
-            try:
-                self._client = Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s")
-            except (OSError, TimeoutError, ValueError) as err:
-                raise ExecutorError(f"cannot reach the Dask scheduler at {self.address} within "
-                                    f"{CONNECT_TIMEOUT_S} s ({' '.join(str(err).split())[:120]})") from None
+            self._client = _connect(self.address, timeout)
         else:
-            self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0", silence_logs=50)
-            self._client = Client(self._cluster)
+            self._cluster, address = _local_cluster(self.jobs, timeout + 20)
+            self._client = _connect(address, timeout)
         return self._client
 
     connect = client
 
     def close(self) -> None:
-        for thing in (self._client, self._cluster):
-            if thing is not None:
-                with contextlib.suppress(Exception):
-                    thing.close()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+        if self._cluster is not None:  # the local cluster's process: it shuts the cluster down when stdin closes
+            with contextlib.suppress(OSError):
+                self._cluster.stdin.close()
+            try:
+                self._cluster.wait(10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(OSError):
+                    os.killpg(self._cluster.pid, signal.SIGKILL)
+                self._cluster.wait()
         self._client = self._cluster = None
 
     def __enter__(self) -> DaskExecutor:

@@ -80,15 +80,28 @@ def _worker(conn: Connection) -> None:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})  # now
         _die_with_parent()                                                # lands in the except below
         cache_datasets()
-        while (message := conn.recv()) is not None:
+        try:
+            conn.send(("ready", None, None))
+        except OSError:
+            return
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return  # the parent is gone
+            if message is None:
+                return
             index, task = message
             result = run_task(task, lambda row, i=index: conn.send(("progress", i, row)))
-            with _signals_blocked(signal.SIGTERM, signal.SIGHUP):  # the result is the point: do not lose it
-                conn.send(("done", index, result))
+            try:
+                with _signals_blocked(signal.SIGTERM, signal.SIGHUP):  # the result is the point: do not lose it
+                    conn.send(("done", index, result))
+            except OSError:
+                return
             if result.status == "interrupted":
-                break  # a stop signal: this worker is done
-    except (KeyboardInterrupt, EOFError, OSError):
-        pass  # stopped while idle, or the parent is gone (a broken pipe)
+                return  # a stop signal: this worker is done
+    except KeyboardInterrupt:
+        pass  # stopped while idle
 
 
 def _death(exitcode: int | None) -> str:
@@ -118,6 +131,9 @@ def record(result: TaskResult) -> None:
     on_disk = summary_on_disk(run_dir)
     if on_disk.get("status") == result.status:
         return
+    if on_disk.get("status") == "completed" and result.status == "interrupted":
+        result.status, result.error, result.summary = "completed", "", on_disk  # it finished: the pipe lost it
+        return
     summary = {**on_disk, "name": on_disk.get("name") or result.task.name, "status": result.status,
                "message": result.error or on_disk.get("message", "")}
     try:
@@ -134,7 +150,7 @@ class _Worker:
     conn: Connection
     index: int | None = None  # the task it runs
     t0: float = 0.0
-    served: bool = False  # it has run (part of) a task: it started fine
+    ready: bool = False  # it has booted (imports done): a death from now on is its task's
 
 
 class LocalProcessExecutor:
@@ -238,24 +254,26 @@ class LocalProcessExecutor:
                     kind, index, payload = w.conn.recv()
                 except (EOFError, OSError):
                     continue  # the sentinel tells the rest
-                if kind == "progress" and on_progress is not None:
+                if kind == "ready":
+                    w.ready, self._failed_starts = True, 0
+                elif kind == "progress" and on_progress is not None:
                     on_progress(tasks[index], payload)
                 elif kind == "done":
                     payload.seconds = time.perf_counter() - w.t0
-                    w.index, w.served, self._failed_starts = None, True, 0
+                    w.index = None
                     finish(index, payload)
-                if kind == "progress":
-                    w.served = True
             elif not w.proc.is_alive() and w in workers:
                 w.proc.join()
                 workers.remove(w)
-                if w.index is not None:
-                    finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, False))
-                elif not w.served:  # died before taking any task: a worker that cannot start
+                if not w.ready:  # died before it was ready: it cannot start (not its task's fault)
+                    if w.index is not None:
+                        pending.appendleft(w.index)
                     self._failed_starts += 1
                     if self._failed_starts >= 3:
                         raise RuntimeError(f"worker processes die as they start (the last {_death(w.proc.exitcode)}); "
                                            "is the program importable by a spawned process?")
+                elif w.index is not None:
+                    finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, False))
                 if pending:
                     start()
 
@@ -279,21 +297,27 @@ class LocalProcessExecutor:
             with contextlib.suppress(OSError):
                 w.proc.terminate()
         deadline = time.monotonic() + STOP_GRACE_S
+
+        def drain(w: _Worker, wait_s: float) -> None:
+            """Read what the worker sent (progress, its result) until its result or ``wait_s`` of silence."""
+            while w.index is not None and w.conn.poll(wait_s):
+                try:
+                    kind, index, payload = w.conn.recv()
+                except (EOFError, OSError):
+                    return
+                if kind == "done":
+                    payload.seconds = time.perf_counter() - w.t0
+                    finish(index, payload, notify=False)
+                    w.index = None
+
         for w in workers:
             while w.index is not None and w.proc.is_alive() and time.monotonic() < deadline:
-                if w.conn.poll(0.1):
-                    try:
-                        kind, index, payload = w.conn.recv()
-                    except (EOFError, OSError):
-                        break
-                    if kind == "done":
-                        payload.seconds = time.perf_counter() - w.t0
-                        finish(index, payload, notify=False)
-                        w.index = None
+                drain(w, 0.1)
             w.proc.join(max(0.0, deadline - time.monotonic()))
             if w.proc.is_alive():
                 w.proc.kill()
                 w.proc.join()
+            drain(w, 0)  # a result sent just before the worker ended is still in the pipe
             if w.index is not None:
                 finish(w.index, died(tasks[w.index], w.proc.exitcode, time.perf_counter() - w.t0, True),
                        notify=False)

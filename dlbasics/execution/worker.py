@@ -41,10 +41,10 @@ def run_task(task: Task, progress: Progress | None = None) -> TaskResult:
     run_dir = Path(task.run_dir)
     if run_dir.exists() and not is_run_folder(run_dir):
         return TaskResult(task, "failed", {}, f"{run_dir} exists and is not a run folder; not overwriting it")
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # what an earlier attempt of this task left
     callbacks = [_Report(progress, task.config["train"]["epochs"])] if progress is not None else []
     try:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # what an earlier attempt of this task left
         run = train(task.config, run_dir=run_dir, progress=False, callbacks=callbacks, plots=task.plots)
         summary = json_safe(run.last_summary)
         status = summary["status"]

@@ -25,7 +25,7 @@ from ..execution import Executor, Task
 from ..nn.losses import LOSSES
 from ..runs.folder import atomic_write
 from ..runs.paths import run_path
-from .multirun import OnDone, OnProgress, close_group, guard, open_group, run_group
+from .multirun import OnDone, OnProgress, OnStart, close_group, guard, open_group, run_group
 
 
 @dataclass
@@ -70,13 +70,14 @@ def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndar
 
 
 def bag(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-        on_done: OnDone | None = None, on_progress: OnProgress | None = None) -> BaggingResult:
+        on_done: OnDone | None = None, on_progress: OnProgress | None = None,
+        on_start: OnStart | None = None) -> BaggingResult:
     """Train the members in parallel, then evaluate their average on the test set."""
     members = member_configs(cfg)
     group = open_group("bagging", cfg["name"], runs_dir, n_estimators=len(members),
                        max_samples=cfg["ensemble"]["max_samples"])
     tasks = [Task(name, member, run_path(group.path, name)) for name, member in members]
-    outcomes = run_group(group, tasks, executor, on_done, on_progress)
+    outcomes = run_group(group, tasks, executor, on_done, on_progress, on_start=on_start)
     with guard(group):
         rows, outputs, targets = [], [], None
         for o in outcomes:

@@ -27,7 +27,7 @@ from ..execution import EXIT_CODES, Executor, Task, TaskResult
 from ..optim.optimizers import OPTIMIZERS
 from ..runs.folder import RunFolder
 from ..runs.paths import folder_name, run_path
-from .multirun import OnDone, OnProgress, close_group, guard, open_group, run_group
+from .multirun import OnDone, OnProgress, OnStart, close_group, guard, open_group, run_group
 
 COLUMNS = ["member", "status", "optimizer", "lr", "epochs", "best_epoch", "best_val_loss", "best_val_acc",
            "final_train_loss", "final_train_acc", "final_train_eval_acc", "final_val_loss", "final_val_acc", "gap",
@@ -177,7 +177,7 @@ def replicate(cfg: dict[str, Any], kind: str, r: int, k: int) -> dict[str, Any]:
 
 def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_dir: str | Path | None = None,
             executor: Executor | None = None, sort_by: str | None = None, on_done: OnDone | None = None,
-            on_progress: OnProgress | None = None, seeds: int = 1, folds: int = 0,
+            on_progress: OnProgress | None = None, on_start: OnStart | None = None, seeds: int = 1, folds: int = 0,
             baseline: str | None = None, reused: Sequence[Path] = ()) -> Comparison:
     """Train every member (in parallel through ``executor``) into one parent folder and tabulate them.
 
@@ -218,7 +218,7 @@ def compare(members: Sequence[tuple[str, dict[str, Any]]], *, name: str, runs_di
                                       summary, "" if summary["status"] == "completed" else summary.get("message") or "",
                                       float(summary.get("duration_s") or 0.0))
         tasks.append(done[len(tasks)].task)
-    outcomes = run_group(group, tasks, executor, on_done, on_progress, done=done)
+    outcomes = run_group(group, tasks, executor, on_done, on_progress, done=done, on_start=on_start)
     with guard(group):
         runs = [_row(o.task.meta["member"], o) for o in outcomes]
         if count == 1 and kind == "seeds":
@@ -260,7 +260,7 @@ def aggregate(runs: list[dict[str, Any]], members: Sequence[str], kind: str, key
               baseline: str | None = None) -> list[dict[str, Any]]:
     """One row per member: mean and 95 % t-interval of each metric over its replicates, and the paired
     difference of ``key`` to the baseline member (paired t over seeds; corrected resampled t over folds)."""
-    from ..stats import corrected_resampled_ttest, mean_ci, paired_difference
+    from .replicates import interval_columns, paired_test
 
     base = baseline or members[0]
     by_member = {m: [r for r in runs if r["member"] == m] for m in members}
@@ -276,31 +276,14 @@ def aggregate(runs: list[dict[str, Any]], members: Sequence[str], kind: str, key
                                "lr": reps[0]["lr"], "replicates": len(reps), "epochs": reps[0]["epochs"],
                                "duration_s": sum(r["duration_s"] or 0 for r in reps), "run_dir": str(
                                    Path(reps[0]["run_dir"]).parent)}
-        for metric in AGGREGATED:
-            values = [r[metric] for r in done if r.get(metric) is not None]
-            if values:
-                st = mean_ci(values)
-                row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = st["mean"], st["low"], st["high"]
-        paired = _pairs(by_member[m], by_member[base], key)
-        if m != base and len(paired) >= 2:
-            a, b = [p[0] for p in paired], [p[1] for p in paired]
-            if kind == "folds":
-                n_test = paired[0][2]["n_heldout"]
-                n_train = paired[0][2]["n_train"]
-                test = corrected_resampled_ttest(a, b, n_train, n_test)
-            else:
-                test = paired_difference(a, b)
-            row.update({"diff_vs_baseline": test["mean_diff"], "diff_low": test["low"], "diff_high": test["high"],
+        row.update({k: v for k, v in interval_columns(reps, AGGREGATED).items() if not k.endswith("_std")})
+        test = paired_test(reps, by_member[base], key, kind == "folds", lambda r: r["replicate"]) if m != base \
+            else None
+        if test is not None:
+            row.update({"diff_vs_baseline": test["diff"], "diff_low": test["low"], "diff_high": test["high"],
                         "p_value": test["p_value"]})
         out.append(row)
     return out
-
-
-def _pairs(mine: list[dict[str, Any]], base: list[dict[str, Any]], key: str) -> list[tuple[float, float, dict]]:
-    """(my value, baseline value, sizes) for the replicates both completed, matched by replicate."""
-    theirs = {r["replicate"]: r for r in base if r["status"] == "completed" and r.get(key) is not None}
-    return [(r[key], theirs[r["replicate"]][key], {"n_train": r.get("n_train"), "n_heldout": r.get("n_heldout")})
-            for r in mine if r["status"] == "completed" and r.get(key) is not None and r["replicate"] in theirs]
 
 
 def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Sequence[TaskResult],

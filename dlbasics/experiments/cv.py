@@ -21,7 +21,6 @@ the whole procedure, selection included.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from ..nn.losses import LOSSES
 from ..runs.folder import RunFolder, atomic_write
 from ..runs.paths import run_path
 from ..stats import mean_ci
-from .multirun import Group, OnDone, OnProgress, close_group, guard, open_group, run_group
+from .multirun import Group, OnDone, OnProgress, OnStart, close_group, guard, open_group, run_group
 
 METRICS = ("test_acc", "test_loss", "val_acc", "val_loss")
 
@@ -76,8 +75,8 @@ def with_fold(cfg: dict[str, Any], k: int, index: int) -> dict[str, Any]:
     return out
 
 
-def _member(cfg: dict[str, Any], name: str, levels: list[dict[str, Any]], overrides: Sequence[str] = ()
-            ) -> dict[str, Any]:
+def _member(cfg: dict[str, Any], name: str, levels: list[dict[str, Any]],
+            overrides: Sequence[str | tuple[str, Any]] = ()) -> dict[str, Any]:
     raw = copy.deepcopy(cfg)
     raw["data"]["fold"] = levels
     raw["name"] = name
@@ -85,13 +84,14 @@ def _member(cfg: dict[str, Any], name: str, levels: list[dict[str, Any]], overri
 
 
 def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, as {dotted key: value}."""
-    keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))] or [{}]
+    """Every combination of the grid's values, as {dotted key: value} (a sweep's grid: one definition)."""
+    from .sweep import expand_points
+
+    return expand_points({"grid": grid, "zip": {}, "random": None})[1]
 
 
-def _overrides(point: dict[str, Any]) -> list[str]:
-    return [f"{k}={json.dumps(v)}" for k, v in point.items()]
+def _overrides(point: dict[str, Any]) -> list[tuple[str, Any]]:
+    return list(point.items())
 
 
 def plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -148,19 +148,20 @@ def check(cfg: dict[str, Any]) -> None:
 
 
 def cross_validate(cfg: dict[str, Any], *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-                   on_done: OnDone | None = None, on_progress: OnProgress | None = None) -> CVResult:
+                   on_done: OnDone | None = None, on_progress: OnProgress | None = None,
+                   on_start: OnStart | None = None) -> CVResult:
     """Run the config's cross-validation (``cv`` section) and write the CV folder."""
     strategy = resolve_strategy(cfg, cfg["cv"]["strategy"])
     nested = strategy == "nested"
     members = nested_plan(cfg) if nested else plan(cfg)  # every member validated before a folder exists
     group = open_group("cv", cfg["name"], runs_dir, strategy=strategy, k=cfg["cv"]["k"], seed=cfg["seed"])
     if nested:
-        rows, choices, results = _nested(cfg, members, group, executor, on_done, on_progress)
+        rows, choices, results = _nested(cfg, members, group, executor, on_done, on_progress, on_start)
         group.summary["choices"] = choices
     else:
         tasks = [Task(name, member, run_path(group.path, name), {"fold": i})
                  for i, (name, member) in enumerate(members)]
-        results = run_group(group, tasks, executor, on_done, on_progress)
+        results = run_group(group, tasks, executor, on_done, on_progress, on_start=on_start)
         rows = [{"fold": i, **_outcome_metrics(o)} for i, o in enumerate(results)]
     with guard(group):
         group.summary["metrics"] = summarise(rows)
@@ -193,8 +194,8 @@ def nested_plan(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any], int, int
 
 
 def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any], int, int]], group: Group,
-            executor: Executor | None, on_done: OnDone | None, on_progress: OnProgress | None
-            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[TaskResult]]:
+            executor: Executor | None, on_done: OnDone | None, on_progress: OnProgress | None,
+            on_start: OnStart | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[TaskResult]]:
     cv = cfg["cv"]
     points = grid_points(cv["grid"])
     outer = resolve_strategy(cfg, "auto")
@@ -202,7 +203,7 @@ def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any], int, i
     tasks = [Task(name, member, run_path(group.path, name), {"outer": i, "grid": g})
              for name, member, i, g in members]
     scores: dict[tuple[int, int], list[float]] = {}
-    for o in run_group(group, tasks, executor, on_done, on_progress):
+    for o in run_group(group, tasks, executor, on_done, on_progress, on_start=on_start):
         value = (o.summary.get("final") or {}).get(key)
         if o.status == "completed" and value is not None:
             scores.setdefault((o.task.meta["outer"], o.task.meta["grid"]), []).append(value)
@@ -218,7 +219,7 @@ def _nested(cfg: dict[str, Any], members: list[tuple[str, dict[str, Any], int, i
             name = f"fold-{i}"
             finals.append(Task(name, _member(cfg, f"{cfg['name']}-{name}", [_level(cv, outer, cv["k"], i)],
                                              _overrides(points[best])), run_path(group.path, name), {"fold": i}))
-    results = run_group(group, finals, executor, on_done, on_progress)
+    results = run_group(group, finals, executor, on_done, on_progress, on_start=on_start)
     rows = [{"fold": i, "choice": json.dumps(choices[i]["choice"]), **_outcome_metrics(o)}
             for i, o in enumerate(results)]
     return rows, choices, results

@@ -23,6 +23,7 @@ from ..runs.summary import group_status
 
 OnDone = Callable[[TaskResult], None]
 OnProgress = Callable[[Task, dict[str, Any]], None]
+OnStart = Callable[[Sequence[Task], int], None]  # every task of a stage, and how many are finished already
 
 
 @dataclass
@@ -63,11 +64,15 @@ def guard(group: Group) -> Iterator[Group]:
 
 
 def run_group(group: Group, tasks: Sequence[Task], executor: Executor | None = None, on_done: OnDone | None = None,
-              on_progress: OnProgress | None = None, done: dict[int, TaskResult] | None = None) -> list[TaskResult]:
+              on_progress: OnProgress | None = None, done: dict[int, TaskResult] | None = None,
+              on_start: OnStart | None = None) -> list[TaskResult]:
     """Run ``tasks`` (all but the indices in ``done``, results kept from earlier) and return every result in task
-    order; the group is marked stopped if this raises."""
+    order; ``on_start(tasks, n done)`` first (a progress display's totals); the group is marked stopped if this
+    raises."""
     done = dict(done or {})
     todo = [i for i in range(len(tasks)) if i not in done]
+    if on_start is not None:
+        on_start([tasks[i] for i in todo], len(done))
     executor = executor or LocalProcessExecutor()
     with guard(group):
         if todo:

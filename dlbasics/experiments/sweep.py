@@ -29,13 +29,16 @@ metrics are reported beside, not used to choose.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
 import json
 import math
+import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +52,9 @@ from ..execution.worker import summary_on_disk
 from ..nn.losses import LOSSES
 from ..runs.folder import RunFolder, atomic_write, json_safe
 from ..runs.paths import folder_name, run_path
-from ..stats import corrected_resampled_ttest, mean_ci, paired_difference
 from .compare import replicate
-from .multirun import OnDone, OnProgress, close_group, guard, open_group, run_group
+from .multirun import OnDone, OnProgress, OnStart, close_group, guard, open_group, run_group
+from .replicates import interval_columns, paired_test
 
 METRICS = ("val_acc", "val_loss", "test_acc", "test_loss", "train_loss")
 #: the most members one sweep may have
@@ -89,10 +92,10 @@ class SweepPlan:
 
     @property
     def identity(self) -> str:
-        """What makes two invocations the same sweep: base config, swept keys, seeds, folds (not the values)."""
+        """What makes two invocations the same sweep: the base config and the swept keys; not the values, the
+        seeds or the folds, which only add (or leave out) members."""
         base = {k: v for k, v in self.base.items() if k != "sweep"}
-        text = json.dumps({"base": base, "keys": sorted(self.keys), "seeds": self.seeds, "kfold": self.kfold},
-                          sort_keys=True, default=str)
+        text = json.dumps({"base": base, "keys": sorted(self.keys)}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:6]
 
 
@@ -127,9 +130,14 @@ def expand_points(spec: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] | N
                   ) -> tuple[list[str], list[dict[str, Any]]]:
     """(swept keys, points): the product of the grid axes (``axes`` from the command line first, then
     ``spec["grid"]``), crossed with the zip rows and the random draws."""
-    grid = {**dict(axes or {}), **{k: v for k, v in spec["grid"].items() if k not in (axes or {})}}
     zipped = spec["zip"]
     random = spec["random"]
+    for key in axes or {}:
+        where = "zip" if key in zipped else "random" if key in ((random or {}).get("params") or {}) else None
+        if where:
+            raise ConfigError(f"{key} is swept by the config's sweep.{where}; give its values there, not with --set",
+                              f"sweep.{where}.{key}")
+    grid = {**dict(axes or {}), **{k: v for k, v in spec["grid"].items() if k not in (axes or {})}}
     grid_points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     zip_rows = [dict(zip(zipped, values)) for values in zip(*zipped.values())] if zipped else [{}]
     draws = [{}]
@@ -137,7 +145,13 @@ def expand_points(spec: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] | N
         rng = np.random.default_rng(random["seed"])
         draws = [{k: _draw(rng, d) for k, d in random["params"].items()} for _ in range(random["n"])]
     keys = [*grid, *zipped, *((random or {}).get("params") or {})]
-    return keys, [{**g, **z, **r} for g in grid_points for z in zip_rows for r in draws]
+    points, seen = [], set()
+    for point in ({**g, **z, **r} for g in grid_points for z in zip_rows for r in draws):
+        key = json.dumps(point, sort_keys=True, default=str)
+        if key not in seen:  # a value given twice (1e-3,0.001), or a random choice drawn again: one point
+            seen.add(key)
+            points.append(point)
+    return keys, points
 
 
 def _resolve_member(base: dict[str, Any], point: dict[str, Any], label: str) -> dict[str, Any]:
@@ -153,8 +167,11 @@ def _resolve_member(base: dict[str, Any], point: dict[str, Any], label: str) -> 
 
 def _default_metric(cfg: dict[str, Any], kfold: int) -> str:
     classify = LOSSES[cfg["loss"]["name"]].task == "classification"
-    split = "test" if kfold or cfg["data"]["val_split"] == 0 else "val"
-    return f"{split}_{'acc' if classify else 'loss'}"
+    if not kfold and cfg["data"]["val_split"] == 0:
+        raise ConfigError("no validation split to choose the best point on: set data.val_split > 0, add --kfold, "
+                          "or say --metric test_acc / test_loss (the test score is then no longer an honest "
+                          "estimate)", "sweep.metric")
+    return f"{'test' if kfold else 'val'}_{'acc' if classify else 'loss'}"
 
 
 def plan_sweep(base: dict[str, Any], axes: Mapping[str, Sequence[Any]] | None = None, *, seeds: int = 1,
@@ -190,6 +207,9 @@ def plan_sweep(base: dict[str, Any], axes: Mapping[str, Sequence[Any]] | None = 
             for f in (range(kfold) if kfold else [None]):
                 member = replicate(seeded, "folds", f, kfold) if f is not None else seeded
                 ident = config_hash({k: v for k, v in member.items() if k != "name"})[:10]
+                twin = next((m for m in plan.members if m.id == ident), None)
+                if twin is not None:  # e.g. a swept seed meeting --seeds: one run cannot count twice
+                    raise ConfigError(f"members {twin.label!r} and {label!r} would train the same config", "sweep")
                 text = label + (f" seed {member['seed']}" if seeds > 1 else "") + (f" fold {f}" if f is not None
                                                                                     else "")
                 plan.members.append(Member(len(plan.members), p, s, f, member, ident, text, label))
@@ -233,6 +253,7 @@ class SweepResult:
     points: list[dict[str, Any]]
     summary: dict[str, Any]
     reused: int = 0
+    left_out: list[str] = field(default_factory=list)
 
 
 def find_sweep(runs_dir: str | Path | None, plan: SweepPlan) -> Path | None:
@@ -254,39 +275,67 @@ def _spec_file(plan: SweepPlan, command: Sequence[str], earlier: dict[str, Any] 
 
 
 def run_sweep(plan: SweepPlan, *, runs_dir: str | Path | None = None, executor: Executor | None = None,
-              on_done: OnDone | None = None, on_progress: OnProgress | None = None, resume: str | Path | None = None,
-              new: bool = False, command: Sequence[str] = ()) -> SweepResult:
+              on_done: OnDone | None = None, on_progress: OnProgress | None = None, on_start: OnStart | None = None,
+              resume: str | Path | None = None, new: bool = False, command: Sequence[str] = ()) -> SweepResult:
     """Train the sweep's members into its folder (continuing the earlier one of the same identity unless
-    ``new``, or ``resume`` names one) and write its tables, summary and plots."""
+    ``new``, or ``resume`` names one) and write its tables, summary and plots. Members of values no longer in
+    the plan stay in their folders, out of the tables (``summary["left_out"]`` lists them)."""
     path = Path(resume) if resume else (None if new else find_sweep(runs_dir, plan))
     earlier = yaml_io.load_file(path / "sweep.yaml") if path is not None else None
+    if earlier is not None and earlier.get("identity") != plan.identity:
+        raise ConfigError(f"{path} is the sweep {earlier.get('identity')!r} (another base config or other swept "
+                          f"keys); this one is {plan.identity!r}: run it without --resume, or with --new")
     folder = RunFolder(path) if path is not None else RunFolder.create(runs_dir, f"sweep-{plan.name}",
                                                                        tag=plan.identity)
+    with _lock(folder.path):
+        return _run_sweep(plan, folder, earlier, executor, on_done, on_progress, on_start, command)
+
+
+@contextlib.contextmanager
+def _lock(folder: Path) -> Iterator[None]:
+    """One process at a time per sweep folder: a second `dlb sweep` of the same sweep would delete the first's
+    running members to retrain them. ConfigError naming the process that holds it."""
+    import fcntl
+
+    with open(folder / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise ConfigError(f"{folder} is being run by another dlb sweep (pid {fh.read().strip() or '?'}); wait "
+                              "for it, or start a separate folder with --new") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+
+
+def _run_sweep(plan: SweepPlan, folder: RunFolder, earlier: dict[str, Any] | None, executor: Executor | None,
+               on_done: OnDone | None, on_progress: OnProgress | None, on_start: OnStart | None,
+               command: Sequence[str]) -> SweepResult:
     tasks = [Task(m.label, m.config, member_dir(folder.path, m),
                   {"point": m.point, "seed": m.seed, "fold": m.fold, "id": m.id}) for m in plan.members]
     done = {}
     for i, task in enumerate(tasks):
         summary = summary_on_disk(task.run_dir)
-        if summary.get("status") == "completed":
-            done[i] = TaskResult(task, "completed", summary, "", float(summary.get("duration_s") or 0.0))
+        if summary.get("status") in ("completed", "diverged"):  # divergence is deterministic: it would again
+            done[i] = TaskResult(task, summary["status"], summary, summary.get("message", "") if
+                                 summary["status"] != "completed" else "", float(summary.get("duration_s") or 0.0))
+    ours = {t.run_dir.name for t in tasks}
+    left_out = sorted(p.name for p in (folder.path / "members").glob("*") if p.is_dir() and p.name not in ours)
     atomic_write(folder.path / "sweep.yaml", yaml_io.dumps(json_safe(_spec_file(plan, command, earlier))).encode())
     group = open_group("sweep", plan.name, folder=folder, identity=plan.identity, metric=plan.metric,
-                       mode=plan.mode, n_points=len(plan.points), n_members=len(tasks), reused=len(done))
-    results = run_group(group, tasks, executor, on_done, on_progress, done=done)
+                       mode=plan.mode, n_points=len(plan.points), n_members=len(tasks), reused=len(done),
+                       left_out=left_out)
+    results = run_group(group, tasks, executor, on_done, on_progress, done=done, on_start=on_start)
     with guard(group):
         rows = [_row(plan, m, r, i in done) for i, (m, r) in enumerate(zip(plan.members, results))]
         points = aggregate_points(plan, rows)
         group.summary.update(best_points(plan, rows, points))
         write_outputs(group.folder, plan, rows, points, results)
-        close_group(group, results, statuses=_count(r.status for r in results))
-    return SweepResult(group.path, rows, points, group.summary, len(done))
-
-
-def _count(statuses: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for s in statuses:
-        out[s] = out.get(s, 0) + 1
-    return out
+        close_group(group, results, statuses=dict(Counter(r.status for r in results)))
+    return SweepResult(group.path, rows, points, group.summary, len(done), left_out)
 
 
 def _row(plan: SweepPlan, m: Member, r: TaskResult, reused: bool) -> dict[str, Any]:
@@ -310,16 +359,9 @@ def aggregate_points(plan: SweepPlan, rows: list[dict[str, Any]]) -> list[dict[s
     out = []
     for p, point in enumerate(plan.points):
         mine = [r for r in rows if r["point"] == p]
-        done = [r for r in mine if r["status"] == "completed"]
-        row: dict[str, Any] = {"point": p, "label": point_label(point), **{k: _cell(point[k]) for k in plan.keys},
-                               "members": len(mine), "n": len(done)}
-        for metric in METRICS:
-            values = [r[metric] for r in done if r.get(metric) is not None]
-            if values:
-                st = mean_ci(values)
-                row.update({metric: st["mean"], f"{metric}_std": st["std"], f"{metric}_low": st["low"],
-                            f"{metric}_high": st["high"]})
-        out.append(row)
+        out.append({"point": p, "label": point_label(point), **{k: _cell(point[k]) for k in plan.keys},
+                    "members": len(mine), "n": sum(r["status"] == "completed" for r in mine),
+                    **interval_columns(mine, METRICS)})
     return out
 
 
@@ -344,27 +386,12 @@ def best_points(plan: SweepPlan, rows: list[dict[str, Any]], points: list[dict[s
 
 
 def _paired(plan: SweepPlan, rows: list[dict[str, Any]], a: int, b: int) -> dict[str, Any]:
-    key = plan.metric
-
-    def values(p: int) -> dict[tuple[Any, Any], dict[str, Any]]:
-        return {(r["seed"], r["fold"]): r for r in rows
-                if r["point"] == p and r["status"] == "completed" and r.get(key) is not None}
-
-    mine, theirs = values(a), values(b)
-    shared = sorted(set(mine) & set(theirs), key=str)
-    if len(shared) < 2:
+    test = paired_test([r for r in rows if r["point"] == a], [r for r in rows if r["point"] == b], plan.metric,
+                       bool(plan.kfold), lambda r: (r["seed"], r["fold"]))
+    if test is None:
         return {"test": None, "distinguishable": None,
                 "note": "one replicate per point: no test possible (add --seeds or --kfold)"}
-    x, y = [mine[s][key] for s in shared], [theirs[s][key] for s in shared]
-    if plan.kfold:
-        first = mine[shared[0]]
-        test = corrected_resampled_ttest(x, y, first["n_train"], first["n_heldout"])
-        name = "corrected resampled t over folds (Nadeau & Bengio)"
-    else:
-        test = paired_difference(x, y)
-        name = "paired t over seeds"
-    return {"test": name, "n": len(shared), "diff": test["mean_diff"], "low": test["low"], "high": test["high"],
-            "p_value": test["p_value"], "distinguishable": bool(test["p_value"] < 0.05)}
+    return test
 
 
 def write_outputs(folder: RunFolder, plan: SweepPlan, rows: list[dict[str, Any]], points: list[dict[str, Any]],

@@ -40,7 +40,8 @@ def band(frames: Sequence[pd.DataFrame], column: str, x: str = "epoch", confiden
         out.append({"epoch": epoch, "x": float(np.mean(rows[epoch]["x"])), "n": st["n"], "mean": st["mean"],
                     "low": np.nan if st["low"] is None else st["low"],
                     "high": np.nan if st["high"] is None else st["high"]})
-    return pd.DataFrame(out, columns=["epoch", "x", "n", "mean", "low", "high"])
+    table = pd.DataFrame(out, columns=["epoch", "x", "n", "mean", "low", "high"])
+    return table.astype({"epoch": int, "n": int, "x": float, "mean": float, "low": float, "high": float})
 
 
 def plot_bands(groups: Mapping[str, Sequence[pd.DataFrame]], metric: str = "loss", x: str = "epoch",
@@ -63,8 +64,9 @@ def plot_bands(groups: Mapping[str, Sequence[pd.DataFrame]], metric: str = "loss
             ax.plot(val["x"], val["mean"], style, color=color, marker="o", markersize=3, label=f"{label} (n={n})")
             if val["low"].notna().any():
                 ax.fill_between(val["x"], val["low"], val["high"], color=color, alpha=0.2, lw=0)
-        if len(train):
-            ax.plot(train["x"], train["mean"], "--", color=color, alpha=0.6, lw=1)
+        if len(train):  # dashed beside a validation band; the labelled line when nothing was validated
+            ax.plot(train["x"], train["mean"], "--", color=color, alpha=0.6 if len(val) else 1.0, lw=1,
+                    label=None if len(val) else f"{label} (training, n={len(frames)})")
         for table in (val, train):
             finite = table["mean"][np.isfinite(table["mean"])]
             positive &= bool((finite > 0).all())
