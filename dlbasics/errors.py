@@ -5,6 +5,10 @@ from __future__ import annotations
 import errno
 
 
+class InputError(ValueError):
+    """Inputs that do not fit a trained model: their shape, their values, their file. One line."""
+
+
 def describe_os_error(err: OSError) -> str:
     """A failed file operation: ``<file>: no space left on device (ENOSPC)``."""
     code = errno.errorcode.get(err.errno or 0)

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from .data.preprocess import Preprocessing
+from .errors import InputError
 
-class InputError(ValueError):
-    """Inputs that do not fit the model: their shape, their values. One line."""
+__all__ = ["InputError", "Prediction", "Predictor"]
 
 
 @dataclass
@@ -48,11 +49,6 @@ class Prediction:
         for k, name in enumerate(names):
             columns[f"p_{name}"] = self.probabilities[:, k]
         return pd.DataFrame(columns)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -99,27 +95,21 @@ class Predictor:
             raise InputError(f"inputs of shape {tuple(x.shape)}; the model takes (N, {want}) (one sample: ({want}))")
         if x.dtype.kind not in "uif":
             raise InputError(f"inputs of type {x.dtype}; expected numbers")
-        pre = self.preprocessing
-        dtype = np.dtype(pre["dtype"])
-        if pre.get("scale"):  # trained on uint8 pixels scaled by 1/255 (the arithmetic of data.datasets._scale)
+        pre = Preprocessing.from_dict(self.preprocessing)
+        if pre.scale is not None:  # trained on uint8 pixels scaled by 1/255
             finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
             low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-            out = x.astype(dtype)
             if x.dtype.kind == "f" and high <= 1.0:
-                pass  # already in [0, 1]: a PNG read by matplotlib
+                out = pre.standardize(x.astype(np.dtype(pre.dtype)))  # already in [0, 1]: a PNG read as floats
             elif low >= 0 and high <= 255:
-                out *= np.asarray(pre["scale"], dtype=dtype)
+                out = pre.apply(x)
             else:
                 raise InputError(f"pixel values from {low:g} to {high:g}; the model was trained on 0..255 (uint8) "
                                  "or 0..1 images")
         else:
-            out = x.astype(dtype)
+            out = pre.apply(x)
         if not np.all(np.isfinite(out)):
             raise InputError("inputs hold NaN or infinite values")
-        if pre.get("normalize") == "standardize":
-            axes_shape = (1, -1, 1, 1) if pre.get("axes") == "channel" else (1, -1)
-            out -= np.asarray(pre["mean"], dtype=np.float64).reshape(axes_shape).astype(dtype)
-            out /= np.asarray(pre["std"], dtype=np.float64).reshape(axes_shape).astype(dtype)
         return out
 
     def outputs(self, x: Any) -> np.ndarray:
@@ -137,9 +127,7 @@ class Predictor:
         out = self.outputs(x)
         if self.task != "classification":
             return Prediction(out, None, None, None)
-        if self.loss == "bce_with_logits" and out.shape[1] == 1:
-            p1 = 0.5 * (1 + np.tanh(0.5 * out[:, 0].astype(np.float64)))
-            probs = np.stack([1 - p1, p1], axis=1)
-        else:
-            probs = _softmax(out.astype(np.float64))
+        from .nn.losses import probabilities
+
+        probs = probabilities(out, self.loss)
         return Prediction(out, probs, probs.argmax(axis=1), self.classes)

@@ -351,7 +351,9 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
         exp = build(cfg, progress=progress)
         load_s = time.perf_counter() - t0
         folder = RunFolder.create_at(run_dir) if run_dir else RunFolder.create(runs_dir, cfg["name"])
-        return _evaluated(_run(exp, folder, callbacks, load_s, threads, plots))
+        with folder.lock("run"):
+            run = _run(exp, folder, callbacks, load_s, threads, plots)
+        return _evaluated(run)
 
 
 def _evaluated(run: Run) -> Run:
@@ -375,15 +377,34 @@ def resume(run: str | Path, *, epochs: int | None = None, callbacks: Sequence[Ca
     """
     from threadpoolctl import threadpool_limits
 
-    from .train.checkpoint import NAME, load
 
     folder = RunFolder(run)
+    with folder.lock("run"):  # not while it still trains, nor twice at once
+        ckpt, old, cfg, rows = _resumable(folder, epochs)
+        threads = cfg["train"]["threads"]
+        with threadpool_limits(limits=threads, user_api="blas"):
+            t0 = time.perf_counter()
+            exp = build(cfg, progress=progress)
+            seen = (old.get("data") or {}).get("fingerprint")
+            if seen and seen != exp.splits.dataset.fingerprint:
+                raise ConfigError(f"the data set changed since the run trained (fingerprint {seen}, now "
+                                  f"{exp.splits.dataset.fingerprint}); train a new run on it", source=str(folder.path))
+            load_s = time.perf_counter() - t0
+            run = _run(exp, folder, callbacks, load_s, threads, plots, resume_from=(ckpt, old, rows))
+    return _evaluated(run)
+
+
+def _resumable(folder: RunFolder, epochs: int | None
+               ) -> tuple[Any, dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(checkpoint, summary, config with the new epochs) of a run that can continue; ConfigError saying why not."""
+    from .train.checkpoint import NAME, load
+
+    where = str(folder.path)
     old = folder.read_summary()
     cfg = resolve_config(yaml_io.load_file(folder.path / "config.yaml"), str(folder.path / "config.yaml"))
     if epochs is not None:
         cfg["train"]["epochs"] = epochs
     path = folder.path / NAME
-    where = str(folder.path)
     if not path.is_file():
         raise ConfigError(f"no {NAME} to continue from (train.checkpoint_every was 0, or the run ended before its "
                           "first epoch)", source=where)
@@ -391,26 +412,43 @@ def resume(run: str | Path, *, epochs: int | None = None, callbacks: Sequence[Ca
         ckpt = load(path)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    stopped = (old.get("early_stopping") or {}).get("stopped_epoch")
+    if stopped:
+        raise ConfigError(f"early stopping ended the run at epoch {stopped}: there is nothing more to train",
+                          source=where)
+    if old.get("status") == "diverged":
+        raise ConfigError("the run diverged; continuing it would diverge again", source=where)
+    if cfg["train"]["epochs"] < ckpt.epoch:
+        raise ConfigError(f"train.epochs {cfg['train']['epochs']} is fewer than the {ckpt.epoch} epochs trained",
+                          source=where)
     if ckpt.epoch >= cfg["train"]["epochs"] and old.get("status") == "completed":
         raise ConfigError(f"already trained {ckpt.epoch} of {cfg['train']['epochs']} epochs; train further with "
                           "--set train.epochs=N", source=where)
-    threads = cfg["train"]["threads"]
-    with threadpool_limits(limits=threads, user_api="blas"):
-        t0 = time.perf_counter()
-        exp = build(cfg, progress=progress)
-        load_s = time.perf_counter() - t0
-        return _evaluated(_run(exp, folder, callbacks, load_s, threads, plots, resume_from=(ckpt, old)))
+    try:
+        rows = folder.read_metrics_rows()
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"metrics.csv is unreadable ({one_line(err)})", source=where) from None
+    if len(rows) < ckpt.epoch:
+        raise ConfigError(f"metrics.csv has {len(rows)} rows, fewer than the {ckpt.epoch} epochs of checkpoint.npz",
+                          source=where)
+    return ckpt, old, cfg, rows
+
+
+def extension_notes(cfg: dict[str, Any], planned: int) -> list[str]:
+    """Why a run trained further than it planned differs from a run planned that long from the start."""
+    notes = []
+    sched = cfg["schedule"]
+    if sched["name"] == "onecycle" or (sched["name"] == "cosine" and not sched.get("T_max")):
+        notes.append(f"the {sched['name']} schedule is laid out over the run's length: over "
+                     f"{cfg['train']['epochs']} epochs its course differs from the one planned for {planned}")
+    if cfg["train"]["eval_every"] > 1 and planned % cfg["train"]["eval_every"]:
+        notes.append(f"epoch {planned} was validated as the last one (train.eval_every {cfg['train']['eval_every']})")
+    return notes
 
 
 def _preprocessing(exp: Experiment) -> dict[str, Any]:
     """What turns raw inputs into what the model was trained on: saved so a model can predict on new data."""
-    ds, cfg = exp.splits.dataset, exp.config
-    out: dict[str, Any] = {"raw_dtype": str(ds.x_train.dtype), "scale": 1 / 255 if ds.x_train.dtype == np.uint8
-                           else None, "dtype": cfg["train"]["dtype"], "normalize": cfg["data"]["normalize"]}
-    if exp.splits.stats:
-        out.update(mean=exp.splits.stats["mean"], std=exp.splits.stats["std"],
-                   axes="channel" if len(ds.input_shape) == 3 else "feature")
-    return out
+    return exp.splits.preprocessing.to_dict()
 
 
 class _Checkpoint(Callback):
@@ -428,7 +466,7 @@ class _Checkpoint(Callback):
 
 
 def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load_s: float, threads: int,
-         plots: bool = True, resume_from: tuple[Any, dict[str, Any]] | None = None) -> Run:
+         plots: bool = True, resume_from: tuple[Any, dict[str, Any], list[dict[str, Any]]] | None = None) -> Run:
     cfg, s = exp.config, exp.splits
     classify = exp.loss.task == "classification"
     summary: dict[str, Any] = {
@@ -440,17 +478,21 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
                  "test_set": "held-out cross-validation fold" if cfg["data"]["fold"] else "official test set",
                  "n_train": len(s.x_train), "n_val": len(s.x_val), "n_test": len(s.x_test),
                  "input_shape": list(s.dataset.input_shape), "n_outputs": int(exp.model.output_shape[0]),
-                 "classes": s.dataset.classes, "features": s.dataset.features, "preprocessing": _preprocessing(exp)},
+                 "classes": s.dataset.classes, "features": s.dataset.features, "preprocessing": _preprocessing(exp),
+                 "fingerprint": s.dataset.fingerprint},
         "model": {"parameters": exp.model.num_parameters(), "layers": len(exp.model.layers)},
         "config_hash": config_hash(cfg), "git_commit": _git_commit(), "versions": _versions(threads),
         "pid": os.getpid(),
     }
     if resume_from is not None:
-        ckpt, old = resume_from
+        ckpt, old, _ = resume_from
         summary["started"] = old.get("started") or summary["started"]
-        summary["resumes"] = [*(old.get("resumes") or []), {"at": _now(), "from_epoch": ckpt.epoch,
-                                                            "previous_status": old.get("status"),
-                                                            "epochs": cfg["train"]["epochs"]}]
+        entry = {"at": _now(), "from_epoch": ckpt.epoch, "previous_status": old.get("status"),
+                 "epochs": cfg["train"]["epochs"]}
+        planned = old.get("epochs_planned")
+        if planned and cfg["train"]["epochs"] > planned:
+            entry["notes"] = extension_notes(cfg, planned)
+        summary["resumes"] = [*(old.get("resumes") or []), entry]
     folder.write_config(cfg)
     folder.write_summary(summary)  # from here on, whatever happens, the summary's last word is not "running"
     t0 = time.perf_counter()
@@ -472,7 +514,7 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         if resume_from is not None:
             from .train.checkpoint import restore
 
-            start = restore(resume_from[0], history=history, **parts)
+            start = restore(resume_from[0], history=history, rows=resume_from[2], **parts)
             if stopper is not None:
                 stopper.history = history
         folder.open_metrics(columns, history.rows)  # a resumed run: the rows up to its checkpoint, no more

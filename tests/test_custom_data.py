@@ -388,7 +388,8 @@ def test_npz_nan_features_and_an_npz_bigger_than_memory_are_refused(tmp_path, mo
     np.savez(tmp_path / "nan.npz", x_train=x, y_train=np.arange(6) % 2)
     with pytest.raises(DataError) as err:
         load_dataset("npz", path=str(tmp_path / "nan.npz"))
-    assert one_line(err) == f"{tmp_path / 'nan.npz'}: x_train has NaN or infinite values (sample 4)"
+    assert one_line(err) == (f"{tmp_path / 'nan.npz'}: x_train has NaN, infinite or beyond-float32 values "
+                             "(|x| > 3.4e38; sample 4)")
     np.savez(tmp_path / "big.npz", x_train=np.zeros((100, 10)), y_train=np.arange(100) % 2)
     monkeypatch.setattr("dlbasics.nn.footprint.available_memory", lambda: 1000)
     with pytest.raises(DataError) as err:
@@ -421,3 +422,9 @@ def test_image_folders_missing_without_classes_or_pngs_or_of_mixed_sizes_are_one
     with pytest.raises(DataError) as err:
         load_dataset("images", path=str(one))
     assert "has one class folder only ('dark')" in one_line(err)
+
+
+def test_a_value_beyond_float32_is_refused_naming_its_line_and_column(tmp_path):
+    (tmp_path / "big.csv").write_text("x,y\n1.0,0\n1e39,1\n2.0,0\n3.0,1\n")
+    with pytest.raises(DataError, match=r"line 3, column 'x': '1e39' is not a finite number within float32"):
+        load_dataset("csv", path=str(tmp_path / "big.csv"), target="y")

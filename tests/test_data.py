@@ -127,7 +127,7 @@ def test_images_are_scaled_to_unit_interval_and_standardize_uses_training_split_
     assert s.x_train.dtype == np.float32 and s.x_train.min() == 0.0 and s.x_train.max() == 1.0
     z = make_splits(ds, 0.1, np.random.default_rng(0), np.float32, normalize="standardize")
     assert abs(float(z.x_train.mean())) < 1e-4 and float(z.x_train.std()) == pytest.approx(1.0, abs=1e-3)
-    assert z.stats["mean"][0] == pytest.approx(float(s.x_train.mean(dtype=np.float64)), rel=1e-6)
+    assert z.preprocessing.mean[0] == pytest.approx(float(s.x_train.mean(dtype=np.float64)), rel=1e-6)
 
 
 @pytest.mark.parametrize("name,task,x_shape", [("linear", "regression", (1,)), ("spirals", "classification", (2,)),

@@ -97,3 +97,37 @@ def test_a_csv_run_predicts_from_a_csv_by_its_feature_columns(tmp_path, write_co
     outputs = pd.read_csv(__import__("io").StringIO(result.stdout)).output_0
     np.testing.assert_allclose(outputs, run.predict(x[:, None]).outputs[:, 0], rtol=1e-6)  # column x, found by name
     assert "MSE" in result.stderr
+
+
+def test_a_run_predicts_from_its_own_training_files(tmp_path, write_config):
+    """A CSV with spaces around its header names and ';' between fields, labels that are names, and an image
+    folder resampled to 12x12: each run reads them back as it did in training."""
+    from matplotlib.image import imsave
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    names = np.where(x[:, 0] + x[:, 1] > 0, "up", "down")
+    lines = ["a ; b ; label"] + [f"{u:.6f};{v:.6f};{n}" for (u, v), n in zip(x, names)]
+    (tmp_path / "cls.csv").write_text("\n".join(lines) + "\n")
+    run = train(load_config(write_config(
+        f"data: {{name: csv, path: {tmp_path / 'cls.csv'}, target: label, delimiter: ';'}}\n"
+        "model: {hidden: [8]}\ntrain: {epochs: 3, batch_size: 32}\n")), runs_dir=tmp_path / "r", progress=False)
+    result = dlb("predict", run.path, tmp_path / "cls.csv", "--labels", tmp_path / "cls.csv")
+    assert result.returncode == 0, result.stderr
+    assert set(pd.read_csv(__import__("io").StringIO(result.stdout)).predicted) <= {"up", "down"}
+    assert "accuracy" in result.stderr
+    for label, shade in (("dark", 40), ("light", 220)):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(6):
+            imsave(tmp_path / "img" / label / f"{i}.png", np.full((20, 20), shade + 3 * i, np.uint8), cmap="gray",
+                   vmin=0, vmax=255)
+    images = train(load_config(write_config(
+        f"data: {{name: images, path: {tmp_path / 'img'}, size: [12, 12], test_fraction: 0.25}}\n"
+        "model: {hidden: [8]}\ntrain: {epochs: 2, batch_size: 4}\n")), runs_dir=tmp_path / "i", progress=False)
+    result = dlb("predict", images.path, tmp_path / "img" / "dark", tmp_path / "img" / "light", "-o",
+                 tmp_path / "p.csv")
+    assert result.returncode == 0, result.stderr
+    from dlbasics.data.datasets import load_dataset as load
+
+    ds = load("images", path=str(tmp_path / "img"), size=[12, 12], test_fraction=0.25)
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 12 and ds.x_train.shape[1:] == (1, 12, 12)

@@ -227,5 +227,5 @@ def test_resume_refuses_another_sweeps_folder_and_a_running_sweep(write_config, 
         held.truncate()
         held.write("4242")
         held.flush()
-        with pytest.raises(ConfigError, match=r"is being run by another dlb sweep \(pid 4242\)"):
+        with pytest.raises(ConfigError, match=r"is in use by another dlb sweep \(pid 4242\)"):
             run_sweep(plan, runs_dir=tmp_path, executor=InProcessExecutor())

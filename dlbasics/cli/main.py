@@ -120,6 +120,7 @@ def train(
 def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool, json_: bool) -> None:
     """`dlb train --resume RUN`: the run's own config; only train.epochs may change."""
     from ..config import ConfigError, apply_overrides, resolve_config, yaml_io
+    from ..config.diff import config_diff
     from ..runner import resume
     from .progress import PlainProgress, RichProgress
 
@@ -129,8 +130,7 @@ def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool,
         changed, _ = apply_overrides(saved, overrides)
         cfg = resolve_config(changed, "--set")
         before = resolve_config(saved, str(run_dir / "config.yaml"))
-        differ = sorted(k for k in _flat(cfg).keys() | _flat(before).keys()
-                        if _flat(cfg).get(k) != _flat(before).get(k) and k not in ("train.epochs", "train.threads"))
+        differ = [k for k in config_diff([before, cfg]) if k != "train.epochs"]
         if differ:
             raise ConfigError(f"a resumed run keeps its config; only train.epochs may change, not "
                               f"{', '.join(differ)}", source=f"--resume {ref}")
@@ -147,6 +147,8 @@ def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool,
         finally:
             _close(display)
     summary = run.summary
+    for note in (summary.get("resumes") or [{}])[-1].get("notes") or []:
+        print(f"note: {note}", file=sys.stderr)
     if json_:
         print(json.dumps(summary, indent=2))
     elif not quiet:
@@ -156,22 +158,10 @@ def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool,
 
 
 def _find_run(ref: Path, runs_dir: Path | None) -> Path:
-    """A run folder from a path, or (when `dlbasics.runs.find` is there) a bare id or unique prefix."""
-    try:
-        from ..runs.find import resolve_run
-    except ImportError:
-        return ref
+    """A run folder from a path, a bare id or a unique prefix (RunNotFound, one line, otherwise)."""
+    from ..runs.find import resolve_run
+
     return resolve_run(ref, runs_dir)
-
-
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config as {dotted key: leaf value}."""
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for k, v in tree.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: tree}
 
 
 def _close(display: Any) -> None:

@@ -39,9 +39,11 @@ def predict(
             run_info = Run(run_dir)
             data_cfg = run_info.config["data"]
             features = (run_info.summary.get("data") or {}).get("features") or data_cfg.get("features")
-            x = read_inputs(inputs, predictor.input_shape, features)
+            delimiter = data_cfg.get("delimiter", ",")
+            x = read_inputs(inputs, predictor.input_shape, features, delimiter,
+                            data_cfg.get("size") if data_cfg["name"] == "images" else None)
             prediction = predictor.predict(x)
-            truth = read_labels(labels, data_cfg.get("target")) if labels is not None else None
+            truth = read_labels(labels, data_cfg.get("target"), delimiter) if labels is not None else None
             if truth is not None and len(truth) != len(x):
                 raise InputError(f"{labels}: {len(truth)} labels for {len(x)} inputs")
         except InputError as err:

@@ -29,7 +29,8 @@ RunRefs = Annotated[list[str], typer.Argument(
     help="Run folders, or run ids or unique prefixes of one in the runs dir (<group id>/<member> for a member).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when not on a terminal).")]
 
-_STYLE = {"completed": "green", "running": "cyan", "partial": "yellow", "interrupted": "yellow", "diverged": "red",
+_STYLE = {"completed": "green", "running": "cyan", "partial": "yellow", "interrupted": "yellow", "killed": "red",
+          "diverged": "red",
           "failed": "red", "corrupt": "red"}
 
 
@@ -37,7 +38,8 @@ _STYLE = {"completed": "green", "running": "cyan", "partial": "yellow", "interru
 def runs_list(
     runs_dir: RunsDirOpt = None,
     status: Annotated[str | None, typer.Option(help="Only these statuses, comma-separated: completed, running, "
-                                                    "partial, diverged, interrupted, failed, corrupt.")] = None,
+                                                    "partial, diverged, interrupted, killed, failed, corrupt.")]
+    = None,
     kind: Annotated[str | None, typer.Option(help="Only these kinds, comma-separated: train, seeds, compare, cv, "
                                                   "sweep, bagging, ...")] = None,
     name: Annotated[str | None, typer.Option(help="Only runs whose name or id matches this glob (without a "
@@ -62,8 +64,9 @@ def runs_list(
     runs = list_runs(root)
     statuses, kinds = _statuses(status, "--status"), _kinds(kind, runs)
     chosen = filter_runs(runs, statuses, kinds, name, _parse_since(since) if since else None)
+    chosen = _sorted(chosen, sort)  # then the last N of that order: the newest, longest or best
+    hidden = len(chosen) - last if last and len(chosen) > last else 0
     chosen = chosen[-last:] if last else chosen
-    chosen = _sorted(chosen, sort)
     if json_:
         print(json.dumps([r.to_json() for r in chosen], indent=2))
     elif not chosen:
@@ -75,6 +78,8 @@ def runs_list(
     for r in chosen:
         if r.error:
             print(f"warning: {r.error}", file=sys.stderr)
+    if hidden and not json_:
+        print(f"({hidden} more before these; --last 0 lists them all)", file=sys.stderr)
 
 
 def _sorted(runs: list[Any], key: str) -> list[Any]:
@@ -193,7 +198,7 @@ def _statuses(text: str | None, option: str) -> list[str]:
     from ..config.fields import did_you_mean
     from ..runs.summary import STATUSES
 
-    allowed = [*STATUSES, "corrupt"]
+    allowed = [*STATUSES, "killed", "corrupt"]
     for s in _split(text):
         if s not in allowed:
             raise fail(f"{option} {s!r} is not a status{did_you_mean(s, allowed)} (allowed: {', '.join(allowed)})",
@@ -236,8 +241,10 @@ def runs_show(
 def _show_panel(path: Path, s: dict[str, Any]) -> Panel:
     """A readable summary of one folder."""
     from ..config import ConfigError, yaml_io
+    from ..config.diff import diff_from_defaults
     from ..nn.footprint import format_bytes
-    from ..runs.find import diff_from_defaults, folder_files, read_info
+    from ..runs.find import read_info
+    from ..runs.folder import folder_files
 
     info = read_info(path)
     grid = Table.grid(padding=(0, 2))
@@ -300,7 +307,7 @@ def _metrics(values: dict[str, Any]) -> str:
 
 
 def _value(v: Any) -> str:
-    from ..runs.find import ABSENT
+    from ..config.diff import ABSENT
 
     return v if isinstance(v, str) or v is ABSENT else json.dumps(v)
 
@@ -402,8 +409,8 @@ def runs_prune(
 ) -> None:
     """Delete the top-level run folders with the given statuses (and kinds, and age); asks first unless --yes."""
     from ..nn.footprint import format_bytes
-    from ..runs.find import filter_runs, folder_size, list_runs
-    from ..runs.folder import default_runs_dir
+    from ..runs.find import filter_runs, list_runs
+    from ..runs.folder import default_runs_dir, folder_size
 
     root = runs_dir or default_runs_dir()
     runs = list_runs(root)

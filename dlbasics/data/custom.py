@@ -23,7 +23,7 @@ import functools
 import os
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,9 @@ AUTO_MAX_CLASSES = 100
 TEST_SPLIT_SEED = 0
 CHUNK_ROWS = 65_536  # CSV rows converted to floats at a time
 MAX_SIDE = 4096  # largest image side data.size may ask for
-GREY = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma, as Pillow's "L" mode
+GREY = np.array([0.299, 0.587, 0.114])
+#: values beyond this become inf when a run trains in float32 (the default)
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # ITU-R BT.601 luma, as Pillow's "L" mode
 _WHOLE = re.compile(r"[+-]?\d+")
 
 
@@ -230,11 +232,11 @@ def _floats(rows: list[list[str]], lines: Any, names: list[str], file: Path, why
                     raise DataError(f"{file}: line {lines[r]}, column {names[c]!r}: {value.strip()!r} is not a "
                                     f"number{why}") from None
         raise DataError(f"{file}: lines {lines[0]}-{lines[-1]} hold a value that is not a number{why}") from None
-    bad = ~np.isfinite(block)
+    bad = ~np.isfinite(block) | (np.abs(block) > FLOAT32_MAX)
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(f"{file}: line {lines[r]}, column {names[c]!r}: {rows[r][c].strip()!r} is not a finite "
-                        f"number{why}")
+                        f"number within float32's range (|x| <= 3.4e38){why}")
     return block
 
 
@@ -427,9 +429,10 @@ def load_npz(rng: np.random.Generator, progress: bool = True, *, path: str, task
         raise DataError(f"{file}: cannot be read ({' '.join(str(err).split())})") from None
     for key in keys[::2]:
         x = arrays[key]
-        if x.dtype.kind == "f" and not np.isfinite(x).all():
-            sample = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
-            raise DataError(f"{file}: {key} has NaN or infinite values (sample {sample})")
+        if x.dtype.kind == "f" and not (np.isfinite(x) & (np.abs(x) <= FLOAT32_MAX)).all():
+            ok = (np.isfinite(x) & (np.abs(x) <= FLOAT32_MAX)).reshape(len(x), -1).all(axis=1)
+            raise DataError(f"{file}: {key} has NaN, infinite or beyond-float32 values (|x| > 3.4e38; sample "
+                            f"{int(np.flatnonzero(~ok)[0])})")
         arrays[key] = x[:, None] if x.ndim == 3 else x.reshape(len(x), 1) if x.ndim == 1 else x
     kind = _npz_kind(arrays["y_train"].dtype) if task == "auto" else task
     test = len(keys) == 4
@@ -505,6 +508,28 @@ def _read_png(file: Path, grayscale: bool) -> np.ndarray:
     return colour.transpose(2, 0, 1)
 
 
+def read_image(file: Path, grayscale: bool = True, size: Sequence[int] | None = None) -> np.ndarray:
+    """One PNG as the ``images`` data set stores it: uint8 ``(C, H, W)``, grey or RGB, area-resampled to
+    ``size`` if given; what `dlb predict` reads too, so a run sees its own images exactly as in training."""
+    image = _read_png(file, grayscale)
+    if size is not None:
+        image = resize(image, tuple(size))
+    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def read_csv_features(path: str | os.PathLike, features: Sequence[str], delimiter: str = ",") -> np.ndarray:
+    """The named feature columns of a CSV as float64 ``(N, F)``, read as ``data: csv`` reads them (header
+    names stripped, the run's delimiter); DataError naming the line and column of a bad value."""
+    file = _file(path)
+    rows = _csv_rows(file, delimiter)
+    names = _header(rows, file)
+    index = [_column(names, name, file, f"feature {name}") for name in features]
+    body = [(line, [row[i] for i in index]) for line, row in rows]
+    if not body:
+        raise DataError(f"{file}: has a header but no rows")
+    return _floats([r for _, r in body], [line for line, _ in body], list(features), file)
+
+
 def _image_files(folder: Path) -> list[tuple[str, list[Path]]]:
     """(class name, sorted .png files) for each sub-folder, sorted by name; hidden folders are skipped."""
     try:
@@ -543,9 +568,7 @@ def load_images(rng: np.random.Generator, progress: bool = True, *, path: str,
     i = 0
     for label, (_, files) in enumerate(per_class):
         for file in files:
-            image = _read_png(file, grayscale)
-            if size is not None:
-                image = resize(image, tuple(size))
+            image = read_image(file, grayscale, size)
             if x is None:
                 first = file
                 if size is None:
@@ -555,7 +578,7 @@ def load_images(rng: np.random.Generator, progress: bool = True, *, path: str,
             elif image.shape != x.shape[1:]:
                 raise DataError(f"{file}: is {image.shape[1]}x{image.shape[2]}, the first image ({first}) is "
                                 f"{x.shape[2]}x{x.shape[3]}; set data.size to resample them all")
-            x[i] = np.rint(np.clip(image, 0.0, 1.0) * 255.0)
+            x[i] = image
             labels[i] = label
             i += 1
     classes = [name for name, _ in per_class]

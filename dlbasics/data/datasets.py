@@ -6,6 +6,8 @@ targets are ``(N, 1)`` floats. The test set is kept apart: a run evaluates it on
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import inspect
 import os
 from collections.abc import Callable, Mapping
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..config.fields import Num, Optional, Section, Spec, Str, section_from_signature
 from . import synthetic
+from .preprocess import Preprocessing
 from .splits import train_val_split
 
 IDX_FILES = {
@@ -53,6 +56,17 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A hash of the arrays (16 hex digits): a run records it, and a resume or an evaluation that would see
+        other data (a CSV edited since, a different MNIST copy) refuses instead of mixing them."""
+        digest = hashlib.blake2b(digest_size=8)
+        for a in (self.x_train, self.y_train, self.x_test, self.y_test):
+            a = np.ascontiguousarray(a)
+            digest.update(f"{a.dtype.str}{a.shape}".encode())
+            digest.update(a.data)
+        return digest.hexdigest()
+
     @property
     def n_outputs(self) -> int:
         return self.n_classes if self.task == "classification" else int(self.y_train.shape[1])
@@ -69,7 +83,7 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     dataset: Dataset
-    stats: dict[str, Any] = field(default_factory=dict)
+    preprocessing: Preprocessing | None = None  # what turned the raw arrays into these (saved with the run)
 
 
 # ---------------------------------------------------------------- where IDX data sets live
@@ -264,14 +278,6 @@ def load_dataset(name: str, rng: np.random.Generator | None = None, progress: bo
 # ---------------------------------------------------------------- from raw arrays to a run's splits
 
 
-def _scale(x: np.ndarray, dtype: Any) -> np.ndarray:
-    if x.dtype == np.uint8:  # images: [0, 255] -> [0, 1]
-        out = x.astype(dtype)
-        out *= np.asarray(1 / 255, dtype=dtype)
-        return out
-    return x.astype(dtype)  # always a copy: standardisation below works in place
-
-
 def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | None = None,
            ordered: bool = False) -> np.ndarray:
     """Sorted indices of ``size`` of ``n`` samples: stratified by ``labels`` (exact class proportions, largest
@@ -282,6 +288,36 @@ def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | Non
         return np.arange(size)
     keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels) if size < n else (np.arange(n), None)
     return keep
+
+
+def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: float, rng: np.random.Generator,
+                  train_size: int | None = None, folds: list[dict] | None = None,
+                  fold_rngs: list[np.random.Generator] | None = None, bootstrap: float | None = None,
+                  bootstrap_rng: np.random.Generator | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The indices into the training set of :func:`make_splits`' training and validation splits, and of its
+    held-out fold (None: the official test set). Indices only: with the class counts alone (labels sorted by
+    class) the sizes are exactly those of the real data, which is how shape-only commands size a run offline."""
+    from .folds import make_folds
+
+    pool = np.arange(n)
+    if train_size is not None:
+        pool = subset(len(pool), train_size, rng, labels, ordered)
+    test_idx = None
+    for level, spec in enumerate(folds or []):
+        level_labels = None if labels is None else labels[pool]
+        splits = make_folds(spec["strategy"], len(pool), spec["k"], fold_rngs[level], level_labels, spec["gap"],
+                            spec["window"], spec["fraction"])
+        if spec["index"] >= len(splits):
+            raise ValueError(f"fold index {spec['index']} does not exist: {spec['strategy']} has {len(splits)} folds")
+        train_part, held_out = splits[spec["index"]]
+        pool, test_idx = pool[train_part], pool[held_out]
+    pool_labels = None if labels is None else labels[pool]
+    tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ordered)
+    tr, va = pool[tr], pool[va]
+    if bootstrap is not None:
+        tr = np.sort(bootstrap_rng.choice(tr, size=max(1, round(bootstrap * len(tr))), replace=True))
+    return tr, va, test_idx
 
 
 def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: Any = np.float32,
@@ -303,40 +339,14 @@ def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: 
     ``bootstrap`` (bagging): the training split is replaced by a resample of it, drawn with replacement, of
     ``bootstrap`` times its size, from ``bootstrap_rng``; validation and test are unchanged.
     """
-    from .folds import make_folds
-
     labels = ds.y_train if ds.task == "classification" else None
-    pool = np.arange(len(ds.x_train))
-    if train_size is not None:
-        pool = subset(len(pool), train_size, rng, labels, ds.ordered)
-    test_x, test_y = ds.x_test, ds.y_test
-    for level, spec in enumerate(folds or []):
-        level_labels = None if labels is None else labels[pool]
-        splits = make_folds(spec["strategy"], len(pool), spec["k"], fold_rngs[level], level_labels, spec["gap"],
-                            spec["window"], spec["fraction"])
-        if spec["index"] >= len(splits):
-            raise ValueError(f"fold index {spec['index']} does not exist: {spec['strategy']} has {len(splits)} folds")
-        train_part, held_out = splits[spec["index"]]
-        pool, test_idx = pool[train_part], pool[held_out]
-        test_x, test_y = ds.x_train[test_idx], ds.y_train[test_idx]
-    pool_labels = None if labels is None else labels[pool]
-    tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ds.ordered)
-    tr, va = pool[tr], pool[va]
-    if bootstrap is not None:
-        tr = np.sort(bootstrap_rng.choice(tr, size=max(1, round(bootstrap * len(tr))), replace=True))
-    x_train, x_val, x_test = (_scale(a, dtype) for a in (ds.x_train[tr], ds.x_train[va], test_x))
-    stats: dict[str, Any] = {}
-    if normalize == "standardize":
-        axes = (0, 2, 3) if x_train.ndim == 4 else (0,)
-        mean = x_train.mean(axis=axes, keepdims=True, dtype=np.float64)
-        std = x_train.std(axis=axes, keepdims=True, dtype=np.float64)
-        std[std == 0] = 1.0
-        for x in (x_train, x_val, x_test):
-            x -= mean.astype(dtype)
-            x /= std.astype(dtype)
-        stats = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
+    tr, va, test_idx = split_indices(len(ds.x_train), labels, ds.ordered, val_split, rng, train_size, folds,
+                                     fold_rngs, bootstrap, bootstrap_rng)
+    test_x, test_y = (ds.x_test, ds.y_test) if test_idx is None else (ds.x_train[test_idx], ds.y_train[test_idx])
+    pre, x_train = Preprocessing.fit(ds.x_train[tr], dtype, normalize)
+    x_val, x_test = pre.apply(ds.x_train[va]), pre.apply(test_x)
     if ds.task == "classification":
         ys = [y.astype(np.int64) for y in (ds.y_train[tr], ds.y_train[va], test_y)]
     else:
         ys = [y.astype(dtype) for y in (ds.y_train[tr], ds.y_train[va], test_y)]
-    return Splits(x_train, ys[0], x_val, ys[1], x_test, ys[2], ds, stats)
+    return Splits(x_train, ys[0], x_val, ys[1], x_test, ys[2], ds, pre)

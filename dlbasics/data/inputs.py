@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..inference import InputError
+from ..errors import InputError
 
 
 def _npz(path: Path, key: str) -> np.ndarray:
@@ -21,44 +21,38 @@ def _npz(path: Path, key: str) -> np.ndarray:
         raise InputError(f"{path}: no array {key!r} (arrays: {', '.join(z.files)})")
 
 
-def _csv(path: Path, columns: Sequence[str] | None) -> np.ndarray:
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable CSV ({' '.join(str(err).split())})") from None
-    if columns:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            from ..config.fields import did_you_mean
-
-            raise InputError(f"{path}: no column {missing[0]!r}{did_you_mean(missing[0], list(frame.columns))} "
-                             f"(the run was trained on {', '.join(columns)})")
-        frame = frame[list(columns)]
-    try:
-        return frame.to_numpy(dtype=np.float64)
-    except ValueError:
-        bad = next(c for c in frame.columns if not np.issubdtype(frame[c].dtype, np.number))
-        raise InputError(f"{path}: column {bad!r} is not numeric") from None
-
-
-def _png(path: Path, channels: int) -> np.ndarray:
-    """One PNG as float (C, H, W) in [0, 1], grey or RGB as the model takes it (the reader of ``data: images``)."""
-    from .custom import _read_png
+def _csv(path: Path, columns: Sequence[str] | None, delimiter: str) -> np.ndarray:
+    from .custom import read_csv_features
     from .datasets import DataError
 
+    if not columns:  # every column: the header tells which
+        from .custom import _csv_rows, _file, _header
+
+        columns = _header(_csv_rows(_file(path), delimiter), _file(path))
     try:
-        return _read_png(path, grayscale=channels == 1)
+        return read_csv_features(path, columns, delimiter)
     except DataError as err:
         raise InputError(str(err)) from None
 
 
-def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] = (), columns: Sequence[str] | None = None
-                ) -> np.ndarray:
+def _png(path: Path, channels: int, size: Sequence[int] | None) -> np.ndarray:
+    """One PNG as uint8 (C, H, W), grey or RGB as the model takes it, resampled to ``size`` as ``data: images``
+    does in training (``size`` None: as it is)."""
+    from .custom import read_image
+    from .datasets import DataError
+
+    try:
+        return read_image(path, grayscale=channels == 1, size=size)
+    except DataError as err:
+        raise InputError(str(err)) from None
+
+
+def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] = (), columns: Sequence[str] | None = None,
+                delimiter: str = ",", image_size: Sequence[int] | None = None) -> np.ndarray:
     """Raw inputs from ``paths``: one IDX / .npy / .npz (key ``x``) / CSV file, or PNG images (files or folders of
     them, sorted by name). ``input_shape`` (the model's, per sample) says how many channels images need and their
-    size; ``columns`` which CSV columns are the features. InputError (one line naming the file) otherwise."""
+    size; ``columns`` which CSV columns are the features and ``delimiter`` how they are separated;
+    ``image_size`` resamples images as the run's ``data: images`` did. InputError (one line naming the file)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -75,7 +69,7 @@ def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] = (), co
         if len(pngs) != len(files):
             raise InputError("give PNG images, or one IDX / .npy / .npz / CSV file, not both")
         channels = input_shape[0] if len(input_shape) == 3 else 1
-        images = [_png(f, channels) for f in pngs]
+        images = [_png(f, channels, image_size) for f in pngs]
         want = tuple(input_shape[1:]) if len(input_shape) == 3 else None
         for f, image in zip(pngs, images):
             if want and image.shape[-2:] != want:
@@ -86,10 +80,10 @@ def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] = (), co
         return np.stack(images)
     if len(files) != 1:
         raise InputError(f"give one IDX / .npy / .npz / CSV file (got {len(files)} files)")
-    return _array(files[0], "x", columns)
+    return _array(files[0], "x", columns, delimiter)
 
 
-def _array(path: Path, key: str, columns: Sequence[str] | None) -> np.ndarray:
+def _array(path: Path, key: str, columns: Sequence[str] | None, delimiter: str = ",") -> np.ndarray:
     from .idx import GZIP_MAGIC, IDXError, read_idx
 
     suffix = path.suffix.lower()
@@ -99,7 +93,7 @@ def _array(path: Path, key: str, columns: Sequence[str] | None) -> np.ndarray:
         if suffix == ".npz":
             return _npz(path, key)
         if suffix == ".csv":
-            return _csv(path, columns)
+            return _csv(path, columns, delimiter)
         with open(path, "rb") as fh:
             head = fh.read(3)
         if head[:2] == GZIP_MAGIC or head[:2] == b"\x00\x00":
@@ -113,11 +107,24 @@ def _array(path: Path, key: str, columns: Sequence[str] | None) -> np.ndarray:
     raise InputError(f"{path}: unknown format (expected IDX, .npy, .npz, .csv or .png)")
 
 
-def read_labels(path: str | Path, column: str | None = None) -> np.ndarray:
+def read_labels(path: str | Path, column: str | None = None, delimiter: str = ",") -> np.ndarray:
     """Labels (or regression targets) from an IDX, .npy, .npz (key ``y``) or CSV file (``column``, or its only
-    column)."""
+    column; class names stay strings)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    values = _array(path, "y", [column] if column and path.suffix.lower() == ".csv" else None)
+    if path.suffix.lower() == ".csv":
+        from .custom import _column, _csv_rows, _file, _header
+
+        rows = _csv_rows(_file(path), delimiter)
+        names = _header(rows, _file(path))
+        if column is None and len(names) != 1:
+            raise InputError(f"{path}: which column are the labels? ({', '.join(names)})")
+        i = _column(names, column or names[0], _file(path), "--labels")
+        values = np.array([row[i].strip() for _, row in rows])
+        try:
+            return values.astype(np.float64)
+        except ValueError:
+            return values  # class names
+    values = _array(path, "y", None)
     return values.ravel() if values.ndim == 2 and values.shape[1] == 1 else values

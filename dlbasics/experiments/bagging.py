@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import resolve_config
 from ..execution import Executor, Task
-from ..nn.losses import LOSSES
+from ..nn.losses import LOSSES, probabilities
 from ..runs.folder import atomic_write
 from ..runs.paths import run_path
 from .multirun import OnDone, OnProgress, OnStart, close_group, guard, open_group, run_group
@@ -48,11 +48,6 @@ def member_configs(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndarray,
                      loss_params: dict[str, Any] | None = None) -> dict[str, float]:
     """The members averaged, scored with the run's own loss: class probabilities (softmax of the logits, or the
@@ -65,7 +60,7 @@ def ensemble_metrics(loss_name: str, outputs: list[np.ndarray], targets: np.ndar
                     1e-15, 1 - 1e-15)
         logits = np.log(p) - np.log1p(-p)
     else:
-        logits = np.log(np.clip(np.mean([_softmax(o.astype(np.float64)) for o in outputs], axis=0), 1e-300, None))
+        logits = np.log(np.clip(np.mean([probabilities(o, loss_name) for o in outputs], axis=0), 1e-300, None))
     return {"loss": loss.forward(logits, targets), "acc": loss.n_correct(logits, targets) / len(targets)}
 
 

@@ -112,14 +112,10 @@ def most_confused(cm: np.ndarray, top: int = 5, class_names: Sequence[str] | Non
 
 
 def class_probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
-    """(N, K) class probabilities from the model's logits: softmax, or [1 - p, p] with p = sigmoid(z) for a
-    binary ``bce_with_logits`` model's single output (N, 1)."""
-    out = np.asarray(outputs, dtype=np.float64)
-    if loss_name == "bce_with_logits":
-        p = 0.5 * (1 + np.tanh(0.5 * out[:, 0]))
-        return np.stack([1 - p, p], axis=1)
-    shifted = np.exp(out - out.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    """(N, K) class probabilities from the model's logits (:func:`dlbasics.nn.losses.probabilities`)."""
+    from ..nn.losses import probabilities
+
+    return probabilities(outputs, loss_name)
 
 
 def predicted_classes(outputs: np.ndarray, loss_name: str) -> np.ndarray:
@@ -224,7 +220,7 @@ def _other_test_set(name: str, exp: Any, progress: bool) -> tuple[np.ndarray, np
     """Another registered data set's official test split, scaled like the run's training data (the run's
     standardisation statistics, not the other set's), checked against the run's inputs and outputs."""
     from ..config.fields import did_you_mean
-    from ..data.datasets import DATASETS, _scale, load_dataset
+    from ..data.datasets import DATASETS, load_dataset
     from ..rng import stream
 
     cfg, own = exp.config, exp.splits.dataset
@@ -248,12 +244,7 @@ def _other_test_set(name: str, exp: Any, progress: bool) -> tuple[np.ndarray, np
         raise ValueError(f"--data {name}: {other.n_outputs} {what}, but the run's model was trained on "
                          f"{own.n_outputs} ({own.name})")
     dtype = np.dtype(cfg["train"]["dtype"])
-    x = _scale(other.x_test, dtype)
-    stats = exp.splits.stats
-    if stats:  # data.normalize: standardize, with the statistics of the run's training split
-        shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
-        x -= np.asarray(stats["mean"]).reshape(shape).astype(dtype)
-        x /= np.asarray(stats["std"]).reshape(shape).astype(dtype)
+    x = exp.splits.preprocessing.apply(other.x_test)  # the run's own scaling and training statistics
     y = other.y_test.astype(np.int64 if other.task == "classification" else dtype)
     return x, y, other
 

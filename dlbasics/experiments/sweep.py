@@ -29,16 +29,14 @@ metrics are reported beside, not used to choose.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import itertools
 import json
 import math
-import os
 import platform
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,28 +285,8 @@ def run_sweep(plan: SweepPlan, *, runs_dir: str | Path | None = None, executor: 
                           f"keys); this one is {plan.identity!r}: run it without --resume, or with --new")
     folder = RunFolder(path) if path is not None else RunFolder.create(runs_dir, f"sweep-{plan.name}",
                                                                        tag=plan.identity)
-    with _lock(folder.path):
+    with folder.lock("dlb sweep"):
         return _run_sweep(plan, folder, earlier, executor, on_done, on_progress, on_start, command)
-
-
-@contextlib.contextmanager
-def _lock(folder: Path) -> Iterator[None]:
-    """One process at a time per sweep folder: a second `dlb sweep` of the same sweep would delete the first's
-    running members to retrain them. ConfigError naming the process that holds it."""
-    import fcntl
-
-    with open(folder / ".lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise ConfigError(f"{folder} is being run by another dlb sweep (pid {fh.read().strip() or '?'}); wait "
-                              "for it, or start a separate folder with --new") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield
 
 
 def _run_sweep(plan: SweepPlan, folder: RunFolder, earlier: dict[str, Any] | None, executor: Executor | None,

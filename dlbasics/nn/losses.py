@@ -191,3 +191,14 @@ class HuberLoss(Loss):
 
 LOSSES: dict[str, type[Loss]] = {"cross_entropy": CrossEntropyLoss, "bce_with_logits": BCEWithLogitsLoss,
                                  "mse": MSELoss, "mae": L1Loss, "huber": HuberLoss}
+
+
+def probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
+    """(N, K) class probabilities from a model's logits, in float64: the softmax (``cross_entropy``), or
+    ``[1 - p, p]`` with p = sigmoid(z) for a binary ``bce_with_logits`` model's single output (N, 1)."""
+    out = np.asarray(outputs, dtype=np.float64)
+    if loss_name == "bce_with_logits" and out.shape[1] == 1:
+        p = 0.5 * (1 + np.tanh(0.5 * out[:, 0]))  # the sigmoid, without overflow
+        return np.stack([1 - p, p], axis=1)
+    e = np.exp(out - out.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

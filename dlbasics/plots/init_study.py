@@ -15,7 +15,10 @@ def plot_histograms(raw: dict, activation: str, inits: Sequence[str], which: str
     ``which``: "activations" (outputs of the non-linearity) or "gradients" (weight gradients).
     """
     n_layers = len(next(iter(raw.values()))[0])
-    fig = Figure(figsize=(2.2 * n_layers, 1.6 * len(inits) + 0.6), layout="constrained")
+    width, height = 2.2 * n_layers + 0.8, 1.6 * len(inits) + 0.8
+    fig = Figure(figsize=(width, height))  # a regular grid: fixed margins, half the time of a layout engine
+    fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, top=1 - 0.6 / height, bottom=0.35 / height,
+                        wspace=0.12, hspace=0.45)
     axes = fig.subplots(len(inits), n_layers, squeeze=False)
     for r, init in enumerate(inits):
         acts, grads = raw[init, activation]
@@ -24,12 +27,9 @@ def plot_histograms(raw: dict, activation: str, inits: Sequence[str], which: str
             ax = axes[r, c]
             v = v.ravel()
             v = v[np.isfinite(v)]
-            if which == "activations" and activation == "sigmoid":
-                ax.hist(v, bins=30, range=(0, 1), color="C0")
-            elif which == "activations" and activation == "tanh":
-                ax.hist(v, bins=30, range=(-1, 1), color="C0")
-            else:
-                ax.hist(v, bins=30, color="C1" if which == "gradients" else "C0")
+            bounds = {"sigmoid": (0, 1), "tanh": (-1, 1)}.get(activation) if which == "activations" else None
+            counts, edges = np.histogram(v, bins=30, range=bounds) if v.size else (np.zeros(30), np.arange(31))
+            ax.stairs(counts, edges, fill=True, color="C1" if which == "gradients" else "C0")  # one artist, not 30
             ax.tick_params(labelsize=6)
             ax.set_yticks([])
             if r == 0:

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .folder import default_runs_dir
+from ..config.diff import ABSENT, config_diff
+from .folder import default_runs_dir, folder_size
 from .summary import CorruptRunError, read_summary
 
 #: what ``dlb runs list --kind`` knows (group kinds write theirs into summary.json; "seeds" is `train --seeds`)
@@ -40,9 +41,6 @@ KINDS = ("train", "seeds", "compare", "cv", "sweep", "bagging", "init-study", "p
          "boosting", "runs-compare")
 _STAMP = re.compile(r"^(\d{8}-\d{6})-")
 #: the config keys that pick registry entries, whose defaults depend on them
-REGISTRY_KEYS = (("data", "name"), ("model", "type"), ("optimizer", "name"), ("loss", "name"), ("schedule", "name"))
-
-
 class RunNotFound(ValueError):  # noqa: N818 (the name says what happened)
     """A run reference names no run folder, or more than one (an ambiguous prefix), or not a run. One line."""
 
@@ -152,6 +150,32 @@ def list_runs(runs_dir: Path | None = None) -> list[RunInfo]:
 _EPOCH = dt.datetime.fromtimestamp(0).astimezone()
 
 
+def still_running(path: Path, pid: int | None) -> bool:
+    """Whether a folder whose summary says "running" is still being written: its process holds ``.lock`` (a run,
+    a sweep), or its ``pid`` is alive (older folders); True when there is no way to tell."""
+    import fcntl
+
+    lock = path / ".lock"
+    if lock.is_file():
+        try:
+            with open(lock) as fh:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        except OSError:
+            return True
+    if isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+    return True
+
+
 def read_info(path: Path) -> RunInfo:
     """One folder's RunInfo (status ``corrupt`` and ``error`` when its summary.json is damaged). A group folder
     records no times: it started at the stamp in its name and finished when its summary.json was last written."""
@@ -163,7 +187,10 @@ def read_info(path: Path) -> RunInfo:
     kind = s.get("kind") or "train"
     if kind == "compare" and (_STAMP.sub("", path.name).startswith("compare-seeds-")):
         kind = "seeds"
-    info = RunInfo(path, path.name, kind, s["status"], name=s.get("name"), message=s.get("message") or "",
+    status = s["status"]
+    if status == "running" and not still_running(path, s.get("pid")):
+        status = "killed"  # it says running, but nothing runs it: killed with no chance to say so
+    info = RunInfo(path, path.name, kind, status, name=s.get("name"), message=s.get("message") or "",
                    started=_time(s.get("started")) or _stamp(path), finished=_time(s.get("finished")),
                    duration_s=s.get("duration_s"))
     if kind == "train":
@@ -291,76 +318,6 @@ def filter_runs(runs: Iterable[RunInfo], statuses: Iterable[str] = (), kinds: It
             continue
         out.append(r)
     return out
-
-
-def dotted(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested config as ``{"optimizer.lr": 0.01, "model.layers.0.units": 32, ...}`` (the keys of ``--set``)."""
-    out: dict[str, Any] = {}
-    for key, value in cfg.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(dotted(value, path + "."))
-        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            out.update(dotted({str(i): v for i, v in enumerate(value)}, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
-def config_defaults(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The defaults ``cfg`` is compared with: the config with only its data set, model type, optimizer, loss and
-    schedule chosen (so each registry entry's own defaults count as defaults) and its name."""
-    from ..config import ConfigError, resolve_config
-
-    raw: dict[str, Any] = {}
-    for section, key in REGISTRY_KEYS:
-        if isinstance(cfg.get(section), Mapping) and key in cfg[section]:
-            raw[section] = {key: cfg[section][key]}
-    try:
-        return resolve_config(raw, name=cfg.get("name"))
-    except ConfigError:  # a combination that needs more than the names (a loss that needs another task ...)
-        return resolve_config({}, name=cfg.get("name"))
-
-
-#: what a missing key shows as in a diff
-ABSENT = "(absent)"
-
-
-def diff_from_defaults(cfg: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """``(dotted key, default, value)`` for every key where the resolved config ``cfg`` differs from its
-    :func:`config_defaults`."""
-    return [(k, a, b) for k, (a, b) in config_diff([config_defaults(cfg), cfg]).items()]
-
-
-def config_diff(configs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """The dotted keys whose values are not the same in every config, with each config's value (ABSENT)."""
-    flat = [dotted(c) for c in configs]
-    keys = list(dict.fromkeys(k for f in flat for k in f))
-    out = {}
-    for key in keys:
-        values = [f.get(key, ABSENT) for f in flat]
-        if any(v != values[0] for v in values[1:]):
-            out[key] = values
-    return out
-
-
-def folder_size(path: Path) -> int:
-    """Bytes in the files under ``path`` (symlinks not followed)."""
-    path = Path(path)
-    if path.is_file() or path.is_symlink():
-        return path.lstat().st_size
-    total = 0
-    for base, _, files in os.walk(path):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(base, f)).st_size
-    return total
-
-
-def folder_files(path: Path) -> list[tuple[str, int]]:
-    """``(name, bytes)`` of each entry of a run folder, sub-folders as ``name/`` with their total."""
-    entries = sorted(p for p in Path(path).iterdir() if not p.name.startswith("."))
-    return [(p.name + ("/" if p.is_dir() else ""), folder_size(p)) for p in entries]
 
 
 def check_removable(path: Path, runs_dir: Path | None = None) -> Path:

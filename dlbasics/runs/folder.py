@@ -21,7 +21,7 @@ import math
 import os
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,28 @@ class RunFolder:
             overwrite_in_place(self.path / "summary.json", json.dumps({"status": status, **keep}).encode())
             raise
 
+    @contextlib.contextmanager
+    def lock(self, what: str = "dlb") -> Iterator[None]:
+        """Hold ``.lock`` in the folder (flock) while a process writes it: a second one (a resume of a run still
+        training, a second `dlb sweep` of the same sweep) gets a ConfigError naming the holder's pid instead of
+        overwriting its files. The lock ends with the process, however it ends."""
+        import fcntl
+
+        from ..config import ConfigError
+
+        with open(self.path / ".lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                raise ConfigError(f"{self.path} is in use by another {what} (pid {fh.read().strip() or '?'}); wait "
+                                  "for it to end") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
+
     def mark_stopped(self, summary: dict[str, Any], err: BaseException) -> None:
         """A folder whose work stopped on ``err`` says so (interrupted, or failed with the error in one line),
         never "running"; a failure to write that is swallowed (``err`` is what the caller re-raises)."""
@@ -204,6 +226,13 @@ class RunFolder:
         self._columns = list(columns)
         text = _csv_line(self._columns) + "".join(_csv_line(self._cells(row)) for row in rows)
         atomic_write(self.path / "metrics.csv", text.encode())
+
+    def read_metrics_rows(self) -> list[dict[str, Any]]:
+        """metrics.csv back as the rows the training loop made: epoch and step integers, the rest floats
+        (exactly: they were written with repr), empty cells left out."""
+        with open(self.path / "metrics.csv", newline="", encoding="utf-8") as fh:
+            return [{k: int(v) if k in ("epoch", "step") else float(v) for k, v in row.items() if v not in ("", None)}
+                    for row in csv.DictReader(fh)]
 
     def _cells(self, row: dict[str, Any]) -> list[str]:
         return ["" if row.get(c) is None else _fmt(row[c]) for c in self._columns]
@@ -246,3 +275,22 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value)
+
+
+def folder_size(path: Path) -> int:
+    """Bytes in the files under ``path`` (symlinks not followed)."""
+    path = Path(path)
+    if path.is_file() or path.is_symlink():
+        return path.lstat().st_size
+    total = 0
+    for base, _, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(base, f)).st_size
+    return total
+
+
+def folder_files(path: Path) -> list[tuple[str, int]]:
+    """``(name, bytes)`` of each entry of a run folder, sub-folders as ``name/`` with their total."""
+    entries = sorted(p for p in Path(path).iterdir() if not p.name.startswith("."))
+    return [(p.name + ("/" if p.is_dir() else ""), folder_size(p)) for p in entries]

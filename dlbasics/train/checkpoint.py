@@ -6,8 +6,10 @@
     meta                      one JSON string: the epoch; the optimizer's scalar state and parameter groups (lr,
                               betas, ...); the schedule's time (and plateau's memory); early stopping's counters;
                               every random generator's ``bit_generator.state`` (the batch order, augmentation,
-                              mixing, noise, each dropout layer); the metrics rows so far, the step count and the
-                              divergence threshold in force
+                              mixing, noise, each dropout layer); how many metrics rows (epochs) it covers, the
+                              step count and the divergence threshold in force. The rows themselves are read back
+                              from metrics.csv (floats written with repr round-trip exactly), so a checkpoint
+                              does not grow with the run.
 
 A resumed run rebuilds everything from its config.yaml (the same seed gives the same data split), then loads
 this over it: weights, optimizer, schedule, callbacks and generators are where the uninterrupted run would be.
@@ -69,7 +71,7 @@ def encode(*, epoch: int, model: Any, optimizer: Any, schedule: Any, stopper: An
             "early_stopping": stopping,
             "rngs": {name: g.bit_generator.state for name, g in rngs.items()},
             "layer_rngs": model.rng_states(),
-            "history": {"rows": history.rows, "steps": history.steps, "limit": history.limit}}
+            "history": {"epochs": len(history.rows), "steps": history.steps, "limit": history.limit}}
     arrays["meta"] = np.array(json.dumps(meta, default=_plain))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -102,8 +104,9 @@ def load(path: str | Path) -> Checkpoint:
 
 
 def restore(ckpt: Checkpoint, *, model: Any, optimizer: Any, schedule: Any, stopper: Any,
-            rngs: dict[str, Any], history: Any) -> int:
-    """Load ``ckpt`` into freshly built objects; return the next epoch to train."""
+            rngs: dict[str, Any], history: Any, rows: list[dict[str, Any]]) -> int:
+    """Load ``ckpt`` into freshly built objects; return the next epoch to train. ``rows``: the run's metrics
+    rows (from metrics.csv, whose floats round-trip exactly), of which the checkpoint's epochs are kept."""
     model.load_state_dict(ckpt.arrays.get("model", {}))
     opt = ckpt.meta["optimizer"]
     state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in opt["state"].items()}
@@ -121,6 +124,8 @@ def restore(ckpt: Checkpoint, *, model: Any, optimizer: Any, schedule: Any, stop
         generator.bit_generator.state = ckpt.meta["rngs"][name]
     model.set_rng_states(ckpt.meta["layer_rngs"])
     saved_history = ckpt.meta["history"]
-    history.rows[:] = saved_history["rows"]
+    if len(rows) < saved_history["epochs"]:
+        raise ValueError(f"metrics.csv has {len(rows)} rows, the checkpoint {saved_history['epochs']} epochs")
+    history.rows[:] = rows[:saved_history["epochs"]]
     history.steps, history.limit = saved_history["steps"], saved_history["limit"]
     return ckpt.epoch + 1
