@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import math
 import os
 import platform
 import statistics
@@ -139,37 +138,108 @@ def _n_outputs(dataset: Any, loss: Loss) -> int:
         raise ConfigError(str(err), "loss.name") from None
 
 
+@dataclass
+class DataShapes:
+    """What a model needs to know of its data, without the data: shapes and split sizes."""
+
+    input_shape: tuple[int, ...]
+    n_outputs: int
+    n_train: int
+    n_val: int
+    n_test: int
+
+
+def _split_args(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The split settings and random streams of a config, as :func:`make_splits` and ``split_indices`` take them."""
+    data_cfg = cfg["data"]
+    folds, boot = data_cfg["fold"], data_cfg["bootstrap"]
+    return {"val_split": data_cfg["val_split"], "rng": stream(cfg["seed"], "split"),
+            "train_size": data_cfg["train_size"], "folds": folds,
+            "fold_rngs": [stream(cfg["seed"], f"cv-{level}") for level in range(len(folds or []))],
+            "bootstrap": boot["max_samples"] if boot else None,
+            "bootstrap_rng": stream(cfg["seed"], f"bootstrap-{boot['index']}") if boot else None}
+
+
+def _split_error(err: ValueError, cfg: dict[str, Any]) -> ConfigError:
+    text = str(err)
+    folds = cfg["data"]["fold"]
+    key = ("data.train_size" if "training samples of" in text else "data.fold" if folds and (
+        "fold" in text or "class" in text or "gap" in text or "window" in text) else "data.val_split")
+    return ConfigError(text, key)
+
+
 def model_inputs(cfg: dict[str, Any], progress: bool = True) -> tuple[tuple[int, ...], int]:
-    """(per-sample input shape, number of outputs) of the config's model: what ``build_model`` needs."""
-    dataset = _dataset(cfg, progress)
-    return dataset.input_shape, _n_outputs(dataset, LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"])))
+    """(per-sample input shape, number of outputs) of the config's model: what ``build_model`` needs (the
+    splits are not made, so a ``train_size`` the data cannot give does not stop a model from being planned)."""
+    facts = _data_facts(cfg, progress)
+    return facts[2], facts[5]
+
+
+def data_shapes(cfg: dict[str, Any], progress: bool = True) -> DataShapes:
+    """The input shape, outputs and split sizes of a config's data without loading it when the data set's metadata
+    says them (MNIST, Fashion-MNIST: no download for `dlb model`, `--dry-run`, `gradcheck`, `schedule`); other
+    data sets (built in, generated, your own files) are read, as they are at hand. The split sizes are exact:
+    the same index arithmetic as training, on the class counts."""
+    from .data.datasets import split_indices
+
+    labels, n, input_shape, n_official, ordered, n_outputs = _data_facts(cfg, progress)
+    try:
+        tr, va, test_idx = split_indices(n, labels, ordered, **_split_args(cfg))
+    except ValueError as err:
+        raise _split_error(err, cfg) from None
+    return DataShapes(input_shape, n_outputs, len(tr), len(va), n_official if test_idx is None else len(test_idx))
+
+
+def _data_facts(cfg: dict[str, Any], progress: bool) -> tuple[np.ndarray | None, int, tuple[int, ...], int, bool, int]:
+    """(training labels or None, training samples, input shape, official test samples, ordered, model outputs),
+    from the data set's metadata when it has some, else from the loaded data."""
+    entry = DATASETS[cfg["data"]["name"]]
+    loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
+    if entry.meta is None:
+        dataset = _dataset(cfg, progress)
+        labels = dataset.y_train if dataset.task == "classification" else None
+        return (labels, len(dataset.x_train), dataset.input_shape, len(dataset.x_test), dataset.ordered,
+                _n_outputs(dataset, loss))
+    meta = entry.meta
+    labels = np.repeat(np.arange(meta["n_classes"]), meta["train_counts"])  # sorted: the counts are enough
+    try:
+        n_outputs = loss.n_outputs(meta["n_classes"])
+    except ValueError as err:
+        raise ConfigError(str(err), "loss.name") from None
+    return labels, len(labels), tuple(meta["input_shape"]), meta["n_test"], False, n_outputs
 
 
 def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
     """Load the data and build model, loss, optimizer and schedule from a resolved config."""
-    data_cfg = cfg["data"]
     dataset = _dataset(cfg, progress)
     dtype = np.dtype(cfg["train"]["dtype"])
     try:
-        folds = data_cfg["fold"]
-        boot = data_cfg["bootstrap"]
-        splits = make_splits(dataset, data_cfg["val_split"], stream(cfg["seed"], "split"), dtype,
-                             data_cfg["normalize"], data_cfg["train_size"], folds,
-                             [stream(cfg["seed"], f"cv-{level}") for level in range(len(folds or []))],
-                             boot["max_samples"] if boot else None,
-                             stream(cfg["seed"], f"bootstrap-{boot['index']}") if boot else None)
+        splits = make_splits(dataset, dtype=dtype, normalize=cfg["data"]["normalize"], **_split_args(cfg))
     except ValueError as err:
-        text = str(err)
-        key = ("data.train_size" if "training samples of" in text else "data.fold" if folds and (
-            "fold" in text or "class" in text or "gap" in text or "window" in text) else "data.val_split")
-        raise ConfigError(text, key) from None
+        raise _split_error(err, cfg) from None
     check_image_regularizers(cfg, dataset.input_shape)
     loss = LOSSES[cfg["loss"]["name"]](**_kwargs(cfg["loss"]))
     model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss), n_train=len(splits.x_train))
     optimizer = build_optimizer(cfg, model)
     exp = Experiment(cfg, splits, model, loss, optimizer, None)
-    exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch=math.ceil(len(splits.x_train) / exp.batch_size))
+    exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch(cfg, len(splits.x_train)))
     return exp
+
+
+@dataclass
+class ScheduleOnly:
+    """A config's optimizer and schedule over its model, with the training split's size: what `dlb schedule`
+    traces, built from the data set's shapes (no data loaded)."""
+
+    schedule: Schedule
+    n_train: int
+
+
+def build_schedule_only(cfg: dict[str, Any]) -> ScheduleOnly:
+    shapes = data_shapes(cfg, progress=False)
+    model = build_model(cfg, shapes.input_shape, shapes.n_outputs, n_train=shapes.n_train)
+    optimizer = build_optimizer(cfg, model)
+    return ScheduleOnly(build_schedule(cfg, optimizer, steps_per_epoch(cfg, shapes.n_train)), shapes.n_train)
 
 
 def check_image_regularizers(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> None:
@@ -207,8 +277,11 @@ def build_optimizer(cfg: dict[str, Any], model: Sequential) -> Optimizer:
 
 
 def steps_per_epoch(cfg: dict[str, Any], n_train: int) -> int:
+    """Optimizer steps per epoch of a run with ``n_train`` training samples, as ``fit`` batches them."""
+    from .train.loop import batches_per_epoch
+
     bs = cfg["train"]["batch_size"]
-    return 1 if bs == "full" else math.ceil(n_train / bs)
+    return 1 if bs == "full" else batches_per_epoch(n_train, bs)
 
 
 def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: int) -> Schedule:
@@ -565,7 +638,6 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
     written over the old file in place (see ``RunFolder.write_summary``). With ``raise_errors`` the first
     such OSError is raised after the summary (otherwise an exception is already on its way).
     """
-    cfg = exp.config
     rows = history.rows
     summary["steps"] = history.steps
     # a diverged run's last row is the epoch it broke in: not a completed epoch
@@ -591,9 +663,9 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
 
         folder.save_weights(exp.model.state_dict())
         if rows and plots:
-            folder.save_figure(plot_curves(rows, "loss", title=f"{cfg['name']}: loss"), "loss.png")
+            folder.save_figure(plot_curves(rows, "loss", title=f"{folder.run_id}: loss"), "loss.png")
             if "train_acc" in rows[0]:
-                folder.save_figure(plot_curves(rows, "acc", title=f"{cfg['name']}: accuracy"), "accuracy.png")
+                folder.save_figure(plot_curves(rows, "acc", title=f"{folder.run_id}: accuracy"), "accuracy.png")
     except OSError as err:
         failure = err
         if summary["status"] != "interrupted" and summary["status"] != "failed":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 from conftest import TINY, dlb
@@ -64,3 +66,20 @@ def test_init_study_cli_writes_csv_and_pngs(tmp_path):
 def test_dry_run_prints_the_model_and_writes_nothing(write_config, tmp_path):
     result = dlb("train", write_config(TINY), "--dry-run", "--runs-dir", tmp_path / "runs")
     assert result.returncode == 0 and "total" in result.stdout and not (tmp_path / "runs").exists()
+
+
+def test_shape_commands_work_offline_without_mnist_from_its_metadata(monkeypatch, tmp_path):
+    # no data anywhere (an empty cache, no DLB_DATA_DIR) and no network: a download attempt would fail (exit 3)
+    monkeypatch.setenv("DLB_MIRRORS_MNIST", "http://127.0.0.1:9/")
+    repo = os.path.dirname(os.path.dirname(__file__))
+    grad = dlb("gradcheck", "configs/mnist_cnn.yaml", "--batch", "3", "--coords", "6", cwd=repo)
+    assert grad.returncode == 0 and "FAIL" not in grad.stdout, grad.stdout[-2000:] + grad.stderr
+    model = dlb("model", "configs/mnist_cnn.yaml", cwd=repo)
+    assert model.returncode == 0 and "421,834" in model.stdout, model.stderr
+    dry = dlb("train", "configs/mnist_cnn.yaml", "--dry-run", "--runs-dir", tmp_path / "runs", cwd=repo)
+    assert dry.returncode == 0, dry.stderr
+    # 60,000 MNIST images, 10 % stratified validation, batches of 100: the split sizes are exact without the data
+    assert "54,000 training / 6,000 validation / 10,000 test samples, 540 steps per epoch" in dry.stdout
+    sched = dlb("schedule", "configs/mnist_adam.yaml", "--runs-dir", tmp_path / "runs", cwd=repo)
+    assert sched.returncode == 0 and "over 20 epochs" in sched.stdout, sched.stderr
+    assert not (tmp_path / "cache" / "dlbasics" / "mnist").exists()

@@ -62,9 +62,36 @@ def test_plain_output_has_one_line_per_epoch_and_the_result(write_config, tmp_pa
     result = dlb("train", write_config(TINY), "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert [ln.split()[1] for ln in lines[:3]] == ["1/3", "2/3", "3/3"]
-    assert lines[3].startswith("completed: 3 epochs") and "test_acc" in lines[3]
+    assert lines[0].split() == ["epoch", "train", "loss", "train", "acc", "val", "loss", "val", "acc", "lr", "time"]
+    assert [ln.split()[0] for ln in lines[1:4]] == ["1/3", "2/3", "3/3"]
+    assert all(len(ln) <= 70 for ln in lines[:4])  # 80 columns never wrap them
+    assert lines[4].startswith("completed: 3 epochs") and "test_acc" in lines[4]
     assert dlb("train", write_config(TINY), "--runs-dir", tmp_path, "--quiet").stdout == ""
+
+
+def test_epoch_lines_leave_out_what_is_not_measured_and_blank_unvalidated_epochs(write_config, tmp_path):
+    result = dlb("train", write_config(TINY), "--set", "data.name=linear", "--set", "data.val_split=0",
+                 "--runs-dir", tmp_path)
+    assert result.stdout.splitlines()[0].split() == ["epoch", "train", "loss", "lr", "time"]
+    result = dlb("train", write_config(TINY), "--set", "train.eval_every=2", "--runs-dir", tmp_path)
+    header, first, second = result.stdout.splitlines()[:3]
+    assert len(header.split()) == 11
+    assert len(first.split()) == 6  # epoch, train loss, train acc, lr, "0.00 s": the validation cells blank
+    assert len(second.split()) == 8 and first[:36] != second[:36]
+
+
+def test_a_closed_output_pipe_interrupts_the_run_which_keeps_its_epochs(write_config, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "dlbasics", "train", str(write_config(TINY)), "--set",
+                             "train.epochs=400", "--runs-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # the header: training has begun
+    proc.stdout.close()  # the reader goes away, as `| head -1` does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "closed output pipe" in summary["message"]
+    assert 1 <= summary["epochs_completed"] < 400
 
 
 def test_divergence_exits_4(write_config, tmp_path):
@@ -111,3 +138,35 @@ def test_runs_list_and_show(write_config, tmp_path):
     assert json.loads(shown.stdout)["run_id"] == run.name
     readable = dlb("runs", "show", run.name, "--runs-dir", tmp_path / "runs")  # a bare id, a readable panel
     assert readable.returncode == 0 and "what differs from the defaults" in readable.stdout
+
+
+def test_schedule_plot_counts_the_runs_real_steps(write_config, tmp_path):
+    out = dlb("schedule", write_config(TINY), "--set", "schedule.name=onecycle", "--set", "data.train_size=100",
+              "-o", tmp_path / "s.png")
+    assert out.returncode == 0, out.stderr
+    assert "over 9 steps" in out.stdout  # 100 samples, 80 after validation: 3 batches of 32 x 3 epochs
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_schedule_writes_into_a_run_folder_never_into_the_current_directory(write_config, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    out = dlb("schedule", write_config(TINY), "--set", "schedule.name=cosine", "--runs-dir", tmp_path / "runs",
+              cwd=work)
+    assert out.returncode == 0, out.stderr
+    assert list(work.iterdir()) == []
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.split("-", 2)[2].startswith("schedule-tiny-")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "schedule.csv", "schedule.png",
+                                                        "summary.json"]
+    rows = (folder / "schedule.csv").read_text().splitlines()
+    assert rows[0] == "epoch,lr,momentum" and len(rows) == 1 + 3  # one row per epoch of the 3
+    assert float(rows[1].split(",")[1]) == 0.01  # the config's lr at the first epoch
+    assert json.loads((folder / "summary.json").read_text())["kind"] == "schedule"
+
+
+@pytest.mark.parametrize("args", [["init-study", "--seed", "-1"], ["bias-variance", "--noise", "inf"],
+                                  ["boosting", "--seed", "-1"]])
+def test_odd_numbers_are_one_line_errors(args, tmp_path):
+    result = dlb(*args, "--runs-dir", tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -107,3 +107,11 @@ def test_compare_cli_on_two_configs(write_config, tmp_path):
     result = dlb("compare", a, b, "--jobs", "2", "--runs-dir", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     assert "comparison" in result.stdout and " a " in result.stdout and " b " in result.stdout
+
+
+def test_compare_checks_every_member_before_starting(write_config, tmp_path):
+    path = write_config(TINY)
+    for extra in (["--set", "regularization.cutout.size=100"], ["--kfold", "1000"]):
+        result = dlb("compare", path, "--optimizers", "sgd,adam", *extra, "--runs-dir", tmp_path / "r")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "r").exists()

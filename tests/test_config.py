@@ -156,3 +156,20 @@ def test_odd_section_values_are_config_errors():
 
 def test_indexing_a_list_that_is_not_in_the_file_says_to_set_the_whole_list():
     assert "model.hidden is not in the config file" in error_of({}, ["model.hidden.0=32"])
+
+
+def test_plateau_on_accuracy_waits_for_accuracy_to_stop_rising():
+    cfg = resolve_config({"schedule": {"name": "plateau", "monitor": "val_acc"}}, "x")
+    from dlbasics.runner import build
+
+    sched = build({**cfg, "data": {**cfg["data"], "train_size": 100}}).schedule
+    assert sched.mode == "max"
+
+
+@pytest.mark.parametrize("raw,fragment", [
+    ({"data": {"val_split": 0.0}, "regularization": {"early_stopping": {}}}, "never measured with data.val_split 0"),
+    ({"data": {"name": "linear"}, "schedule": {"name": "plateau", "monitor": "val_acc"}}, "regression data set"),
+])
+def test_watching_a_metric_that_is_never_measured_is_an_error(raw, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        resolve_config(raw, "x")

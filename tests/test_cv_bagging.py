@@ -130,3 +130,20 @@ def test_ensemble_metrics_average_probabilities_not_logits():
     b = np.array([[0.0, 0.2], [0.0, 10.0]])
     m = ensemble_metrics("cross_entropy", [a, b], np.array([0, 1]))
     assert m["acc"] == 1.0
+
+
+def test_bagging_scores_the_average_with_the_runs_own_loss():
+    outputs = [np.array([[1.0], [3.0]]), np.array([[3.0], [1.0]])]
+    targets = np.array([[2.5], [2.5]])
+    assert ensemble_metrics("mae", outputs, targets)["loss"] == pytest.approx(0.5)
+    assert ensemble_metrics("mse", outputs, targets)["loss"] == pytest.approx(0.25)
+    logits = [np.log(np.array([[0.9, 0.1]])), np.log(np.array([[0.5, 0.5]]))]
+    plain = ensemble_metrics("cross_entropy", logits, np.array([0]))
+    smooth = ensemble_metrics("cross_entropy", logits, np.array([0]), {"label_smoothing": 0.2})
+    assert plain["loss"] == pytest.approx(-np.log(0.7)) and smooth["loss"] > plain["loss"]
+
+
+def test_a_bad_nested_grid_leaves_no_folder(write_config, tmp_path):
+    result = dlb("cv", write_config(TINY), "--strategy", "nested", "--set", "cv.grid={optimizer.lrr: [1, 2]}",
+                 "--runs-dir", tmp_path / "r")
+    assert result.returncode == 2 and "optimizer.lrr" in result.stderr and not (tmp_path / "r").exists()

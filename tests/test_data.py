@@ -72,9 +72,11 @@ def test_missing_data_is_downloaded_into_the_cache_from_a_mirror(tmp_path, monke
 def test_offline_without_data_is_a_clear_error(tmp_path, monkeypatch, no_system_dir):
     monkeypatch.setattr(download, "BACKOFF_SECONDS", 0.0)
     monkeypatch.setenv("DLB_MIRRORS_MNIST", "http://127.0.0.1:9/")  # the discard port: nothing listens
-    with pytest.raises(download.DownloadError) as info:
+    with pytest.raises(DataError) as info:
         load_dataset("mnist", progress=False)
-    assert "could not download" in str(info.value) and "\n" not in str(info.value)
+    message = str(info.value)
+    assert "could not download" in message and "\n" not in message
+    assert "searched, in order:" in message and "DLB_DATA_DIR" in message and "data.root" in message
 
 
 def test_a_corrupted_local_file_is_a_data_error_naming_it(tmp_path, monkeypatch, no_system_dir):
@@ -161,3 +163,41 @@ def test_labels_out_of_range_are_a_data_error(tmp_path, monkeypatch, no_system_d
     monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
     with pytest.raises(DataError, match="labels up to 12"):
         load_dataset("mnist")
+
+
+def test_dlb_data_download_of_a_data_set_already_present_says_where_and_fetches_nothing(tmp_path, monkeypatch):
+    from conftest import dlb
+
+    env = fake_mnist(tmp_path / "env" / "mnist")
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("DLB_MIRRORS_MNIST", "http://127.0.0.1:9/")  # nothing listens: a download would fail
+    out = dlb("data", "download", "mnist")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"mnist: already present at {env} (pass --root to download a copy elsewhere)"
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="real MNIST not available here")
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_metadata_split_sizes_equal_the_splits_training_makes(name, monkeypatch, write_config):
+    from dlbasics import load_config
+    from dlbasics.experiments.cv import with_fold
+    from dlbasics.runner import _split_args, data_shapes
+
+    folder = SHARED_MNIST if name == "mnist" else datasets.SYSTEM_DATA_DIR / name
+    if not folder.is_dir():
+        pytest.skip(f"{name} not available here")
+    monkeypatch.setenv("DLB_DATA_DIR", str(folder.parent))
+    ds = load_dataset(name, progress=False)
+    meta = datasets.DATASETS[name].meta
+    assert list(np.bincount(ds.y_train)) == meta["train_counts"] and len(ds.y_test) == meta["n_test"]
+    assert ds.input_shape == tuple(meta["input_shape"])
+    base = load_config(write_config(f"data: {{name: {name}}}\n"))
+    cases = [[], ["data.train_size=20000"], ["data.train_size=1234", "data.val_split=0.25"], ["data.val_split=0"]]
+    configs = [load_config(write_config(f"data: {{name: {name}}}\n"), c) for c in cases]
+    configs += [with_fold(base, 5, 2), with_fold(load_config(write_config(f"data: {{name: {name}}}\n"),
+                                                            ["data.train_size=999"]), 3, 0)]
+    for cfg in configs:
+        splits = make_splits(ds, normalize=cfg["data"]["normalize"], **_split_args(cfg))
+        shapes = data_shapes(cfg, progress=False)
+        assert (shapes.n_train, shapes.n_val, shapes.n_test) == (len(splits.x_train), len(splits.x_val),
+                                                                 len(splits.x_test)), cfg["data"]

@@ -184,3 +184,9 @@ def test_bad_regularization_values_exit_2_with_one_line(write_config, text, frag
     result = dlb("train", write_config(text), "--runs-dir", "/nonexistent-never-created")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert fragment in result.stderr
+
+
+def test_mixup_works_with_binary_cross_entropy(write_config, tmp_path):
+    cfg = load_config(write_config(TINY), ["data.n_classes=2", "loss.name=bce_with_logits",
+                                           "regularization.mixup.alpha=0.2", "regularization.cutmix.alpha=0"])
+    assert train(cfg, runs_dir=tmp_path).summary["status"] == "completed"

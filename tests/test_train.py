@@ -133,3 +133,20 @@ def test_a_model_without_parameters_is_a_config_error(write_config, tmp_path):
 def test_saved_config_round_trips_strings_that_look_like_numbers(write_config, tmp_path):
     run = train(load_config(write_config(TINY.replace("name: tiny", 'name: "1e5"'))), runs_dir=tmp_path)
     assert load_config(run.path / "config.yaml")["name"] == "1e5"
+
+
+def test_a_last_batch_of_one_joins_the_previous_batch_so_batchnorm_trains(write_config, tmp_path):
+    cfg = load_config(write_config(TINY), ["model.batchnorm=true", "train.batch_size=239"])
+    run = train(cfg, runs_dir=tmp_path)  # 240 training samples: batches of 239 and 1 would be 239 + 1
+    assert run.summary["status"] == "completed" and list(run.metrics.step) == [1, 2, 3]
+
+
+def test_a_per_step_schedule_lasts_exactly_the_steps_the_run_takes(write_config, tmp_path):
+    # 240 training samples in batches of 239: the last batch of one joins the first, so one step per epoch;
+    # a one-cycle schedule planned for ceil(240 / 239) = 2 steps per epoch would stop half way up its cycle
+    cfg = load_config(write_config(TINY), ["train.batch_size=239", "schedule.name=onecycle",
+                                           "schedule.interval=step"])
+    run = train(cfg, runs_dir=tmp_path)
+    assert list(run.metrics.step) == [1, 2, 3]
+    max_lr = cfg["optimizer"]["lr"]
+    assert run.metrics.lr.iloc[-1] < max_lr / 1000  # annealed to the cycle's end, far below max_lr

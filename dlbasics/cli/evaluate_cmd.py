@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .tables import Col, FitTable, num
 
 
 def evaluate(
@@ -24,7 +24,9 @@ def evaluate(
     top: Annotated[int, typer.Option(min=1, help="Most-confused pairs to show.")] = 5,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Evaluate a finished run's model: loss and accuracy, confusion matrix, per-class precision / recall / F1,
+    """Evaluate a trained run: confusion and per-class metrics.
+
+    Evaluate a finished run's model: loss and accuracy, confusion matrix, per-class precision / recall / F1,
     the most-confused pairs and the most confidently wrong images; or MAE, RMSE, R² and residuals (regression).
 
     The run's splits are rebuilt from its config.yaml (same seed, same split and scaling); a cross-validation
@@ -82,23 +84,15 @@ def _num(value: float | None, fmt: str) -> str:
     return format(value, fmt if abs(value) < 1e4 else ".4g")
 
 
-def _per_class_table(report: dict[str, Any]) -> Table:
-    table = Table(title="per class")
-    for col in ("class", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for r in report["classes"]:
-        table.add_row(r["class"], f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
-    table.add_section()
-    for avg in ("macro avg", "weighted avg"):
-        r = report[avg]
-        table.add_row(avg, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
-    return table
+def _per_class_table(report: dict[str, Any]) -> FitTable:
+    f4 = num(".4f")
+    rows = [*report["classes"], None, *({**report[avg], "class": avg} for avg in ("macro avg", "weighted avg"))]
+    return FitTable([Col("class", "class", "id"), Col("precision", "precision", fmt=f4),
+                     Col("recall", "recall", fmt=f4), Col("F1", "f1", fmt=f4), Col("support", "support")], rows,
+                    title="per class")
 
 
-def _pairs_table(pairs: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"the {len(pairs)} most confused pairs")
-    for col in ("true", "predicted", "count", "share of true class"):
-        table.add_column(col, justify="left" if col in ("true", "predicted") else "right")
-    for p in pairs:
-        table.add_row(p["true_name"], p["pred_name"], str(p["count"]), f"{p['share']:.1%}")
-    return table
+def _pairs_table(pairs: list[dict[str, Any]]) -> FitTable:
+    return FitTable([Col("true", "true_name", "id"), Col("predicted", "pred_name", "id"), Col("count", "count"),
+                     Col("share of true class", "share", fmt=num(".1%"))], pairs,
+                    title=f"the {len(pairs)} most confused pairs")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ..runs.folder import json_safe
 from .common import (
@@ -25,6 +25,7 @@ from .common import (
     user_errors,
 )
 from .live import Board
+from .tables import Col, FitTable, num, pm, status_text
 
 
 def compare(
@@ -51,8 +52,11 @@ def compare(
     executor: ExecutorOpt = "local",
     collect: CollectOpt = False,
     runs_dir: RunsDirOpt = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the folder.")] = False,
 ) -> None:
-    """Train several members side by side (same seed: same initial weights and batches) and compare them.
+    """Train several members side by side and compare them.
+
+    Train several members side by side (same seed: same initial weights and batches) and compare them.
 
     Writes runs/<stamp>-compare-<name>-<hash6>/ with one run folder per member, comparison.csv and overlay
     plots of loss and accuracy against epoch and against wall-clock time. A finished run given instead of a
@@ -138,6 +142,10 @@ def compare(
     else:
         Console().print(comparison_table(result.rows, result.sort_by))
     print(f"comparison folder: {result.path}")
+    if not no_report:
+        from .report_cmd import group_report
+
+        group_report(result.path)
     if any(r["status"] != "completed" for r in result.rows):
         raise typer.Exit(EXIT_FAILED)
 
@@ -145,14 +153,22 @@ def compare(
 def schedule(
     config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
-    out: Annotated[Path | None, typer.Option(help="PNG to write (default: schedule-<name>.png here).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="PNG file to write instead of a run folder.",
+                                             show_default=False)] = None,
+    runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Plot the config's learning-rate schedule (and momentum / beta1) over the run, without training."""
+    """Plot the config's learning-rate schedule; no training.
+
+    Plot the config's learning-rate schedule (and momentum / beta1) over the run, without training or data.
+
+    Writes schedule.png and schedule.csv (lr and momentum per step or epoch) into a new run folder
+    runs/<YYYYmmdd-HHMMSS>-schedule-<name>-<hex6>/, or only the PNG to -o FILE.
+    """
     from ..config import load_config
     from ..optim.schedules import SCHEDULES, trace
     from ..plots.schedule import plot_schedule
-    from ..runner import build, steps_per_epoch
-    from ..runs.folder import RunFolder
+    from ..runner import build_schedule_only, steps_per_epoch
+    from ..runs.folder import RunFolder, atomic_write
 
     with user_errors(config):
         cfg = load_config(config, list(set_ or []))
@@ -160,13 +176,26 @@ def schedule(
         if not SCHEDULES[name].closed_form:
             raise fail(f"{config}: schedule.name: {name} reacts to the validation metric; it has no curve "
                        "before training", EXIT_USAGE)
-        exp = build(cfg, progress=False)  # the run's exact steps per epoch (train_size, folds, batch size)
+        exp = build_schedule_only(cfg)  # the run's exact steps per epoch (train_size, folds, batch size), offline
         per_step = exp.schedule.interval == "step"
-        steps = steps_per_epoch(cfg, len(exp.splits.x_train)) if per_step else 1
+        steps = steps_per_epoch(cfg, exp.n_train) if per_step else 1
         seq = trace(exp.schedule, cfg["train"]["epochs"] * steps)
-        path = out or Path(f"schedule-{cfg['name']}.png")
-        RunFolder(path.parent).save_figure(plot_schedule(seq, steps, f"{cfg['name']}: {name}"), path.name)
-    unit = "step" if per_step else "epoch"
+        unit = "step" if per_step else "epoch"
+        fig = plot_schedule(seq, steps, f"{cfg['name']}: {name} schedule")
+        if out is not None:
+            RunFolder(out.parent).save_figure(fig, out.name)
+            path = out
+        else:
+            folder = RunFolder.create(runs_dir, f"schedule-{cfg['name']}")
+            folder.write_config(cfg)
+            folder.save_figure(fig, "schedule.png")
+            lines = [f"{unit},lr,momentum"] + [f"{i + 1},{lr!r},{m!r}"
+                                                for i, (lr, m) in enumerate(zip(seq["lr"], seq["momentum"]))]
+            atomic_write(folder.path / "schedule.csv", ("\n".join(lines) + "\n").encode())
+            folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "schedule",
+                                  "schedule": name, "unit": unit, "steps_per_epoch": steps,
+                                  "files": ["config.yaml", "schedule.png", "schedule.csv"]})
+            path = folder.path / "schedule.png"
     print(f"{name}: lr {seq['lr'][0]:.4g} -> max {max(seq['lr']):.4g} -> {seq['lr'][-1]:.4g} over "
           f"{len(seq['lr'])} {unit}s; plot: {path}")
 
@@ -183,8 +212,11 @@ def cv(
     executor: ExecutorOpt = "local",
     collect: CollectOpt = False,
     runs_dir: RunsDirOpt = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the folder.")] = False,
 ) -> None:
-    """Cross-validate a config: one run per fold (in parallel), the folds' mean and 95 % t-interval.
+    """Cross-validate a config: the folds' mean and interval.
+
+    Cross-validate a config: one run per fold (in parallel), the folds' mean and 95 % t-interval.
 
     The held-out folds come from the training set; each fold's validation split (early stopping, plateau) and
     normalisation statistics come from its own training part; the test set is not used.
@@ -225,32 +257,31 @@ def cv(
             print(f"held-out {metric[5:]}: {st['mean']:.4f} ± {st['half_width']:.4f} (95 % t-interval "
                   f"[{st['low']:.4f}, {st['high']:.4f}], std {st['std']:.4f}, {st['n']} folds)")
     print(f"cv folder: {result.path}")
+    if not no_report:
+        from .report_cmd import group_report
+
+        group_report(result.path)
     if result.summary["status"] != "completed":
         raise typer.Exit(EXIT_FAILED)
 
 
-def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Table:
+def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> FitTable:
     """One row per fold and a mean row; the held-out fold plays the test set's part."""
-    table = Table(title=f"{summary['strategy']} cross-validation of {summary['name']}")
-    cols = [("fold", "fold"), ("status", "status"), ("train", "n_train"), ("held out", "n_heldout"),
-            ("epochs", "epochs"), ("val loss", "val_loss"), ("held-out loss", "test_loss"),
-            ("held-out acc", "test_acc")]
+    def cell(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    cols = [Col("fold", "fold"), Col("status", "status", "id", status_text), Col("train", "n_train", priority=2),
+            Col("held out", "n_heldout", priority=1), Col("epochs", "epochs", priority=0),
+            Col("val loss", "val_loss", fmt=cell, priority=3), Col("held-out loss", "test_loss", fmt=cell),
+            Col("held-out acc", "test_acc", fmt=cell)]
     if "choice" in rows[0]:
-        cols.insert(2, ("choice", "choice"))
+        cols.insert(2, Col("choice", "choice", "text"))
     if not any(r.get("test_acc") is not None for r in rows):
         cols = cols[:-1]
-    for title, _ in cols:
-        table.add_column(title, justify="left" if title in ("status", "choice") else "right",
-                         no_wrap=title == "status")
-    for r in rows:
-        table.add_row(*("" if r.get(k) is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])
-                        for _, k in cols))
-    table.add_section()
     stats = summary["metrics"]
-    table.add_row("mean", "", *([""] if "choice" in rows[0] else []), "", "", "",
-                  *(f"{stats[k]['mean']:.4f}" if k in stats else "" for k in ("val_loss", "test_loss", "test_acc")
-                    if (k != "test_acc" or any(c[1] == "test_acc" for c in cols))))
-    return table
+    mean = {"fold": "mean", **{k: stats[k]["mean"] for k in ("val_loss", "test_loss", "test_acc") if k in stats}}
+    return FitTable(cols, [*rows, None, mean], title=f"{summary['strategy']} cross-validation of {summary['name']}",
+                    more="every column in folds.csv, the means in summary.json")
 
 
 def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool,
@@ -279,13 +310,8 @@ def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path |
             if json_out:
                 print(json.dumps(json.loads((result.path / "summary.json").read_text()), indent=2))
             elif not quiet:
-                table = Table(title=f"bagging {cfg['name']}: {cfg['ensemble']['n_estimators']} members")
-                for col in ("model", "status", "train samples", "test loss", "test acc"):
-                    table.add_column(col, justify="left" if col in ("model", "status") else "right")
-                for r in result.rows:
-                    table.add_row(r["model"], r["status"], "" if r.get("n_train") is None else str(r["n_train"]),
-                                  *("" if r.get(k) is None else f"{r[k]:.4f}" for k in ("test_loss", "test_acc")))
-                Console().print(table)
+                Console().print(bagging_table(result.rows, f"bagging {cfg['name']}: "
+                                                           f"{cfg['ensemble']['n_estimators']} members"))
                 print(f"bagging folder: {result.path}")
             failed = result.summary["status"] != "completed"
         else:
@@ -327,54 +353,52 @@ def _parse_lrs(text: str | None) -> dict[str, float]:
     return out
 
 
-def replicates_table(rows: list[dict[str, Any]], key: str, baseline: str, kind: str) -> Table:
-    """Members over seeds or folds: mean and 95 % t-interval of ``key``, and the paired difference to the baseline."""
+def replicates_table(rows: list[dict[str, Any]], key: str, baseline: str, kind: str) -> FitTable:
+    """Members over seeds or folds: ``key`` as mean ± the half-width of its 95 % t-interval, and the paired difference
+    to the baseline (the intervals' ends are in comparison.csv)."""
     test = "paired t over seeds" if kind == "seeds" else "corrected resampled t over folds"
-    table = Table(title=f"{key}: mean [95 % t-interval] over {kind}; difference to {baseline} ({test})")
-    for col in ("member", "status", "n", key, "difference", "p"):
-        table.add_column(col, justify="left" if col in ("member", "status") else "right",
-                         no_wrap=col in (key, "difference"))
 
-    def interval(mean: Any, low: Any, high: Any) -> str:
-        if mean is None:
-            return ""
-        return f"{mean:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
+    def difference(r: dict[str, Any]) -> str:
+        if r["member"] == baseline:
+            return "baseline"
+        return pm(r.get("diff_vs_baseline"), r.get("diff_low"), r.get("diff_high"), sign=True)
 
-    for r in rows:
-        diff = "baseline" if r["member"] == baseline else interval(r.get("diff_vs_baseline"), r.get("diff_low"),
-                                                                  r.get("diff_high"))
-        p = r.get("p_value")
-        table.add_row(r["member"], r["status"], str(r["replicates"]),
-                      interval(r.get(key), r.get(f"{key}_low"), r.get(f"{key}_high")), diff,
-                      "" if p is None else f"{p:.3g}")
-    return table
+    cols = [Col("member", "member", "id"), Col("status", "status", "text", status_text),
+            Col("n", "replicates", priority=1),
+            Col(key, lambda r: pm(r.get(key), r.get(f"{key}_low"), r.get(f"{key}_high"))),
+            Col("difference", difference, priority=2), Col("p", "p_value", fmt=num(".3g"), priority=0)]
+    return FitTable(cols, rows, title=f"{key}: mean ± 95 % half-width over {kind}; difference to {baseline} "
+                                      f"({test})", caption="[low, high] of every interval in comparison.csv",
+                    more="all in comparison.csv")
 
 
-def comparison_table(rows: list[dict[str, Any]], sort_by: str) -> Table:
-    """The comparison as a rich table, best first; a diverged or failed member is shown, not dropped."""
-    table = Table(title=f"comparison (sorted by {sort_by}; every column in comparison.csv)")
-    cols = [("member", "member"), ("status", "status"), ("lr", "lr"), ("ep", "epochs"),
-            ("train loss", "final_train_loss"), ("val loss", "final_val_loss"), ("val acc", "final_val_acc"),
-            ("gap", "gap"), ("test loss", "test_loss"), ("test acc", "test_acc"), ("s", "duration_s")]
+def comparison_table(rows: list[dict[str, Any]], sort_by: str) -> FitTable:
+    """The comparison as a table, best first; a diverged or failed member is shown, not dropped. At a narrow width
+    the columns left out first: duration, gap, train loss, lr, epochs, val loss, val acc, test loss."""
+    def cell(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    cols = [Col("member", "member", "id"), Col("status", "status", "id", status_text),
+            Col("lr", "lr", fmt=lambda v: f"{v:.4g}" if isinstance(v, float) else str(v), priority=3),
+            Col("ep", "epochs", priority=4), Col("train loss", "final_train_loss", fmt=cell, priority=2),
+            Col("val loss", "final_val_loss", fmt=cell, priority=5),
+            Col("val acc", "final_val_acc", fmt=cell, priority=6),
+            Col("gap", "gap", fmt=cell, priority=1), Col("test loss", "test_loss", fmt=cell, priority=7),
+            Col("test acc", "test_acc", fmt=cell),
+            Col("s", "duration_s", fmt=lambda v: f"{v:.2f}" if isinstance(v, float) else str(v), priority=0)]
     if not any(r.get("final_val_acc") is not None for r in rows):
-        cols = [c for c in cols if not c[1].endswith("acc") and c[1] != "gap"]
+        cols = [c for c in cols if not c.key.endswith("acc") and c.key != "gap"]
     elif sort_by != "test_loss":
-        cols = [c for c in cols if c[1] != "test_loss"]
-    for title, _ in cols:
-        table.add_column(title, justify="left" if title in ("member", "status") else "right",
-                         no_wrap=title in ("member", "status"))
-    for r in rows:
-        cells = []
-        for _, key in cols:
-            v = r.get(key)
-            if v is None or (isinstance(v, float) and v != v):
-                cells.append("")
-            elif key == "status":
-                cells.append(v if v == "completed" else f"[red]{v}")
-            elif isinstance(v, float):
-                cells.append(f"{v:.4g}" if key in ("lr",) else f"{v:.4f}" if "loss" in key or "acc" in key
-                             or key == "gap" else f"{v:.2f}")
-            else:
-                cells.append(str(v))
-        table.add_row(*cells)
-    return table
+        cols = [c for c in cols if c.key != "test_loss"]
+    headline = "test_acc" if any(c.key == "test_acc" for c in cols) else "test_loss"
+    cols = [replace(c, priority=None) if c.key in (sort_by, headline) else c for c in cols]
+    return FitTable(cols, rows, title=f"comparison (sorted by {sort_by}; every column in comparison.csv)",
+                    more="all in comparison.csv")
+
+
+def bagging_table(rows: list[dict[str, Any]], title: str) -> FitTable:
+    """The bagging members and their ensemble: training samples drawn, test loss and accuracy."""
+    f4 = num(".4f")
+    return FitTable([Col("model", "model", "id"), Col("status", "status", "id", status_text),
+                     Col("train samples", "n_train"), Col("test loss", "test_loss", fmt=f4),
+                     Col("test acc", "test_acc", fmt=f4)], rows, title=title)

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .tables import Col, FitTable, num
 
 #: training-set sizes of the learning curves
 LEARNING_CURVE_SIZES = (5, 10, 15, 20, 30, 50, 100, 200, 500)
@@ -43,7 +44,9 @@ def bias_variance(
                                              "from rare wild extrapolations; 0 = plain least squares.")] = 1e-4,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Bias-variance decomposition on y = sin(2 pi x) + noise, x ~ U(0, 1), against model capacity.
+    """Bias-variance decomposition against model capacity.
+
+    Bias-variance decomposition on y = sin(2 pi x) + noise, x ~ U(0, 1), against model capacity.
 
     For each capacity, one model per freshly drawn training set; bias^2, variance and noise sigma^2 are
     measured on a test grid and their sum is checked against the measured expected squared error. Writes
@@ -106,15 +109,17 @@ def write_bias_variance(rows: list[dict[str, Any]], lc_rows: list[dict[str, Any]
     return folder.path
 
 
-def bias_variance_table(rows: list[dict[str, Any]], best: int) -> Table:
-    table = Table(title="bias-variance decomposition (expected squared error on the test grid)")
-    for col in ("capacity", "bias^2", "variance", "noise", "total", "measured", "train error"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for r in rows:
-        cells = [f"{r[k]:.4g}" for k in ("bias2", "variance", "noise", "total", "measured", "train_error")]
-        mark = "[bold green]" if r["capacity"] == best else ""
-        table.add_row(f"{mark}{r['capacity']}", *cells)
-    return table
+def bias_variance_table(rows: list[dict[str, Any]], best: int) -> FitTable:
+    """Per capacity: bias², variance, noise, their total, the measured error and the training error; the best
+    capacity in bold green."""
+    def capacity(r: dict[str, Any]) -> Text:
+        return Text(str(r["capacity"]), style="bold green" if r["capacity"] == best else "")
+
+    g4 = num(".4g")
+    return FitTable([Col("capacity", capacity), *(Col(header, key, fmt=g4) for header, key in (
+        ("bias^2", "bias2"), ("variance", "variance"), ("noise", "noise"), ("total", "total"),
+        ("measured", "measured"), ("train error", "train_error")))], rows,
+        title="bias-variance decomposition (expected squared error on the test grid)")
 
 
 def boosting(
@@ -123,7 +128,9 @@ def boosting(
     seed: Annotated[int, typer.Option(min=0, help="Seed of the data and the bootstrap resamples.")] = 0,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """AdaBoost (SAMME) with decision stumps vs bagged stumps vs one stump on a 2-D synthetic set.
+    """AdaBoost vs bagged stumps vs one stump on 2-D data.
+
+    AdaBoost (SAMME) with decision stumps vs bagged stumps vs one stump on a 2-D synthetic set.
 
     Boosting fits stumps one after another to reweighted data (bias falls); bagging averages stumps fitted
     to bootstrap resamples (variance falls, the bias of a stump stays). Writes boosting.csv (accuracy after
@@ -159,11 +166,15 @@ def boosting(
                               "data_params": DATA_PARAMS[data], "estimators": estimators, "seed": seed,
                               "n_train": len(demo.y_train), "n_test": len(demo.y_test), "final": demo.final,
                               "files": files})
-    table = Table(title=f"{data}: accuracy ({len(demo.y_train)} train / {len(demo.y_test)} test points)")
-    for c in ("model", "estimators", "train acc", "test acc"):
-        table.add_column(c, justify="left" if c == "model" else "right", no_wrap=True)
-    for label, key in (("AdaBoost (SAMME)", "adaboost"), ("bagged stumps", "bagging"), ("one stump", "stump")):
-        f = demo.final[key]
-        table.add_row(label, str(f["estimators"]), f"{f['train']:.3f}", f"{f['test']:.3f}")
-    Console().print(table)
+    Console().print(boosting_table(demo.final, f"{data}: accuracy ({len(demo.y_train)} train / "
+                                               f"{len(demo.y_test)} test points)"))
     print(f"run folder: {folder.path}")
+
+
+def boosting_table(final: dict[str, dict[str, Any]], title: str) -> FitTable:
+    """AdaBoost, bagged stumps and one stump: estimators, training and test accuracy."""
+    rows = [{"model": label, **final[key]} for label, key in (("AdaBoost (SAMME)", "adaboost"),
+                                                              ("bagged stumps", "bagging"), ("one stump", "stump"))]
+    f3 = num(".3f")
+    return FitTable([Col("model", "model", "id"), Col("estimators", "estimators"),
+                     Col("train acc", "train", fmt=f3), Col("test acc", "test", fmt=f3)], rows, title=title)

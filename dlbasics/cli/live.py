@@ -15,10 +15,10 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from ..execution import Task, TaskResult
+from .tables import Col, FitTable
 
 MAX_ROWS = 12  # running members shown at once
 
@@ -123,13 +123,15 @@ class Board:
         head = Text(f"{finished}/{len(states)} done ("
                     + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                     + f"{kept}), elapsed {_seconds(time.perf_counter() - self.t0)}{eta}")
-        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-        for col, justify in (("member", "left"), ("epoch", "right"), ("latest", "left"), ("ETA", "right")):
-            table.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis" if col == "member" else "fold")
         running = [st for st in states if st.status == "running"][:MAX_ROWS]
+        rows = []
         for st in running:
             left = None
             if st.started is not None and st.epoch:
                 left = (time.perf_counter() - st.started) / st.epoch * max(0, st.epochs - st.epoch)
-            table.add_row(st.name, f"{st.epoch}/{st.epochs}", st.metric, _seconds(left))
+            rows.append({"member": st.name, "epoch": f"{st.epoch}/{st.epochs}", "latest": st.metric,
+                         "ETA": _seconds(left)})
+        table = FitTable([Col("member", "member", "id"), Col("epoch", "epoch"),
+                          Col("latest", "latest", "id", priority=1), Col("ETA", "ETA", priority=0)], rows,
+                         style="plain", header_style="bold")
         return Group(head, table) if running else Group(head)

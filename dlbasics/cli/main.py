@@ -14,13 +14,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from .._version import __version__
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
 from . import generalization_cmd as generalization_commands
+from . import plain_help
 from . import predict_cmd as predict_commands
+from . import report_cmd as report_commands
 from . import stats_cmd as stats_commands
 from . import sweep_cmd as sweep_commands
 from .common import (
@@ -38,12 +40,28 @@ from .common import (
     user_errors,
 )
 from .runs_cmd import runs_app
+from .tables import Col, FitTable, num
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+plain_help.install()
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="dlbasics: run deep-learning-basics experiments from YAML configs.")
 data_app = typer.Typer(no_args_is_help=True, help="List, locate and download data sets.")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        version()
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version_: Annotated[bool | None, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                  help="Print the versions of dlbasics, Python and NumPy.")] = None,
+) -> None:
+    """dlbasics: run deep-learning-basics experiments from YAML configs."""
 
 
 @app.command()
@@ -65,7 +83,9 @@ def train(
         help="Continue this run (interrupted, killed or completed) from its checkpoint, bit for bit; with --set "
              "train.epochs=N, further.", show_default=False)] = None,
 ) -> None:
-    """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
+    """Train one config into a new run folder.
+
+    Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
 
     With --seeds N the N runs go to one folder with the mean and 95 % t-interval of each metric; a config with
     ensemble.method: bagging trains its members on bootstrap resamples and evaluates their average.
@@ -87,7 +107,13 @@ def train(
     with user_errors(config):
         cfg = load_config(config, overrides)
         if dry_run:
+            from ..runner import data_shapes, steps_per_epoch
+
             Console().print(_model_table(cfg))
+            shapes = data_shapes(cfg, progress=False)
+            print(f"dry run: {shapes.n_train:,} training / {shapes.n_val:,} validation / {shapes.n_test:,} test "
+                  f"samples, {steps_per_epoch(cfg, shapes.n_train):,} steps per epoch x {cfg['train']['epochs']} "
+                  "epochs; nothing trained")
             return
         if seeds > 1 or cfg["ensemble"]["method"] != "none":
             from .experiments import train_many
@@ -183,7 +209,9 @@ def show_config(
     config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
 ) -> None:
-    """Print the fully resolved config (defaults filled in, overrides applied) as YAML; nothing runs."""
+    """Print the resolved config as YAML; nothing runs.
+
+    Print the fully resolved config (defaults filled in, overrides applied) as YAML; nothing runs."""
     from ..config import load_config, yaml_io
 
     with user_errors(config):
@@ -191,25 +219,24 @@ def show_config(
     print(yaml_io.dumps(cfg).rstrip())
 
 
-def _model_table(cfg: dict[str, Any]) -> Table:
-    """The config's model as a rich table, built exactly as `dlb train` builds it (the data split, so a full batch
-    is the real training set, and the same memory check)."""
+def _model_table(cfg: dict[str, Any]) -> FitTable:
+    """The config's model as a rich table, built as `dlb train` builds it (the same memory check, a full batch is
+    the real training split), from the data set's shapes: offline, nothing loaded or downloaded for MNIST."""
     from ..nn.footprint import format_bytes, from_config
-    from ..runner import build
+    from ..runner import build_model, data_shapes
 
-    exp = build(cfg, progress=False)
-    net, input_shape = exp.model, exp.splits.dataset.input_shape
-    table = Table(title=f"{cfg['name']}: input (N, {', '.join(map(str, input_shape))})")
-    for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
-        table.add_column(col, justify=justify)
-    for row in net.summary():
-        table.add_row(str(row["index"]), row["layer"], f"(N, {', '.join(map(str, row['output_shape']))})",
-                      f"{row['params']:,}")
-    table.add_section()
-    table.add_row("", "total", "", f"{net.num_parameters():,}")
-    table.add_row("", "memory to train (estimate)", "",
-                  format_bytes(from_config(cfg, net, input_shape, len(exp.splits.x_train)).total))
-    return table
+    shapes = data_shapes(cfg, progress=False)
+    input_shape = shapes.input_shape
+    net = build_model(cfg, input_shape, shapes.n_outputs, n_train=shapes.n_train)
+    rows: list[dict[str, Any] | None] = [
+        {"#": row["index"], "layer": row["layer"], "shape": f"(N, {', '.join(map(str, row['output_shape']))})",
+         "params": f"{row['params']:,}"} for row in net.summary()]
+    rows += [None, {"layer": "total", "params": f"{net.num_parameters():,}"},
+             {"layer": "memory to train (estimate)",
+              "params": format_bytes(from_config(cfg, net, input_shape, shapes.n_train).total)}]
+    return FitTable([Col("#", "#"), Col("layer", "layer", "text"), Col("output shape", "shape", "id"),
+                     Col("parameters", "params")], rows,
+                    title=f"{cfg['name']}: input (N, {', '.join(map(str, input_shape))})")
 
 
 @app.command()
@@ -217,7 +244,9 @@ def model(
     config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
 ) -> None:
-    """Print the config's model as a table: layer, output shape, parameters (no training)."""
+    """Print the config's model: layers, shapes, parameters.
+
+    Print the config's model as a table: layer, output shape, parameters (no training)."""
     from ..config import load_config
 
     with user_errors(config):
@@ -227,21 +256,27 @@ def model(
 
 @data_app.command("list")
 def data_list() -> None:
-    """List the registered data sets and where each is found on this machine."""
+    """List the data sets and where each is found.
+
+    List the registered data sets and where each is found on this machine."""
     from ..data.datasets import DATASETS, find_idx_dataset
     from ..data.download import SOURCES
 
-    table = Table(title="data sets")
-    for col in ("name", "task", "description", "location"):
-        table.add_column(col)
+    rows = []
     for name, entry in DATASETS.items():
         if name in SOURCES:
             found = find_idx_dataset(name)
             where = str(found) if found else "not found (downloaded on first use)"
         else:
             where = "your own files" if "path" in entry.section().fields else "built in"
-        table.add_row(name, entry.task, entry.doc, where)
-    Console().print(table)
+        rows.append({"name": name, "task": entry.task, "description": entry.doc, "location": where})
+    Console().print(data_sets_table(rows))
+
+
+def data_sets_table(rows: list[dict[str, str]]) -> FitTable:
+    """`dlb data list`: name, task, description, location (a path whole: a word that never wraps)."""
+    return FitTable([Col("name", "name", "id"), Col("task", "task", "id"), Col("description", "description", "text"),
+                     Col("location", "location", "text")], rows, title="data sets")
 
 
 @data_app.command("download")
@@ -249,17 +284,25 @@ def data_download(
     name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.", show_default=False)],
     root: Annotated[Path | None, typer.Option(help="Folder to put the files in (default: the cache).")] = None,
 ) -> None:
-    """Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5.
+    """Download MNIST or Fashion-MNIST, checking MD5s.
 
+    Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5.
+
+    A copy already found where training looks (DLB_DATA_DIR, the cache, /usr/share/datasets) is not downloaded
+    again: the command says where it is. With --root, files there that pass their MD5 are kept.
     Ctrl-C, SIGTERM and SIGHUP stop it cleanly: the partial file is removed and the exit code is 130.
     """
     from ..config.fields import did_you_mean
-    from ..data.datasets import cache_dir
+    from ..data.datasets import cache_dir, find_idx_dataset
     from ..data.download import SOURCES, download_files, mirrors_for
 
     if name not in SOURCES:
         raise fail(f"data set {name!r} is not downloadable{did_you_mean(name, list(SOURCES))} "
                    f"(allowed: {', '.join(SOURCES)})", EXIT_USAGE)
+    present = find_idx_dataset(name) if root is None else None
+    if present is not None:
+        print(f"{name}: already present at {present} (pass --root to download a copy elsewhere)")
+        return
     dest = root or cache_dir() / name
     terminate_as_interrupt()
     try:
@@ -280,7 +323,9 @@ def gradcheck(
     batch: Annotated[int, typer.Option(min=2, help="Samples in the checked batch.")] = 8,
     coords: Annotated[int, typer.Option(min=1, help="Coordinates sampled per parameter tensor.")] = 30,
 ) -> None:
-    """Compare backprop with central finite differences in float64; exit 1 if any gradient is off.
+    """Check backprop against finite differences (float64).
+
+    Compare backprop with central finite differences in float64; exit 1 if any gradient is off.
 
     Relative error ||a - n|| / (||a|| + ||n||) per tensor; tolerance 1e-7, or 1e-5 where a kink (ReLU, max
     pooling, MAE, Huber) can be straddled.
@@ -298,19 +343,25 @@ def gradcheck(
             cfg = load_config(config, list(set_ or []))
             rows = check_config(cfg, batch=batch, max_coords=coords)
         title = f"{cfg['name']}: model gradients on {batch} samples (float64, training mode)"
-    table = Table(title=title)
-    for col, justify in (("what", "left"), ("tensor", "left"), ("rel. error", "right"), ("tolerance", "right"),
-                         ("", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "what")
-    for r in rows:
-        table.add_row(r["name"], r["tensor"] + (f" {tuple(r['shape'])}" if "shape" in r else ""),
-                      f"{r['error']:.1e}", f"{r['tolerance']:.0e}", "[green]pass" if r["passed"] else "[red]FAIL")
-    Console().print(table)
+    Console().print(gradcheck_table(rows, title))
     failed = [r for r in rows if not r["passed"]]
     worst = max(r["error"] for r in rows)
     print(f"{len(rows) - len(failed)}/{len(rows)} gradients within tolerance; worst {worst:.1e}")
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def gradcheck_table(rows: list[dict[str, Any]], title: str) -> FitTable:
+    """One row per checked tensor: its relative error, the tolerance and pass / FAIL."""
+    def tensor(r: dict[str, Any]) -> str:
+        return r["tensor"] + (f" {tuple(r['shape'])}" if "shape" in r else "")
+
+    def verdict(r: dict[str, Any]) -> Text:
+        return Text("pass", style="green") if r["passed"] else Text("FAIL", style="red")
+
+    return FitTable([Col("what", "name", "text"), Col("tensor", tensor, "id"),
+                     Col("rel. error", "error", fmt=num(".1e")), Col("tolerance", "tolerance", fmt=num(".0e")),
+                     Col("", verdict, "id")], rows, title=title)
 
 
 @app.command("init-study")
@@ -321,7 +372,9 @@ def init_study(
     width: Annotated[int, typer.Option(min=1, help="Units per layer.")] = 100,
     samples: Annotated[int, typer.Option(min=2, help="Standard-normal input samples.")] = 1000,
 ) -> None:
-    """The initialisation study: per-layer activation and gradient histograms for every init x activation.
+    """Initialisation study: activation and gradient histograms.
+
+    The initialisation study: per-layer activation and gradient histograms for every init x activation.
 
     Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier, he; activations: sigmoid,
     tanh, relu. Writes init_study.csv (per-layer mean, std, fraction zero / saturated, gradient spread) and PNGs.
@@ -334,17 +387,21 @@ def init_study(
     files = write_study(folder, rows, raw, list(STUDY_INITS), STUDY_ACTIVATIONS)
     folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "init-study", "seed": seed,
                           "layers": layers, "width": width, "samples": samples, "files": files})
-    table = Table(title=f"activations of layer 1 -> layer {layers}")
-    for col in ("init", "act.", "std 1 -> last", "saturated", "zero", "grad std"):
-        table.add_column(col, no_wrap=True)
-    for r in rows:
-        if r["layer"] != layers:
-            continue
-        first = next(q for q in rows if q["init"] == r["init"] and q["activation"] == r["activation"])
-        table.add_row(r["init"], r["activation"], f"{first['act_std']:.2g} -> {r['act_std']:.2g}",
-                      f"{r['frac_saturated']:.0%}", f"{r['frac_zero']:.0%}", f"{r['grad_std']:.2g}")
-    Console().print(table)
+    Console().print(init_study_table(rows, layers))
     print(f"run folder: {folder.path}")
+
+
+def init_study_table(rows: list[dict[str, Any]], layers: int) -> FitTable:
+    """Per init x activation: the activations' std from layer 1 to the last, saturated and zero fractions of the
+    last layer, and its gradient's std."""
+    def spread(r: dict[str, Any]) -> str:
+        first = next(q for q in rows if q["init"] == r["init"] and q["activation"] == r["activation"])
+        return f"{first['act_std']:.2g} -> {r['act_std']:.2g}"
+
+    return FitTable([Col("init", "init", "id"), Col("act.", "activation", "id"), Col("std 1 -> last", spread),
+                     Col("saturated", "frac_saturated", fmt=num(".0%")), Col("zero", "frac_zero", fmt=num(".0%")),
+                     Col("grad std", "grad_std", fmt=num(".2g"))], [r for r in rows if r["layer"] == layers],
+                    title=f"activations of layer 1 -> layer {layers}")
 
 
 @app.command()
@@ -361,7 +418,9 @@ def playground(
              "to compare sgd and momentum on the regression.", show_default=False)] = None,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """The optimizer playground: optimizers walking 2-D problems, drawn over the contours.
+    """Optimizers walking 2-D problems, drawn over contours.
+
+    The optimizer playground: optimizers walking 2-D problems, drawn over the contours.
 
     Writes <problem>_trajectories.png and <problem>_loss.png into runs/<YYYYmmdd-HHMMSS>-playground-<hex6>/.
 
@@ -392,16 +451,21 @@ def playground(
         files = write_playground(folder, results, rows)
         folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "playground",
                               "problems": names, "optimizers": opts, "steps": steps, "lr": lr, "files": files})
-    table = Table(title=f"{steps} steps; target: within 1e-3 of the minimum")
-    for col in ("problem", "optimizer", "lr", "final loss", "minimum", "steps to target"):
-        table.add_column(col, justify="left" if col in ("problem", "optimizer") else "right", no_wrap=True)
-    for r in rows:
-        reached = (f"diverged at {r['diverged_step']}" if r["diverged_step"] else
-                   "-" if r["steps_to_target"] is None else str(r["steps_to_target"]))
-        table.add_row(r["problem"], r["optimizer"], f"{r['lr']:g}",
-                      "" if r["final_loss"] is None else f"{r['final_loss']:.6g}", f"{r['min_loss']:.6g}", reached)
-    Console().print(table)
+    Console().print(playground_table(rows, steps))
     print(f"run folder: {folder.path}")
+
+
+def playground_table(rows: list[dict[str, Any]], steps: int) -> FitTable:
+    """Per problem x optimizer: lr, final and minimum loss, the steps to come within 1e-3 of the minimum."""
+    def reached(r: dict[str, Any]) -> str:
+        return (f"diverged at {r['diverged_step']}" if r["diverged_step"] else
+                "-" if r["steps_to_target"] is None else str(r["steps_to_target"]))
+
+    return FitTable([Col("problem", "problem", "id"), Col("optimizer", "optimizer", "id"),
+                     Col("lr", "lr", fmt=num("g")), Col("final loss", "final_loss", fmt=num(".6g")),
+                     Col("minimum", "min_loss", fmt=num(".6g")),
+                     Col("steps to target", reached, "text", justify="right")], rows,
+                    title=f"{steps} steps; target: within 1e-3 of the minimum")
 
 
 @app.command()
@@ -418,6 +482,7 @@ app.command()(experiment_commands.compare)
 app.command()(experiment_commands.schedule)
 app.command()(experiment_commands.cv)
 app.command()(sweep_commands.sweep)
+app.command()(report_commands.report)
 app.command()(predict_commands.predict)
 app.command("bias-variance")(generalization_commands.bias_variance)
 app.command()(generalization_commands.boosting)
@@ -430,11 +495,22 @@ for _typer in (app, runs_app, data_app):
         _command.callback = interruptible(_command.callback)
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main() -> None:
     """Entry point of the `dlb` console script: usage errors are one line on stderr and exit code 2."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         code = app(standalone_mode=False)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dlb runs list | head -1`: the reader has all it wanted; stop quietly, as Unix
+        _drop_stdout()  # tools killed by SIGPIPE do (exit status 128 + 13)
+        sys.exit(141)
     except Exception as err:
         if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):  # click's errors only
             raise

@@ -23,7 +23,9 @@ def predict(
                                                      "predictions against.", show_default=False)] = None,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Predict with a trained run: the run's own preprocessing (pixel scaling, standardisation statistics) is
+    """Predict with a trained run on new inputs.
+
+    Predict with a trained run: the run's own preprocessing (pixel scaling, standardisation statistics) is
     applied to the raw inputs; writes id, predicted class and class probabilities (or regression outputs)."""
     from ..data.inputs import read_inputs, read_labels
     from ..inference import InputError, Predictor

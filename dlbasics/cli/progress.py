@@ -17,30 +17,57 @@ from rich.progress import (
 
 from ..train.loop import Callback
 
+#: (metrics key, header, width) of the per-epoch lines: at most 70 characters, so that 80 columns never wrap
+COLUMNS = (("train_loss", "train loss", 10), ("train_acc", "train acc", 9), ("val_loss", "val loss", 8),
+           ("val_acc", "val acc", 7))
 
-def format_row(row: dict[str, Any], epochs: int) -> str:
-    """``epoch  3/10  train_loss 0.1234  train_acc 0.9650  val_loss ...  lr 0.001  1.23 s``."""
-    width = len(str(epochs))
-    parts = [f"epoch {row['epoch']:>{width}}/{epochs}"]
-    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        if row.get(key) is not None:
-            parts.append(f"{key} {row[key]:.4f}")
-    parts.append(f"lr {row['lr']:.3g}")
-    parts.append(f"{row['epoch_time_s']:.2f} s")
-    return "  ".join(parts)
+
+class EpochLines:
+    """Per-epoch lines under one header, fixed-width columns: train and validation loss and accuracy, lr, the
+    epoch's seconds. A regression run has no accuracy columns, a run without validation no validation ones; an
+    epoch not validated (``train.eval_every``) leaves them blank."""
+
+    def __init__(self, info: dict[str, Any]):
+        self.epochs = info["epochs"]
+        self.width = max(5, 2 * len(str(self.epochs)) + 1)
+        self.keys = [c for c in COLUMNS if (info.get("classify", True) or not c[0].endswith("acc"))
+                     and (info.get("validates", True) or not c[0].startswith("val"))]
+        self.started = False
+
+    def header(self) -> str:
+        cells = [f"{'epoch':>{self.width}}", *(f"{h:>{w}}" for _, h, w in self.keys), f"{'lr':>9}", f"{'time':>8}"]
+        return "  ".join(cells)
+
+    def line(self, row: dict[str, Any]) -> str:
+        cells = [f"{row['epoch']}/{self.epochs}".rjust(self.width)]
+        for key, _, w in self.keys:
+            value = row.get(key)
+            cells.append(f"{value:>{w}.4f}" if value is not None else " " * w)
+        cells.append(f"{row['lr']:>9.3g}")
+        cells.append(f"{row['epoch_time_s']:>6.2f} s")
+        return "  ".join(cells)
+
+    def lines(self, row: dict[str, Any]) -> list[str]:
+        """The line of ``row``, after the header when it is the first."""
+        first, self.started = not self.started, True
+        return ([self.header()] if first else []) + [self.line(row)]
 
 
 class PlainProgress(Callback):
-    """One line per epoch on ``stream`` (for logs and pipes)."""
+    """One line per epoch on ``stream`` (for logs and pipes), under a header line."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
 
     def on_train_begin(self, info):
-        self.epochs = info["epochs"]
+        self.table = EpochLines(info)
 
     def on_epoch_end(self, row):
-        print(format_row(row, self.epochs), file=self.stream, flush=True)
+        try:
+            for line in self.table.lines(row):
+                print(line, file=self.stream, flush=True)
+        except BrokenPipeError:  # `dlb train ... | head`: the reader is gone; stop as a closed terminal would
+            raise KeyboardInterrupt("a closed output pipe (EPIPE)") from None
 
 
 class RichProgress(Callback):
@@ -56,6 +83,7 @@ class RichProgress(Callback):
 
     def on_train_begin(self, info):
         self.epochs, self.n_batches = info["epochs"], info["n_batches"]
+        self.table = EpochLines(info)
         self.every = max(1, self.n_batches // 50)
         self.progress.start()
         self.total = self.progress.add_task("epochs", total=self.epochs, info="")
@@ -72,7 +100,8 @@ class RichProgress(Callback):
             self.progress.update(self.batches, completed=batch, info=f"loss {self.loss_sum / batch:.4f}")
 
     def on_epoch_end(self, row):
-        self.progress.console.print(format_row(row, self.epochs), highlight=False)
+        for line in self.table.lines(row):  # printed above the bars: they stay when the bars go
+            self.progress.console.print(line, highlight=False, soft_wrap=True)
         shown = "  ".join(f"{k} {row[k]:.4f}" for k in ("val_loss", "val_acc") if row.get(k) is not None)
         self.progress.update(self.total, completed=row["epoch"], info=shown)
 

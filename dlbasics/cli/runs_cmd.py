@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console, Group
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .tables import Col, FirstFit, FitTable, Framed, KeyValues, Kind
 
 runs_app = typer.Typer(no_args_is_help=True, help="List, inspect, compare and delete run folders.")
 
@@ -51,7 +51,9 @@ def runs_list(
     last: Annotated[int, typer.Option(min=0, help="Show the newest N matching runs (0: all).")] = 20,
     json_: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list.")] = False,
 ) -> None:
-    """List run folders, newest last: kind, status, epochs, headline metric, duration.
+    """List run folders with status and headline metric.
+
+    List run folders, newest last: kind, status, epochs, headline metric, duration.
 
     The headline metric: a run's test accuracy (test loss for regression), a comparison's best member, the mean
     over a cross-validation's folds, a sweep's best point, a bagging ensemble's. A folder whose summary.json is
@@ -225,7 +227,9 @@ def runs_show(
     json_: Annotated[bool, typer.Option("--json", help="Print the raw summary.json.")] = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Show a run: status, kind, dates, what differs from the defaults, best and final metrics, its files."""
+    """Show one run: status, config, metrics, files.
+
+    Show a run: status, kind, dates, what differs from the defaults, best and final metrics, its files."""
     from ..runs.find import resolve_run
     from ..runs.summary import read_summary
 
@@ -238,7 +242,7 @@ def runs_show(
     Console().print(_show_panel(path, summary))
 
 
-def _show_panel(path: Path, s: dict[str, Any]) -> Panel:
+def _show_panel(path: Path, s: dict[str, Any]) -> Framed:
     """A readable summary of one folder."""
     from ..config import ConfigError, yaml_io
     from ..config.diff import diff_from_defaults
@@ -247,21 +251,19 @@ def _show_panel(path: Path, s: dict[str, Any]) -> Panel:
     from ..runs.folder import folder_files
 
     info = read_info(path)
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
+    grid = KeyValues([])
 
-    def row(label: str, value: str | Text, style: str = "") -> None:
-        grid.add_row(Text(label), value if isinstance(value, Text) else Text(value, style=style))
+    def row(label: str, value: str | Text, style: str = "", kind: Kind = "text") -> None:
+        grid.items.append((Text(label), value if isinstance(value, Text) else Text(value, style=style), kind))
 
     row("status", Text(s["status"], style=_STYLE.get(s["status"], "")) + Text(f"  {s['message']}"
                                                                              if s.get("message") else ""))
     row("kind", info.kind + (f"  (name {info.name})" if info.name else ""))
-    row("folder", str(path))
+    row("folder", str(path), kind="id")
     for label, value in (("started", _when(info.started, True, True)), ("finished", _when(info.finished, True, True)),
                          ("duration", _duration(info.duration_s))):
         if value:
-            row(label, value)
+            row(label, value, kind="id")
     if info.epochs:
         row("epochs", info.epochs + (f", {s['steps']} steps" if s.get("steps") else ""))
     if info.value is not None:
@@ -293,13 +295,10 @@ def _show_panel(path: Path, s: dict[str, Any]) -> Panel:
         for key, default, value in diff or []:
             parts.append(Text(f"  {key}: {_value(default)} -> {_value(value)}"))
     parts.append(Text("\nfiles", style="bold"))
-    files = Table.grid(padding=(0, 2))
-    files.add_column()
-    files.add_column(justify="right")
-    for name, size in folder_files(path):
-        files.add_row(Text(f"  {name}"), Text(format_bytes(size)))
-    parts.append(files)
-    return Panel(Group(*parts), title=Text(path.name), title_align="left")
+    parts.append(FitTable([Col("file", "name", "id"), Col("size", "size")],
+                          [{"name": f"  {name}", "size": format_bytes(size)} for name, size in folder_files(path)],
+                          style="plain", show_header=False))
+    return Framed(Group(*parts), path.name, whole=[str(path)])
 
 
 def _metrics(values: dict[str, Any]) -> str:
@@ -324,12 +323,15 @@ def runs_compare(
     time: Annotated[bool, typer.Option("--time", help="Also draw the curves against wall-clock time.")] = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Compare finished runs, training nothing: curves overlaid, the config keys that differ, the metrics.
+    """Compare finished runs side by side; nothing trains.
+
+    Compare finished runs, training nothing: curves overlaid, the config keys that differ, the metrics.
 
     Writes <loss|accuracy>_vs_epoch.png (and _vs_time.png with --time) and comparison.csv (one row per run, with
     the differing config keys as config.<key> columns).
     """
-    from ..runs.find import compare_runs, resolve_run
+    from ..report.runs import compare_runs
+    from ..runs.find import resolve_run
 
     if len(runs) < 2:
         raise fail(f"give two or more runs to compare, got {len(runs)}", EXIT_USAGE)
@@ -344,32 +346,35 @@ def runs_compare(
         if label != row["run_id"]:
             print(f"{label} = {row['path']}")
     if result.differing:
-        table = _by_run("config keys that differ", result.labels)
-        for key, values in result.differing.items():
-            table.add_row(Text(key), *(Text(_value(v)) for v in values))
-        console.print(table)
+        console.print(_by_run("config keys that differ", result.labels, [
+            (key, [Text(_value(v)) for v in values]) for key, values in result.differing.items()], "text"))
     else:
         print("the configs are identical")
-    table = _by_run("metrics (final: the last epoch; every column in comparison.csv)", result.labels)
+    metrics = []
     for title, key in (("status", "status"), ("epochs", "epochs"), ("best epoch", "best_epoch"),
                        ("best val loss", "best_val_loss"), ("best val acc", "best_val_acc"),
                        ("final train loss", "final_train_loss"), ("final val loss", "final_val_loss"),
                        ("final val acc", "final_val_acc"), ("test loss", "test_loss"), ("test acc", "test_acc"),
                        ("duration", "duration_s")):
         if any(r.get(key) is not None for r in result.rows):
-            table.add_row(Text(title), *(_cell(r.get(key), key) for r in result.rows))
-    console.print(table)
+            metrics.append((title, [_cell(r.get(key), key) for r in result.rows]))
+    console.print(_by_run("metrics (final: the last epoch; every column in comparison.csv)", result.labels, metrics,
+                          "number"))
     print(f"figures: {', '.join(result.figures) or 'none (no metrics.csv rows)'}")
     print(f"comparison folder: {result.path}")
 
 
-def _by_run(title: str, labels: Sequence[str]) -> Table:
-    """A table with a row per key and a column per run."""
-    table = Table(title=title)
-    table.add_column("", no_wrap=True)
-    for label in labels:
-        table.add_column(Text(label), justify="right", overflow="fold")
-    return table
+def _by_run(title: str, labels: Sequence[str], rows: Sequence[tuple[str, Sequence[Text]]], kind: Kind) -> FirstFit:
+    """A row per key and a column per run, headed by the runs' labels; where they do not fit side by side, by
+    "run 1", "run 2", ... under lines that say which run each is."""
+    def table(headers: Sequence[str]) -> FitTable:
+        cols = [Col("", "key", "id"), *(Col(h, f"run{i}", kind, justify="right") for i, h in enumerate(headers))]
+        return FitTable(cols, [{"key": Text(key), **{f"run{i}": c for i, c in enumerate(cells)}}
+                               for key, cells in rows], title=title)
+
+    numbered = [f"run {i + 1}" for i in range(len(labels))]
+    legend = [Text(f"{n}: {label}") for n, label in zip(numbered, labels)]
+    return FirstFit(table(labels), Group(*legend, table(numbered)))
 
 
 def _cell(v: Any, key: str) -> Text:
@@ -386,7 +391,9 @@ def _cell(v: Any, key: str) -> Text:
 
 @runs_app.command("rm")
 def runs_rm(runs: RunRefs, yes: YesOpt = False, runs_dir: RunsDirOpt = None) -> None:
-    """Delete run folders (inside the runs dir only; asks first unless --yes)."""
+    """Delete run folders (asks first).
+
+    Delete run folders (inside the runs dir only; asks first unless --yes)."""
     from ..runs.find import check_removable, resolve_run
 
     with user_errors():
@@ -407,7 +414,9 @@ def runs_prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be deleted; delete nothing.")] = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Delete the top-level run folders with the given statuses (and kinds, and age); asks first unless --yes."""
+    """Delete the run folders with the given statuses.
+
+    Delete the top-level run folders with the given statuses (and kinds, and age); asks first unless --yes."""
     from ..nn.footprint import format_bytes
     from ..runs.find import filter_runs, list_runs
     from ..runs.folder import default_runs_dir, folder_size

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .tables import Col, FitTable, num
 
 
 def bootstrap(
@@ -24,7 +24,9 @@ def bootstrap(
     seed: Annotated[int, typer.Option(help="Seed of the resampling (same seed: same intervals).")] = 0,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Bootstrap confidence intervals for a finished run's test accuracy and loss (resampling its test predictions).
+    """Bootstrap confidence intervals of a run's test metrics.
+
+    Bootstrap confidence intervals for a finished run's test accuracy and loss (resampling its test predictions).
 
     Rebuilds each test sample's correctness and loss from the run's test_predictions.npz, checks that they
     reproduce the reported test_acc / test_loss, resamples the test set with replacement and writes
@@ -42,14 +44,17 @@ def bootstrap(
             result = bootstrap_run(run_dir, B=samples, confidence=confidence, method=method, seed=seed)
         except ValueError as err:
             raise fail(str(err), EXIT_USAGE) from None
-    table = Table(title=f"{result['run_id']}: {confidence:.0%} intervals from {result['n_test']} test samples")
-    for col in ("metric", "estimate", "low", "high", "method", "B"):
-        table.add_column(col, justify="left" if col in ("metric", "method") else "right")
-    for name, m in result["metrics"].items():
-        table.add_row(name, f"{m['estimate']:.4f}", _num(m["low"]), _num(m["high"]), m["method"],
-                      str(result["B"]))
-    Console().print(table)
+    Console().print(bootstrap_table(result, confidence))
     print(f"bootstrap.json: {Path(run_dir) / 'bootstrap.json'}")
+
+
+def bootstrap_table(result: dict[str, Any], confidence: float) -> FitTable:
+    """Per metric: the estimate and the ends of its bootstrap interval ("undefined" where it has none)."""
+    rows = [{"metric": name, **m, "B": result["B"]} for name, m in result["metrics"].items()]
+    return FitTable([Col("metric", "metric", "id"), Col("estimate", "estimate", fmt=num(".4f")),
+                     Col("low", lambda r: _num(r["low"])), Col("high", lambda r: _num(r["high"])),
+                     Col("method", "method", "id"), Col("B", "B")], rows,
+                    title=f"{result['run_id']}: {confidence:.0%} intervals from {result['n_test']} test samples")
 
 
 def _num(value: float | None) -> str:

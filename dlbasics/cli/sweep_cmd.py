@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ..runs.folder import json_safe
 from .common import (
@@ -26,6 +25,7 @@ from .common import (
     user_errors,
 )
 from .live import Board
+from .tables import Col, FitTable, pm
 
 METRIC_CHOICES = ("auto", "val_acc", "val_loss", "test_acc", "test_loss", "train_loss")
 
@@ -51,8 +51,11 @@ def sweep(
     runs_dir: RunsDirOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the folder.")] = False,
 ) -> None:
-    """Sweep a config: every point of the grid (x zip x random draws) with every seed and fold.
+    """Sweep a config over a grid of values, seeds and folds.
+
+    Sweep a config: every point of the grid (x zip x random draws) with every seed and fold.
 
     Values: --set optimizer.lr=1e-4,1e-3,1e-2 --set model.hidden=[64],[128,64] (a comma splits values outside
     brackets and quotes), range(a,b[,step]), or a sweep: section in the YAML. The same command again continues
@@ -109,38 +112,33 @@ def sweep(
         Console().print(points_table(result.points, plan.metric, plan.mode))
         print(best_line(result.summary))
         print(f"sweep folder: {result.path}")
+    if not no_report:
+        from .report_cmd import group_report
+
+        group_report(result.path, quiet=quiet or json_)
     if result.summary["status"] != "completed":
         raise typer.Exit(EXIT_FAILED)
 
 
 def _print_members(plan: Any) -> None:
-    table = Table(title=f"sweep {plan.name}: {len(plan.members)} members (dry run, nothing trains)")
-    for col in ("#", "point", "seed", "fold", "member id"):
-        table.add_column(col, justify="right" if col in ("#", "seed", "fold") else "left", no_wrap=col != "point")
-    for m in plan.members:
-        table.add_row(str(m.index), m.values, str(m.config["seed"]), "" if m.fold is None else str(m.fold), m.id)
-    Console().print(table)
+    cols = [Col("#", "index"), Col("point", "values", "text"), Col("seed", "seed"), Col("fold", "fold"),
+            Col("member id", "id", "id")]
+    rows = [{"index": m.index, "values": m.values, "seed": m.config["seed"], "fold": m.fold, "id": m.id}
+            for m in plan.members]
+    Console().print(FitTable(cols, rows, title=f"sweep {plan.name}: {len(plan.members)} members (dry run, nothing "
+                                               f"trains)"))
 
 
-def _pm(row: dict[str, Any], key: str) -> str:
-    mean = row.get(key)
-    if mean is None:
-        return ""
-    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-    return f"{mean:.4f}" + (f" ± {(high - low) / 2:.4f}" if low is not None and high is not None else "")
-
-
-def points_table(points: list[dict[str, Any]], metric: str, mode: str) -> Table:
+def points_table(points: list[dict[str, Any]], metric: str, mode: str) -> FitTable:
     """Points, best first by ``metric``: n, the metric as mean ± half-width of its 95 % t-interval."""
     ranked = sorted(points, key=lambda p: (p.get(metric) is None, -(p.get(metric) or 0) if mode == "max"
                                            else (p.get(metric) or 0)))
     extra = [k for k in ("test_acc", "test_loss") if k != metric and any(p.get(k) is not None for p in points)][:1]
-    table = Table(title=f"points by {metric} ({mode}), mean ± 95 % half-width")
-    for col in ("point", "n", metric, *extra):
-        table.add_column(col, justify="left" if col == "point" else "right", no_wrap=col != "point")
-    for p in ranked:
-        table.add_row(p["label"], f"{p['n']}/{p['members']}", _pm(p, metric), *(_pm(p, k) for k in extra))
-    return table
+    cols = [Col("point", "label", "id"), Col("n", lambda p: f"{p['n']}/{p['members']}"),
+            *(Col(k, lambda p, k=k: pm(p.get(k), p.get(f"{k}_low"), p.get(f"{k}_high")), priority=None if k == metric
+                  else 0) for k in (metric, *extra))]
+    return FitTable(cols, ranked, title=f"points by {metric} ({mode}), mean ± 95 % half-width",
+                    more="all in points.csv")
 
 
 def best_line(summary: dict[str, Any]) -> str:

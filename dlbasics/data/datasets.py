@@ -126,15 +126,22 @@ def load_idx_dataset(name: str, root: str | None = None, download: bool = True, 
     Each split is images ``(N, *image_shape)`` and labels ``(N,)``; files whose headers say otherwise are
     rejected (DataError) before their data is read.
     """
-    from .download import SOURCES, download_files, mirrors_for
+    from .download import SOURCES, DownloadError, download_files, mirrors_for
     from .idx import IDXError, load_idx_pair
 
     folder = find_idx_dataset(name, root)
     if folder is None:
+        searched = ", ".join(map(str, candidate_dirs(name, root)))
+        where = (f"put the four IDX files (.gz or raw) in one of these, set DLB_DATA_DIR to a folder holding "
+                 f"{name}/, or data.root to the folder itself")
         if not download:
-            raise DataError(f"{name} not found in {', '.join(map(str, candidate_dirs(name, root)))}")
+            raise DataError(f"{name} not found (searched, in order: {searched}); {where}")
         folder = Path(root).expanduser() if root else cache_dir() / name
-        download_files(SOURCES[name]["files"], mirrors_for(name), folder, progress=progress)
+        try:
+            download_files(SOURCES[name]["files"], mirrors_for(name), folder, progress=progress)
+        except DownloadError as err:
+            raise DataError(f"{name} not found (searched, in order: {searched}) and the download failed "
+                            f"({' '.join(str(err).split())[:300]}); {where}") from None
     arrays = {}
     for split, (images, labels) in IDX_FILES.items():
         try:
@@ -163,6 +170,8 @@ class DatasetEntry:
     doc: str = ""
     generator: Callable[..., Any] | None = None
     ordered: bool = False  # a time series: splits and folds must keep time order
+    #: what shape-only commands need without the files: input_shape, n_classes, train_counts (per class), n_test
+    meta: dict[str, Any] | None = None
     task_from: Callable[[Mapping[str, Any]], str] | None = None
 
     def task_for(self, params: Mapping[str, Any]) -> str:
@@ -237,10 +246,14 @@ def _your_own() -> dict[str, DatasetEntry]:
 DATASETS: dict[str, DatasetEntry] = {
     "mnist": DatasetEntry(_images("mnist"), "classification",
                           {"root": Optional(Str(), doc="folder holding the four IDX files")},
-                          "MNIST handwritten digits, 60,000 train / 10,000 test, 28x28 grey (CC BY-SA 3.0)"),
+                          "MNIST handwritten digits, 60,000 train / 10,000 test, 28x28 grey (CC BY-SA 3.0)",
+                          meta={"input_shape": (1, 28, 28), "n_classes": 10, "n_test": 10000,
+                                "train_counts": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]}),
     "fashion-mnist": DatasetEntry(_images("fashion-mnist", FASHION_CLASSES), "classification",
                                   {"root": Optional(Str(), doc="folder holding the four IDX files")},
-                                  "Zalando's Fashion-MNIST, 60,000 train / 10,000 test, 28x28 grey (MIT)"),
+                                  "Zalando's Fashion-MNIST, 60,000 train / 10,000 test, 28x28 grey (MIT)",
+                                  meta={"input_shape": (1, 28, 28), "n_classes": 10, "n_test": 10000,
+                                        "train_counts": [6000] * 10}),
     "mnist-mini": DatasetEntry(_mnist_mini, "classification", {},
                                "a stratified real subset of MNIST shipped with dlbasics: 10,000 train / 2,000 test"),
     "linear": DatasetEntry(_synthetic("linear", synthetic.linear, "regression"), "regression",

@@ -317,8 +317,9 @@ def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], outcomes: Seque
         for x in ("epoch", "elapsed_s"):
             label = "accuracy" if metric == "acc" else "loss"
             if runs is None:
-                fig = plot_overlay({k: v[0] for k, v in curves.items()}, metric, x)
+                fig = plot_overlay({k: v[0] for k, v in curves.items()}, metric, x, title=parent.run_id)
             else:
-                fig = plot_bands(curves, metric, x, title=f"{label}: mean over {len(outcomes) // len(groups)} "
-                                                          f"replicates per member, 95 % t-band")
+                fig = plot_bands(curves, metric, x, title=f"{parent.run_id}\n{label}: mean over "
+                                                          f"{len(outcomes) // len(groups)} replicates per member, "
+                                                          "95 % t-band")
             parent.save_figure(fig, f"{label}_vs_{'epoch' if x == 'epoch' else 'time'}.png")

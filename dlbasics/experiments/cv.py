@@ -236,12 +236,13 @@ def write_outputs(parent: RunFolder, rows: list[dict[str, Any]], summary: dict[s
     atomic_write(parent.path / "folds.csv", pd.DataFrame(rows).to_csv(index=False).encode())
     metric = "test_acc" if "test_acc" in summary["metrics"] else "test_loss"
     if metric in summary["metrics"]:
-        parent.save_figure(plot_folds(rows, metric, summary["metrics"][metric]), "folds.png")
+        parent.save_figure(plot_folds(rows, metric, summary["metrics"][metric],
+                                      title=f"{parent.run_id}: {len(rows)} folds"), "folds.png")
     frames = frames_of([r["run_dir"] for r in rows])
     if frames:
         label = f"{len(frames)} folds"
-        parent.save_figure(plot_bands({label: frames}, "loss", title="loss: mean over the folds, 95 % t-band"),
-                           "curves_loss.png")
-        if any("val_acc" in df for df in frames):
-            parent.save_figure(plot_bands({label: frames}, "acc", title="accuracy: mean over the folds, 95 % t-band"),
-                               "curves_accuracy.png")
+        for metric_, file, shown in (("loss", "curves_loss.png", "loss"), ("acc", "curves_accuracy.png", "accuracy")):
+            if metric_ == "acc" and not any("val_acc" in df for df in frames):
+                continue
+            title = f"{parent.run_id}\n{shown}: mean over the folds, 95 % t-band"
+            parent.save_figure(plot_bands({label: frames}, metric_, title=title), file)

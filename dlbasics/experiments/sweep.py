@@ -386,10 +386,10 @@ def write_outputs(folder: RunFolder, plan: SweepPlan, rows: list[dict[str, Any]]
     key = plan.metric
     if any(p.get(key) is not None for p in points):
         for swept in plan.keys:
-            folder.save_figure(plot_metric_vs_key(plan.points, points, swept, key),
+            folder.save_figure(plot_metric_vs_key(plan.points, points, swept, key, title=folder.run_id),
                                f"{key}_vs_{folder_name(swept.split('.')[-1])}.png")
         if len(plan.keys) == 2:
-            folder.save_figure(plot_heatmap(plan.points, points, plan.keys, key), "heatmap.png")
+            folder.save_figure(plot_heatmap(plan.points, points, plan.keys, key, title=folder.run_id), "heatmap.png")
     ranked = sorted((p for p in points if p.get(key) is not None), key=lambda p: p[key],
                     reverse=plan.mode == "max")[:8]
     groups = {}
@@ -398,7 +398,7 @@ def write_outputs(folder: RunFolder, plan: SweepPlan, rows: list[dict[str, Any]]
         if frames:
             groups[p["label"]] = frames
     if groups:
-        title = f"{len(groups)} best points: mean over replicates, 95 % t-band"
+        title = f"{len(groups)} best points: mean over replicates, 95 % t-band\n{folder.run_id}"
         folder.save_figure(plot_bands(groups, "loss", title=f"loss, {title}"), "curves_loss.png")
         if any("val_acc" in df for frames in groups.values() for df in frames):
             folder.save_figure(plot_bands(groups, "acc", title=f"accuracy, {title}"), "curves_accuracy.png")

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..stats import mean_ci
+from .style import integer_epochs, series_style
 
 MAX_FAINT = 12  # replicates drawn faintly behind a band (more would only be noise)
 
@@ -47,21 +48,25 @@ def band(frames: Sequence[pd.DataFrame], column: str, x: str = "epoch", confiden
 def plot_bands(groups: Mapping[str, Sequence[pd.DataFrame]], metric: str = "loss", x: str = "epoch",
                title: str = "") -> Figure:
     """``metric`` ("loss" or "acc") of every group against ``x`` ("epoch" or "elapsed_s"): the validation mean
-    with its 95 % band (solid), the training mean (dashed), the replicates faint. ``groups``: label -> frames."""
+    with its 95 % band (solid; a marker of its own per group), the training mean (dashed: the clean pass
+    ``train_eval_*`` when every replicate measured it, else the running mean over the epoch), the replicates
+    faint. ``groups``: label -> frames."""
     fig = Figure(figsize=(7.6, 4.4), layout="constrained")
     ax = fig.add_subplot()
     positive = True
-    styles = ["-", "--", "-.", ":"]
+    frames_all = [df for frames in groups.values() for df in frames]
+    clean = bool(frames_all) and all(f"train_eval_{metric}" in df and df[f"train_eval_{metric}"].notna().any()
+                                     for df in frames_all)
     for i, (label, frames) in enumerate(groups.items()):
-        color, style = f"C{i % 10}", styles[(i // 10) % len(styles)]
+        color = series_style(i)["color"]
         val = band(frames, f"val_{metric}", x)
-        train = band(frames, f"train_{metric}", x)
+        train = band(frames, f"{'train_eval' if clean else 'train'}_{metric}", x)
         for df in list(frames)[:MAX_FAINT]:
             if f"val_{metric}" in df:
                 ax.plot(df[x] if x in df else df["epoch"], df[f"val_{metric}"], color=color, alpha=0.15, lw=0.8)
         n = max([int(v) for v in val["n"]] or [len(frames)])
         if len(val):
-            ax.plot(val["x"], val["mean"], style, color=color, marker="o", markersize=3, label=f"{label} (n={n})")
+            ax.plot(val["x"], val["mean"], label=f"{label} (n={n})", **{**series_style(i, len(val)), "linestyle": "-"})
             if val["low"].notna().any():
                 ax.fill_between(val["x"], val["low"], val["high"], color=color, alpha=0.2, lw=0)
         if len(train):  # dashed beside a validation band; the labelled line when nothing was validated
@@ -74,8 +79,7 @@ def plot_bands(groups: Mapping[str, Sequence[pd.DataFrame]], metric: str = "loss
     if metric == "loss" and positive and ax.lines:
         ax.set_yscale("log")
     ax.set_xlabel("epoch" if x == "epoch" else "wall-clock time (s)")
-    if x == "epoch":
-        ax.xaxis.get_major_locator().set_params(integer=True)
+    integer_epochs(ax, x)
     ax.set_ylabel(f"{name} (validation: mean and 95 % band; training: dashed)")
     ax.set_title(title or f"{name}: mean over replicates with 95 % t-band")
     ax.grid(True, alpha=0.3)

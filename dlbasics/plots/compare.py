@@ -1,4 +1,4 @@
-"""Overlay plots of several runs: train (dashed) and validation (solid) curves, one colour per run."""
+"""Overlay plots of several runs: training and validation panels, one colour, marker and dash pattern per run."""
 
 from __future__ import annotations
 
@@ -8,34 +8,42 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .style import integer_epochs, series_style
 
-def plot_overlay(curves: Mapping[str, Any], metric: str = "loss", x: str = "epoch") -> Figure:
+
+def plot_overlay(curves: Mapping[str, Any], metric: str = "loss", x: str = "epoch", title: str = "") -> Figure:
     """``metric`` ("loss" or "acc") of every run against ``x`` ("epoch" or "elapsed_s"); ``curves``: name -> DataFrame.
 
-    Panels: training (left) and validation (right). Loss on a log scale when positive. A diverged run's line
-    simply stops.
+    Panels: training (left) and validation (right); one colour, marker and dash pattern per run. The training
+    panel shows the clean training metric (``train_eval_*``) when every run measured it, else the running mean
+    over each epoch's batches. Loss on a log scale when positive. A diverged run's line simply stops.
     """
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    clean = bool(curves) and all(f"train_eval_{metric}" in df and df[f"train_eval_{metric}"].notna().any()
+                                 for df in curves.values())
     positive = True
     for i, (name, df) in enumerate(curves.items()):
-        for ax, split in zip(axes, ("train", "val")):
+        for ax, split in zip(axes, ("train_eval" if clean else "train", "val")):
             col = f"{split}_{metric}"
             if col not in df:
                 continue
             ys = np.asarray(df[col], dtype=float)
             xs = np.asarray(df[x], dtype=float)
-            ax.plot(xs, ys, "-o", markersize=2.5, color=f"C{i % 10}", label=name)
+            ax.plot(xs, ys, label=name, **series_style(i, len(xs)))
             finite = ys[np.isfinite(ys)]
             positive &= bool(np.all(finite > 0))
     label = "accuracy" if metric == "acc" else "loss"
-    for ax, split in zip(axes, ("training", "validation")):
+    for ax, split in zip(axes, ("training (clean pass)" if clean else "training (running mean)", "validation")):
         ax.set_title(f"{split} {label}")
         ax.set_xlabel("epoch" if x == "epoch" else "wall-clock time (s)")
+        integer_epochs(ax, x)
         ax.grid(True, alpha=0.3)
         if metric == "loss" and positive and ax.lines:
             ax.set_yscale("log")
     axes[0].set_ylabel(label)
     if axes[1].lines or axes[0].lines:
         (axes[1] if axes[1].lines else axes[0]).legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     return fig

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..optim.optimizers import OPTIMIZERS
+from .style import MARKERS
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#e377c2", "#17becf", "#8c564b", "#bcbd22",
            "#7f7f7f", "#000080")
@@ -22,6 +23,12 @@ def optimizer_color(name: str) -> str:
     """One fixed colour per optimizer, so that it looks the same in every figure."""
     names = list(OPTIMIZERS)
     return _COLORS[names.index(name) % len(_COLORS)] if name in names else _COLORS[sum(map(ord, name)) % len(_COLORS)]
+
+
+def optimizer_marker(name: str) -> str:
+    """One fixed marker per optimizer: curves that overlap (sgd and momentum early on) stay apart."""
+    names = list(OPTIMIZERS)
+    return MARKERS[(names.index(name) if name in names else sum(map(ord, name))) % len(MARKERS)]
 
 
 def _label(res: dict[str, Any]) -> str:
@@ -105,7 +112,8 @@ def plot_losses(results: Sequence[dict[str, Any]], optimum: float, title: str = 
     for res in results:
         gap = np.asarray(res["losses"], dtype=float) - optimum
         gap[~(gap > 0)] = np.nan
-        ax.plot(np.arange(len(gap)), gap, color=optimizer_color(res["optimizer"]), lw=1.6, label=_label(res))
+        ax.plot(np.arange(len(gap)), gap, color=optimizer_color(res["optimizer"]), lw=1.6, label=_label(res),
+                marker=optimizer_marker(res["optimizer"]), markersize=4, markevery=max(1, len(gap) // 12))
     if tolerance:
         ax.axhline(tolerance, color="black", ls="--", lw=0.9, label=f"target: min + {tolerance:g}")
     ax.set_yscale("log")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .style import integer_epochs
+
 
 def plot_schedule(seq: dict[str, list[float]], steps_per_epoch: int = 1, title: str = "") -> Figure:
     """lr (and, when it changes, momentum / beta1) against epoch; ``seq`` from ``schedules.simulate``."""
@@ -16,6 +18,7 @@ def plot_schedule(seq: dict[str, list[float]], steps_per_epoch: int = 1, title: 
     ax = fig.add_subplot()
     lines = ax.plot(x, lrs, color="C0", label="learning rate")
     ax.set_xlabel("epoch")
+    integer_epochs(ax)
     ax.set_ylabel("learning rate")
     ax.grid(True, alpha=0.3)
     if cycles:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .style import series_style
+
 
 def _numeric(values: Sequence[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
@@ -26,7 +28,7 @@ def log_scale(values: Sequence[Any]) -> bool:
 
 
 def plot_metric_vs_key(points: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], key: str,
-                       metric: str) -> Figure:
+                       metric: str, title: str = "") -> Figure:
     """``metric`` (mean and 95 % interval over the replicates) against swept ``key``; one line per combination
     of the other swept keys. ``points``: the plan's values per point; ``rows``: the aggregated points."""
     fig = Figure(figsize=(6.6, 4.2), layout="constrained")
@@ -50,15 +52,16 @@ def plot_metric_vs_key(points: Sequence[dict[str, Any]], rows: Sequence[dict[str
                         for (_, r), y in zip(members, ys)], dtype=float)
         high = np.array([r.get(f"{metric}_high") if r.get(f"{metric}_high") is not None else y
                          for (_, r), y in zip(members, ys)], dtype=float)
-        ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="-o", capsize=3, color=f"C{i % 10}",
-                    markersize=4, label=others or None)
+        look = series_style(i)
+        ax.errorbar(xs, ys, yerr=[ys - low, high - ys], capsize=3, color=look["color"], marker=look["marker"],
+                    linestyle=look["linestyle"], markersize=4, label=others or None)
     if log_scale(values):
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(range(len(values)), [_text(v) for v in values], rotation=20)
     ax.set_xlabel(key)
     ax.set_ylabel(f"{metric} (mean and 95 % interval)")
-    ax.set_title(f"{metric} against {key}")
+    ax.set_title(f"{title}\n{metric} against {key}" if title else f"{metric} against {key}")
     ax.grid(True, alpha=0.3)
     if len(lines) > 1:
         ax.legend(fontsize=8)
@@ -66,7 +69,7 @@ def plot_metric_vs_key(points: Sequence[dict[str, Any]], rows: Sequence[dict[str
 
 
 def plot_heatmap(points: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], keys: Sequence[str],
-                 metric: str) -> Figure:
+                 metric: str, title: str = "") -> Figure:
     """Mean ``metric`` for every pair of values of two swept keys, annotated."""
     k1, k2 = keys
     v1 = list(dict.fromkeys(json.dumps(p[k1], sort_keys=True) for p in points))
@@ -75,7 +78,7 @@ def plot_heatmap(points: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]
     for p, row in zip(points, rows):
         if row.get(metric) is not None:
             grid[v1.index(json.dumps(p[k1], sort_keys=True)), v2.index(json.dumps(p[k2], sort_keys=True))] = row[metric]
-    fig = Figure(figsize=(1.6 + 1.1 * len(v2), 1.4 + 0.6 * len(v1)), layout="constrained")
+    fig = Figure(figsize=(max(5.2, 1.6 + 1.1 * len(v2)), 1.6 + 0.6 * len(v1)), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(grid, cmap="viridis" if metric.endswith("acc") else "viridis_r", aspect="auto")
     ax.set_xticks(range(len(v2)), [_text(json.loads(v)) for v in v2], rotation=20)
@@ -89,5 +92,5 @@ def plot_heatmap(points: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]
             ax.text(j, i, f"{value:.4f}", ha="center", va="center", fontsize=8,
                     color="white" if (value < middle) == metric.endswith("acc") else "black")
     fig.colorbar(image, ax=ax, label=f"mean {metric}")
-    ax.set_title(f"mean {metric}")
+    ax.set_title(f"{title}\nmean {metric}" if title else f"mean {metric}")
     return fig

@@ -12,15 +12,14 @@ status ``corrupt`` and its ``error``, never an exception. Every kind of folder h
     cv          the mean held-out test_acc (test_loss) over folds
     sweep       the best point's mean of the sweep's metric
     bagging     the ensemble's test_acc (test_loss)
+
+Finished runs side by side (`dlb runs compare`, a report of several runs): :mod:`dlbasics.report.runs`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
-import json
 import os
 import re
 import shutil
@@ -30,9 +29,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..config.diff import ABSENT, config_diff
 from .folder import default_runs_dir, folder_size
 from .summary import CorruptRunError, read_summary
 
@@ -337,117 +333,3 @@ def remove_run(path: Path, runs_dir: Path | None = None) -> int:
     size = folder_size(real)
     shutil.rmtree(real)
     return size
-
-
-@dataclass
-class RunsComparison:
-    """``dlb runs compare``: the folder written, one row per run, their labels, the config keys that differ
-    (each run's value) and the figures."""
-
-    path: Path
-    rows: list[dict[str, Any]]
-    labels: list[str]
-    differing: dict[str, list[Any]]
-    figures: list[str]
-
-
-def compare_runs(paths: Sequence[Path], out: Path | None = None, runs_dir: Path | None = None,
-                 metrics: Sequence[str] = ("loss", "acc"), against: Sequence[str] = ("epoch",)) -> RunsComparison:
-    """Overlay finished runs' learning curves and tabulate them, training nothing.
-
-    Writes comparison.csv (one row per run: status, best and final metrics, duration, and every config key that
-    differs between the runs as ``config.<key>``) and ``<loss|accuracy>_vs_<epoch|time>.png`` for each of
-    ``metrics`` ("loss", "acc") against each of ``against`` ("epoch", "time") into ``out`` (default: a new folder
-    ``<runs_dir>/<stamp>-runs-compare-<hex6>/`` with its own summary.json).
-    """
-    from ..config import yaml_io
-    from ..plots.compare import plot_overlay
-    from .folder import RunFolder, atomic_write
-
-    paths = list(dict.fromkeys(Path(p).absolute() for p in paths))
-    summaries, configs, frames = [], [], []
-    for p in paths:
-        s = read_summary(p / "summary.json")
-        if (s.get("kind") or "train") != "train":
-            raise RunNotFound(f"{p} is a {s['kind']} folder, not a run: compare its members (<group id>/<member>)")
-        cfg = yaml_io.load_file(p / "config.yaml") if (p / "config.yaml").is_file() else {}
-        if not isinstance(cfg, Mapping):
-            raise CorruptRunError(f"{p / 'config.yaml'}: expected a mapping of sections, got {type(cfg).__name__}")
-        summaries.append(s)
-        configs.append(cfg)
-        frames.append(read_metrics(p / "metrics.csv"))
-    labels = _labels(paths, [str(s.get("name") or "") for s in summaries])
-    differing = config_diff(configs)
-    rows = []
-    for label, p, s in zip(labels, paths, summaries):
-        best, final, timing = s.get("best") or {}, s.get("final") or {}, s.get("timing") or {}
-        row = {"run_id": p.name, "label": label, "name": s.get("name"), "status": s["status"],
-               "epochs": s.get("epochs_completed"), "best_epoch": best.get("epoch"),
-               **{f"best_{k}": best.get(k) for k in ("val_loss", "val_acc")},
-               **{f"final_{k}": final.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")},
-               "test_loss": final.get("test_loss"), "test_acc": final.get("test_acc"),
-               "duration_s": s.get("duration_s"), "median_epoch_s": timing.get("median_epoch_s"), "path": str(p)}
-        rows.append(row)
-    for key, values in differing.items():
-        for row, value in zip(rows, values):
-            row[f"config.{key}"] = None if value is ABSENT else value
-    folder = RunFolder(out) if out is not None else RunFolder.create(runs_dir, "runs-compare")
-    folder.path.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder.path / "comparison.csv", _csv_text(rows).encode())
-    figures = []
-    curves = {label: df for label, df in zip(labels, frames) if df}
-    for metric in metrics:
-        if not any(f"{split}_{metric}" in df for df in curves.values() for split in ("train", "val")):
-            continue
-        for x, suffix in (("epoch", "epoch"), ("elapsed_s", "time")):
-            if suffix not in against:
-                continue
-            shown = {label: df for label, df in curves.items() if x in df}
-            if shown:
-                name = f"{'accuracy' if metric == 'acc' else 'loss'}_vs_{suffix}.png"
-                folder.save_figure(plot_overlay(shown, metric, x), name)
-                figures.append(name)
-    if out is None:
-        folder.write_summary({"status": "completed", "kind": "runs-compare", "run_id": folder.run_id,
-                              "name": "runs-compare", "runs": [str(p) for p in paths],
-                              "files": ["comparison.csv", *figures]})
-    return RunsComparison(folder.path, rows, labels, differing, figures)
-
-
-def read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """metrics.csv as ``{column: float array}`` (empty cells NaN; {} for a missing or empty file). The csv module,
-    not pandas: `dlb runs compare` starts in a fraction of a second."""
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError):
-        return {}
-    if len(rows) < 2:
-        return {}
-    body = [r for r in rows[1:] if len(r) == len(rows[0])]
-    try:
-        return {c: np.array([float(r[i]) if r[i] else np.nan for r in body]) for i, c in enumerate(rows[0])}
-    except ValueError:
-        return {}
-
-
-def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows of dicts as CSV: the union of their keys in order, None empty, lists and mappings as JSON."""
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for r in rows:
-        writer.writerow(["" if r.get(c) is None else json.dumps(r[c]) if isinstance(r[c], (list, dict)) else r[c]
-                         for c in columns])
-    return buf.getvalue()
-
-
-def _labels(paths: Sequence[Path], names: Sequence[str]) -> list[str]:
-    """The runs' names if unique, else their ids without the time stamp, else their ids, else ``<parent>/<id>``
-    (members of different groups), else their paths."""
-    for labels in (names, [_STAMP.sub("", p.name) for p in paths], [p.name for p in paths],
-                   [f"{p.parent.name}/{p.name}" for p in paths]):
-        if all(labels) and len(set(labels)) == len(labels):
-            return list(labels)
-    return [str(p) for p in paths]

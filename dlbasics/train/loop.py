@@ -31,7 +31,8 @@ class Callback:
     """Hooks called by :func:`fit`; override the ones you need."""
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
-        """``info``: epochs, n_batches (per epoch), n_train."""
+        """``info``: epochs, n_batches (per epoch), n_train, validates (a validation split is measured),
+        classify (accuracy is measured), start_epoch (1, or the epoch a resumed run continues with)."""
 
     def on_epoch_begin(self, epoch: int) -> None:
         """Before the first batch of ``epoch`` (1-based)."""
@@ -101,6 +102,14 @@ def predict(model: Sequential, x: np.ndarray, batch_size: int = 2000) -> np.ndar
     return np.concatenate([model.forward(x[s:s + batch_size], training=False) for s in range(0, len(x), batch_size)])
 
 
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """Batches of an epoch over ``n`` samples: ceil(n / batch_size), except that a last batch of one sample joins
+    the one before it (batch norm cannot normalise a single sample, and its gradient would be the noisiest of
+    the epoch)."""
+    batch_size = min(batch_size, n)
+    return n // batch_size if n % batch_size == 1 and n > batch_size else math.ceil(n / batch_size)
+
+
 def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndarray, y_train: np.ndarray, *,
         rng: np.random.Generator, settings: FitSettings | None = None, x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None, schedule: Schedule | None = None, callbacks: Sequence[Callback] = (),
@@ -135,9 +144,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         cb.history = history
     n = len(x_train)
     batch_size = min(batch_size, n)
-    # a last batch of one sample joins the one before it: batch norm cannot normalise a single sample, and
-    # its gradient would be the noisiest of the epoch
-    n_batches = n // batch_size if n % batch_size == 1 and n > batch_size else math.ceil(n / batch_size)
+    n_batches = batches_per_epoch(n, batch_size)
     classify = loss_fn.task == "classification"
     has_val = x_val is not None and len(x_val) > 0
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -148,7 +155,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     if history.limit is None and threshold not in (None, "auto"):
         history.limit = float(threshold)
     for cb in callbacks:
-        cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n})
+        cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n, "validates": has_val,
+                           "classify": classify, "start_epoch": start_epoch})
     t_start = time.perf_counter() - (history.rows[-1]["elapsed_s"] if history.rows else 0.0)
     with np.errstate(over="ignore", invalid="ignore"), flush_subnormals(s.flush_denormals):
         for epoch in range(start_epoch, epochs + 1):
