@@ -117,7 +117,51 @@ def site(tmp_path):
 
 
 def dlb(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    """Run the `dlb` command (as ``python -m dlbasics``) and capture its output."""
-    env = {**os.environ, "COLUMNS": "200"}
+    """Run the `dlb` command line in this process (``dlbasics.cli.main.main`` with ``args``) and capture what it
+    prints and its exit code, as a subprocess would give them: one interpreter and its imports serve every test
+    (a subprocess would pay ~0.8 s of start-up and imports per call). Signal handlers, the working folder,
+    ``sys.argv`` and the environment are restored after; a traceback escaping ``main`` lands in stderr with exit
+    code 1. Tests about the process itself (signals, pipes, time limits) use :func:`dlb_process`."""
+    import contextlib
+    import io
+    import signal
+    import traceback
+
+    from dlbasics.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["dlb", *map(str, args)]
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    code = 0
+    try:
+        os.environ["COLUMNS"] = "200"
+        sys.argv = argv
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+                if not isinstance(exit_.code, (int, type(None))):
+                    print(exit_.code, file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def dlb_process(*args, cwd=None, timeout=180, env=None) -> subprocess.CompletedProcess:
+    """Run `dlb` as its own process (``python -m dlbasics``), for what only a process shows: signals, pipes,
+    start-up, a hang bounded by ``timeout``."""
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "dlbasics", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)

@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 import yaml
 
-from conftest import REPO, TINY, dlb
+from conftest import REPO, TINY, dlb_process
 from dlbasics.config import ConfigError, load_config, resolve_config, yaml_io
 from dlbasics.config.fields import show
 
@@ -190,9 +190,9 @@ def test_the_cli_refuses_bad_input_in_one_line(write_config, tmp_path):
         (write_config("# to do\n", "empty.yaml"), "empty.yaml: is empty; write at least one setting"),
     ]
     for path, fragment in cases:
-        assert_one_line_error(dlb("train", path, timeout=60), f"error: {path}", fragment)
+        assert_one_line_error(dlb_process("train", path, timeout=60), f"error: {path}", fragment)
 
 
 def test_the_cli_refuses_an_alias_bomb_in_a_set_value(write_config):
-    assert_one_line_error(dlb("config", write_config(TINY), "--set", f"optimizer.lr={laughs()}", timeout=60),
+    assert_one_line_error(dlb_process("config", write_config(TINY), "--set", f"optimizer.lr={laughs()}", timeout=60),
                           "error: --set optimizer.lr=[&l0 [", "...: line 1, column ", "(an alias bomb?)")

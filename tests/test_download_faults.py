@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import dlb
+from conftest import dlb_process
 from dlbasics.data import download
 from dlbasics.data.datasets import DataError, load_dataset
 from dlbasics.data.download import DownloadError, download_file
@@ -281,7 +281,7 @@ model: {{type: mlp, hidden: [8]}}
 optimizer: {{name: sgd, lr: 0.1}}
 train: {{epochs: 1, batch_size: 16}}
 """)
-    result = dlb("train", config, "--runs-dir", tmp_path / "runs", timeout=60)
+    result = dlb_process("train", config, "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 3, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
     assert f"{MNIST[2]}.gz" in result.stderr and "gzip" in result.stderr

@@ -9,7 +9,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import TINY, dlb
+from conftest import TINY, dlb, dlb_process
 from dlbasics.config import ConfigError, load_config, resolve_config
 from dlbasics.config.values import split_override, split_values, sweep_values
 from dlbasics.execution import InProcessExecutor, TaskResult
@@ -164,7 +164,7 @@ def test_train_given_a_list_says_it_is_a_sweep(write_config):
 ])
 def test_bad_sweeps_exit_2_with_one_line_before_anything_runs(write_config, tmp_path, monkeypatch, args, fragment):
     monkeypatch.setenv("DLB_DASK_TIMEOUT", "1")
-    result = dlb("sweep", write_config(QUICK), *args, "--runs-dir", tmp_path / "runs", timeout=60)
+    result = dlb_process("sweep", write_config(QUICK), *args, "--runs-dir", tmp_path / "runs", timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and fragment in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
