@@ -176,10 +176,11 @@ def model_inputs(cfg: dict[str, Any], progress: bool = True) -> tuple[tuple[int,
 
 
 def data_shapes(cfg: dict[str, Any], progress: bool = True) -> DataShapes:
-    """The input shape, outputs and split sizes of a config's data without loading it when the data set's metadata
-    says them (MNIST, Fashion-MNIST: no download for `dlb model`, `--dry-run`, `gradcheck`, `schedule`); other
-    data sets (built in, generated, your own files) are read, as they are at hand. The split sizes are exact:
-    the same index arithmetic as training, on the class counts."""
+    """The input shape, outputs and split sizes of a config's data without loading it (MNIST, Fashion-MNIST: no
+    download for `dlb model`, `--dry-run`, `gradcheck`, `schedule`): a local copy's headers and training labels
+    are read, of whatever size it is; with none, the data set's published counts stand in. Other data sets (built
+    in, generated, your own files) are read, as they are at hand. The split sizes are exact: the same index
+    arithmetic as training, on the labels."""
     from .data.datasets import split_indices
 
     labels, n, input_shape, n_official, ordered, n_outputs = _data_facts(cfg, progress)
@@ -200,13 +201,19 @@ def _data_facts(cfg: dict[str, Any], progress: bool) -> tuple[np.ndarray | None,
         labels = dataset.y_train if dataset.task == "classification" else None
         return (labels, len(dataset.x_train), dataset.input_shape, len(dataset.x_test), dataset.ordered,
                 _n_outputs(dataset, loss))
+    from .data.datasets import local_idx_facts
+
     meta = entry.meta
-    labels = np.repeat(np.arange(meta["n_classes"]), meta["train_counts"])  # sorted: the counts are enough
+    local = local_idx_facts(cfg["data"]["name"], cfg["data"].get("root"))
+    if local is not None:  # a copy on disk, of whatever size: count it, as training will
+        labels, n_test = local
+    else:  # nothing here yet (it downloads on first use): the published counts; sorted, the counts are enough
+        labels, n_test = np.repeat(np.arange(meta["n_classes"]), meta["train_counts"]), meta["n_test"]
     try:
         n_outputs = loss.n_outputs(meta["n_classes"])
     except ValueError as err:
         raise ConfigError(str(err), "loss.name") from None
-    return labels, len(labels), tuple(meta["input_shape"]), meta["n_test"], False, n_outputs
+    return labels, len(labels), tuple(meta["input_shape"]), n_test, False, n_outputs
 
 
 def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:

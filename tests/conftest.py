@@ -116,12 +116,16 @@ def site(tmp_path):
         thread.join(timeout=5)
 
 
-def dlb(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
+def dlb(*args, cwd=None, columns: int = 200, env: dict | None = None,
+        input: str | None = None) -> subprocess.CompletedProcess:
     """Run the `dlb` command line in this process (``dlbasics.cli.main.main`` with ``args``) and capture what it
     prints and its exit code, as a subprocess would give them: one interpreter and its imports serve every test
-    (a subprocess would pay ~0.8 s of start-up and imports per call). Signal handlers, the working folder,
-    ``sys.argv`` and the environment are restored after; a traceback escaping ``main`` lands in stderr with exit
-    code 1. Tests about the process itself (signals, pipes, time limits) use :func:`dlb_process`."""
+    (a subprocess would pay ~0.8 s of start-up and imports per call). ``columns`` sets COLUMNS (the width tables
+    are fitted to), ``env`` adds environment variables for this call, and stdin is ``input`` (e.g. "y\\n" for a
+    confirmation prompt), or empty: a pipe with nothing in it, never the terminal. Signal handlers, the working
+    folder, ``sys.argv``, ``sys.stdin`` and the environment are restored after; a traceback escaping ``main`` lands
+    in stderr with exit code 1. Nothing bounds the time a call takes: tests about the process itself (signals,
+    pipes, time limits, hostile input that could hang) use :func:`dlb_process`."""
     import contextlib
     import io
     import signal
@@ -132,11 +136,12 @@ def dlb(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
     out, err = io.StringIO(), io.StringIO()
     argv = ["dlb", *map(str, args)]
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    saved_argv, saved_cwd, saved_env, saved_stdin = sys.argv, os.getcwd(), dict(os.environ), sys.stdin
     code = 0
     try:
-        os.environ["COLUMNS"] = "200"
+        os.environ.update({"COLUMNS": str(columns), **{k: str(v) for k, v in (env or {}).items()}})
         sys.argv = argv
+        sys.stdin = io.StringIO(input or "")
         if cwd is not None:
             os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -150,7 +155,7 @@ def dlb(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
                 traceback.print_exc()
                 code = 1
     finally:
-        sys.argv = saved_argv
+        sys.argv, sys.stdin = saved_argv, saved_stdin
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import TINY, dlb
 from dlbasics.config import resolve_config
 from dlbasics.experiments.checks import LAYER_CASES, LOSS_CASES, check_config, check_registered
+from dlbasics.nn.gradcheck import numerical_gradient
 from dlbasics.nn.losses import LOSSES
 from dlbasics.nn.registry import LAYERS
 
@@ -40,6 +43,43 @@ def test_a_wrong_backward_is_caught(monkeypatch):
     cfg = resolve_config({"data": {"name": "spirals", "n_train": 40, "n_test": 10},
                           "model": {"hidden": [8], "activation": "tanh"}}, "x")
     assert not all(r["passed"] for r in check_config(cfg, batch=6))
+
+
+@pytest.mark.parametrize("model", [{"hidden": [8], "activation": "relu"},
+                                   {"type": "sequential", "layers": [
+                                       {"type": "conv2d", "out_channels": 3, "kernel_size": 3, "padding": 1},
+                                       {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2},
+                                       {"type": "flatten"}, {"type": "dense", "units": 10}]}],
+                         ids=["relu", "conv-relu-maxpool"])
+def test_a_weight_gradient_wrong_by_1e_5_is_caught_where_kinks_are(monkeypatch, model):
+    from dlbasics.nn.layers import Dense
+
+    data = {"name": "mnist"} if model.get("type") == "sequential" else {"name": "spirals", "n_train": 40,
+                                                                        "n_test": 10}
+    cfg = resolve_config({"data": data, "model": model}, "x")
+    assert all(r["passed"] for r in check_config(cfg, batch=4, max_coords=12, progress=False))
+    backward = Dense.backward
+
+    def off_by_1e_5(self, dout):
+        dx = backward(self, dout)
+        self.W.grad *= 1 + 1e-5
+        return dx
+
+    monkeypatch.setattr(Dense, "backward", off_by_1e_5)
+    rows = check_config(cfg, batch=4, max_coords=12, progress=False)
+    dense_weights = [r for r in rows if r["tensor"].startswith("weight") and "dense" in r["name"]]
+    assert dense_weights and not any(r["passed"] for r in dense_weights)
+
+
+def test_a_step_that_straddles_a_kink_is_halved_until_two_estimates_agree():
+    x = np.array([2e-6])  # |x| has its kink at 0, inside [x - 1e-5, x + 1e-5]
+
+    def f():
+        return float(np.abs(x).sum())
+
+    plain = numerical_gradient(f, x, np.array([0]), h=1e-5)
+    assert plain[0] == pytest.approx(0.2)  # the average of the slopes -1 and 1 over the straddling step
+    assert numerical_gradient(f, x, np.array([0]), h=1e-5, kinks=True)[0] == pytest.approx(1.0, abs=1e-9)
 
 
 def test_gradcheck_cli_prints_a_table_and_exits_0(write_config):

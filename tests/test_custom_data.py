@@ -7,11 +7,9 @@ import json
 import matplotlib.image
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from conftest import dlb
 from dlbasics import load_config, train
-from dlbasics.cli.main import app
 from dlbasics.config import ConfigError
 from dlbasics.config.schema import fill_dependent_defaults
 from dlbasics.data import custom
@@ -266,8 +264,8 @@ def test_dlb_cv_runs_on_an_image_folder_with_stratified_folds(tmp_path, write_co
 
 
 def test_dlb_data_list_shows_the_three_file_sets():
-    result = CliRunner().invoke(app, ["data", "list"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0 and all(f"│ {name} " in result.stdout for name in ("csv", "npz", "images"))
+    result = dlb("data", "list")
+    assert result.returncode == 0 and all(f"│ {name} " in result.stdout for name in ("csv", "npz", "images"))
 
 
 # ---------------------------------------------------------------- bad files: one line each

@@ -165,15 +165,43 @@ def test_labels_out_of_range_are_a_data_error(tmp_path, monkeypatch, no_system_d
         load_dataset("mnist")
 
 
+def _mnist_sources(monkeypatch, folder):
+    """Point the MNIST source's MD5s at the fake files in ``folder`` (so that they are the good copy)."""
+    files = {f"{n}.gz": download.md5sum(folder / f"{n}.gz") for n in NAMES}
+    monkeypatch.setitem(download.SOURCES, "mnist", {**download.SOURCES["mnist"], "files": files})
+    return files
+
+
 def test_dlb_data_download_of_a_data_set_already_present_says_where_and_fetches_nothing(tmp_path, monkeypatch):
     from conftest import dlb
 
     env = fake_mnist(tmp_path / "env" / "mnist")
+    _mnist_sources(monkeypatch, env)
     monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setenv("DLB_MIRRORS_MNIST", "http://127.0.0.1:9/")  # nothing listens: a download would fail
     out = dlb("data", "download", "mnist")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"mnist: already present at {env} (pass --root to download a copy elsewhere)"
+    assert out.stdout.strip() == (f"mnist: already present at {env} (4 of 4 files checked against their MD5s; "
+                                  "pass --root to download a copy elsewhere)")
+
+
+def test_dlb_data_download_names_a_damaged_copy_and_downloads_a_damaged_cache_again(tmp_path, monkeypatch, site):
+    from conftest import dlb
+
+    good = fake_mnist(tmp_path / "good")
+    files = _mnist_sources(monkeypatch, good)
+    bad = fake_mnist(tmp_path / "env" / "mnist", value=9)  # the same names, other bytes
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("DLB_MIRRORS_MNIST", site.mirror("m", {f: (good / f).read_bytes() for f in files}))
+    out = dlb("data", "download", "mnist")
+    assert out.returncode == 3 and out.stderr.count("\n") == 1, out.stderr
+    assert f"{bad / NAMES[0]}.gz: fails its MD5 check" in out.stderr and site.requests == []
+    monkeypatch.delenv("DLB_DATA_DIR")
+    cache = fake_mnist(tmp_path / "cache" / "dlbasics" / "mnist", value=9)  # conftest's XDG_CACHE_HOME
+    out = dlb("data", "download", "mnist")
+    assert out.returncode == 0, out.stderr
+    assert all(download.md5sum(cache / f) == md5 for f, md5 in files.items())  # repaired in place
+    assert len(site.requests) == 2  # the two image files (value 9); the labels were right and stay
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="real MNIST not available here")
@@ -198,6 +226,27 @@ def test_metadata_split_sizes_equal_the_splits_training_makes(name, monkeypatch,
                                                             ["data.train_size=999"]), 3, 0)]
     for cfg in configs:
         splits = make_splits(ds, normalize=cfg["data"]["normalize"], **_split_args(cfg))
-        shapes = data_shapes(cfg, progress=False)
-        assert (shapes.n_train, shapes.n_val, shapes.n_test) == (len(splits.x_train), len(splits.x_val),
-                                                                 len(splits.x_test)), cfg["data"]
+        sizes = (len(splits.x_train), len(splits.x_val), len(splits.x_test))
+        shapes = data_shapes(cfg, progress=False)  # counted from the local copy's labels
+        assert (shapes.n_train, shapes.n_val, shapes.n_test) == sizes, cfg["data"]
+        with monkeypatch.context() as offline:  # no copy anywhere: the published counts stand in
+            offline.setattr(datasets, "find_idx_dataset", lambda *args, **kwargs: None)
+            shapes = data_shapes(cfg, progress=False)
+        assert (shapes.n_train, shapes.n_val, shapes.n_test) == sizes, cfg["data"]
+
+
+def test_shapes_of_a_local_copy_of_another_size_are_counted_not_taken_from_the_published_sizes(
+        tmp_path, monkeypatch, no_system_dir, write_config):
+    from dlbasics import load_config
+    from dlbasics.runner import _split_args, data_shapes
+
+    fake_mnist(tmp_path / "env" / "mnist", n_train=600, n_test=70)
+    monkeypatch.setenv("DLB_DATA_DIR", str(tmp_path / "env"))
+    cfg = load_config(write_config("data: {name: mnist, val_split: 0.1}\n"))
+    splits = make_splits(load_dataset("mnist", progress=False), **_split_args(cfg))
+    shapes = data_shapes(cfg, progress=False)
+    assert (shapes.n_train, shapes.n_val, shapes.n_test) == (540, 60, 70)
+    assert (len(splits.x_train), len(splits.x_val), len(splits.x_test)) == (540, 60, 70)
+    (tmp_path / "env" / "mnist" / f"{NAMES[2]}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 4))
+    with pytest.raises(DataError, match=NAMES[2]):
+        data_shapes(cfg, progress=False)

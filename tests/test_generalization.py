@@ -6,10 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from dlbasics.cli.generalization_cmd import bias_variance, boosting
+from conftest import dlb
 from dlbasics.experiments import boosting as bst
 from dlbasics.experiments.bias_variance import decompose, learning_curve
 
@@ -153,18 +151,9 @@ def test_bagging_votes_equally_and_one_stump_is_its_own_ensemble(moons):
 # ---------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def app():
-    cli = typer.Typer()
-    cli.command("bias-variance")(bias_variance)
-    cli.command("boosting")(boosting)
-    return cli
-
-
-def test_bias_variance_command_writes_its_folder(app, tmp_path):
-    result = CliRunner().invoke(app, ["bias-variance", "--capacities", "1,3,8", "--datasets", "10",
-                                      "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 0, result.output
+def test_bias_variance_command_writes_its_folder(tmp_path):
+    result = dlb("bias-variance", "--capacities", "1,3,8", "--datasets", "10", "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "runs").iterdir()
     assert {p.name for p in folder.iterdir()} >= {"bias_variance.csv", "bias_variance.png", "learning_curve.csv",
                                                    "learning_curve.png", "summary.json"}
@@ -180,9 +169,9 @@ def test_bias_variance_command_writes_its_folder(app, tmp_path):
     assert read_summary(folder / "summary.json")["kind"] == "bias-variance"  # `dlb runs list` reads it
 
 
-def test_boosting_command_writes_its_folder(app, tmp_path):
-    result = CliRunner().invoke(app, ["boosting", "--estimators", "20", "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 0, result.output
+def test_boosting_command_writes_its_folder(tmp_path):
+    result = dlb("boosting", "--estimators", "20", "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "runs").iterdir()
     assert {p.name for p in folder.iterdir()} >= {"boosting.csv", "boosting.png", "summary.json"}
     assert "AdaBoost" in result.stdout and "one stump" in result.stdout
@@ -197,9 +186,9 @@ def test_boosting_command_writes_its_folder(app, tmp_path):
     ["bias-variance", "--datasets", "1"], ["bias-variance", "--noise", "-0.1"],
     ["bias-variance", "--model", "tree"], ["boosting", "--data", "circles"], ["boosting", "--estimators", "0"],
 ])
-def test_bad_input_is_a_one_line_usage_error(app, tmp_path, args):
-    result = CliRunner().invoke(app, [*args, "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 2
+def test_bad_input_is_a_one_line_usage_error(tmp_path, args):
+    result = dlb(*args, "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert not (tmp_path / "runs").exists()

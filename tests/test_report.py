@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import TINY
+from conftest import TINY, dlb
 from dlbasics import load_config, train
-from dlbasics.cli.main import app
 from dlbasics.execution import InProcessExecutor
 from dlbasics.report import report_html, write_report
 from dlbasics.report.build import build_page
@@ -92,14 +89,6 @@ def quick(monkeypatch):
     browser test, draw them)."""
     monkeypatch.setattr("dlbasics.report.html.figure_svg", lambda fig, prefix="f": "<svg></svg>")
     monkeypatch.setattr("dlbasics.runs.folder.RunFolder.save_figure", lambda self, fig, name: None)
-
-
-@pytest.fixture(autouse=True)
-def _keep_signal_handlers():
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
 
 
 class _Parsed(HTMLParser):
@@ -206,6 +195,30 @@ def test_names_from_the_folder_are_escaped(quick, tmp_path):
     assert _Parsed(text).tags.count("script") == 1 and _urls(text) == []
 
 
+def test_names_that_look_like_math_are_drawn_as_written(tmp_path):
+    from dlbasics.experiments.compare import compare
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    odd = "cost $x^$ b"  # matplotlib would parse $...$ as math and fail on the unbalanced one
+    members = [(odd, load_config(config, ["train.epochs=2"])),
+               ("plain", load_config(config, ["train.epochs=2", "optimizer.lr=0.1"]))]
+    result = compare(members, name="odd", runs_dir=tmp_path / "runs", executor=InProcessExecutor())
+    assert (result.path / "loss_vs_epoch.png").stat().st_size > 0  # the group's figures were drawn
+    text = report_html([result.path])  # with real SVG figures
+    assert "could not be drawn" not in text and "could not be shown" not in text
+    assert "cost $x^$ b" in text  # the legend's text, as written (SVG text is text)
+
+
+def test_a_figure_that_cannot_be_drawn_is_a_note(folders, monkeypatch):
+    def broken(fig, prefix="f"):
+        raise ValueError("no renderer")
+
+    monkeypatch.setattr("dlbasics.report.html.figure_svg", broken)
+    text = report_html([folders["run"]])
+    assert "this figure could not be drawn: ValueError: no renderer" in text and "Metrics" in text
+
+
 def test_missing_files_leave_their_sections_out(quick, folders, tmp_path):
     run = shutil.copytree(folders["run"], tmp_path / "run")
     for name in ("metrics.csv", "config.yaml"):
@@ -266,20 +279,16 @@ def test_several_runs_are_also_shown_side_by_side(quick, folders, tmp_path):
     assert [s.status for s in mixed.sections] == ["completed"] * 3
 
 
-def cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
-
-
 def test_dlb_report_writes_into_the_folder_or_where_it_is_told(quick, folders, tmp_path):
     run = shutil.copytree(folders["run"], tmp_path / "runs" / folders["run"].name)
-    result = cli("report", run.name[:15], "--runs-dir", tmp_path / "runs")
-    assert result.exit_code == 0, result.output
+    result = dlb("report", run.name[:15], "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"report: {run / 'report.html'} (") and (run / "report.html").is_file()
-    result = cli("report", run, folders["cv"], "-o", tmp_path / "both.html")
-    assert result.exit_code == 0 and (tmp_path / "both.html").stat().st_size > 10_000
+    result = dlb("report", run, folders["cv"], "-o", tmp_path / "both.html")
+    assert result.returncode == 0 and (tmp_path / "both.html").stat().st_size > 10_000
     out = tmp_path / "out"
     out.mkdir()
-    assert cli("report", run, "-o", out).exit_code == 0 and (out / "report.html").is_file()
+    assert dlb("report", run, "-o", out).returncode == 0 and (out / "report.html").is_file()
 
 
 def test_dlb_report_errors_are_one_line_with_exit_code_2(folders, tmp_path):
@@ -294,20 +303,31 @@ def test_dlb_report_errors_are_one_line_with_exit_code_2(folders, tmp_path):
         (("20261130-1015", "--runs-dir", tmp_path / "runs"), "duration_s should be a number"),
         ((tmp_path / "runs" / "notes.txt",), "not a run folder"),
     ):
-        result = cli("report", *args)
-        assert result.exit_code == 2, (args, result.output)
+        result = dlb("report", *args)
+        assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and fragment in result.stderr
     assert not (damaged / "report.html").exists()
 
 
+def test_a_run_report_shows_its_bootstrap_intervals_and_the_command_that_made_it(quick, write_config, tmp_path):
+    trained = dlb("train", write_config(TINY), "--runs-dir", tmp_path / "runs", "-q")
+    assert trained.returncode == 0, trained.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    booted = dlb("bootstrap", run, "-B", "200", "-q")
+    assert booted.returncode == 0, booted.stderr
+    assert (run / "bootstrap.json").is_file()
+    text = report_html([run])
+    assert "bootstrap intervals" in text  # the Metrics section's table of bootstrap.json
+    assert "dlb train" in text  # summary.json's "command", recorded by the CLI, in the Environment section
+
 def test_compare_writes_its_report_unless_told_not_to(quick, folders, tmp_path):
     members = [f"{folders['compare']}/00-sgd/seed-0", f"{folders['compare']}/01-adam/seed-0"]
-    quiet = cli("compare", *members, "--no-report", "--runs-dir", tmp_path)
-    assert quiet.exit_code == 0, quiet.output
+    quiet = dlb("compare", *members, "--no-report", "--runs-dir", tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
     folder = Path(re.search(r"comparison folder: (\S+)", quiet.stdout).group(1))
     assert not (folder / "report.html").exists() and "report:" not in quiet.stdout
-    loud = cli("compare", *members, "--runs-dir", tmp_path)
-    assert loud.exit_code == 0, loud.output
+    loud = dlb("compare", *members, "--runs-dir", tmp_path)
+    assert loud.returncode == 0, loud.stderr
     folder = Path(re.search(r"comparison folder: (\S+)", loud.stdout).group(1))
     assert loud.stdout.rstrip().endswith(f"comparison folder: {folder}\nreport: {folder / 'report.html'}")
     assert _h2((folder / "report.html").read_text())[:3] == ["Overview", "Comparison", "Learning curves"]

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from conftest import TINY
+from conftest import TINY, dlb
 from dlbasics import load_config, train
 from dlbasics.cli import runs_cmd
-from dlbasics.cli.main import app
 from dlbasics.runs.find import RunNotFound, list_runs, resolve_run
 
 DAY = 86400.0
@@ -76,19 +73,6 @@ def scratch(made, tmp_path):
     return tmp_path / "runs", {k: tmp_path / "runs" / v.name for k, v in runs.items()}
 
 
-@pytest.fixture(autouse=True)
-def _keep_signal_handlers():
-    """Commands install SIGTERM/SIGHUP handlers; the test process gets its own back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
-
-
-def run(*args, columns: int = 200, stdin: str | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": str(columns)}, input=stdin)
-
-
 def test_a_run_is_found_by_id_unique_prefix_path_and_group_member(made):
     root, runs = made
     a = runs["a"]
@@ -113,8 +97,8 @@ def test_an_ambiguous_or_missing_run_is_one_line_naming_candidates_or_the_runs_d
     group = next(root.glob("*-compare-ab-*"))
     with pytest.raises(RunNotFound, match="no run"):
         resolve_run(f"{group.name}/02", root)
-    result = run("runs", "show", "nope", "--runs-dir", root)
-    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and str(root) in result.stderr
+    result = dlb("runs", "show", "nope", "--runs-dir", root)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and str(root) in result.stderr
 
 
 def test_every_kind_has_its_headline_metric(made):
@@ -136,60 +120,60 @@ def test_every_kind_has_its_headline_metric(made):
 
 
 def _ids(result) -> list[str]:
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     return [r["id"] for r in json.loads(result.stdout)]
 
 
 def test_runs_list_filters_and_sorts(made):
     root, runs = made
     name = {k: p.name for k, p in runs.items()}
-    listed = _ids(run("runs", "list", "--runs-dir", root, "--json", "--status", "failed,interrupted"))
+    listed = _ids(dlb("runs", "list", "--runs-dir", root, "--json", "--status", "failed,interrupted"))
     assert listed == [name["failed"], name["interrupted"]]  # oldest first
-    assert _ids(run("runs", "list", "--runs-dir", root, "--json", "--kind", "cv,seeds")) == [name["cv"],
+    assert _ids(dlb("runs", "list", "--runs-dir", root, "--json", "--kind", "cv,seeds")) == [name["cv"],
                                                                                               name["seeds"]]
-    assert _ids(run("runs", "list", "--runs-dir", root, "--json", "--name", "*-sweep-*")) == [name["sweep"]]
-    assert _ids(run("runs", "list", "--runs-dir", root, "--json", "--name", "bagging")) == [name["bagging"]]
-    assert sorted(_ids(run("runs", "list", "--runs-dir", root, "--json", "--since", "12h"))) == sorted(
+    assert _ids(dlb("runs", "list", "--runs-dir", root, "--json", "--name", "*-sweep-*")) == [name["sweep"]]
+    assert _ids(dlb("runs", "list", "--runs-dir", root, "--json", "--name", "bagging")) == [name["bagging"]]
+    assert sorted(_ids(dlb("runs", "list", "--runs-dir", root, "--json", "--since", "12h"))) == sorted(
         name[k] for k in "abc")
     since = time.strftime("%Y-%m-%d", time.localtime(time.time() - 5 * DAY))
-    assert name["failed"] not in _ids(run("runs", "list", "--runs-dir", root, "--json", "--since", since))
-    newest = _ids(run("runs", "list", "--runs-dir", root, "--json", "--last", "2"))
+    assert name["failed"] not in _ids(dlb("runs", "list", "--runs-dir", root, "--json", "--since", since))
+    newest = _ids(dlb("runs", "list", "--runs-dir", root, "--json", "--last", "2"))
     assert len(newest) == 2 and set(newest) <= {name[k] for k in "abc"}  # (a, b and c may share a second)
-    by_acc = json.loads(run("runs", "list", "--runs-dir", root, "--json", "--sort", "test_acc", "--last", "0").stdout)
+    by_acc = json.loads(dlb("runs", "list", "--runs-dir", root, "--json", "--sort", "test_acc", "--last", "0").stdout)
     values = [r["metrics"]["test_acc"] for r in by_acc if "test_acc" in r["metrics"]]
     assert values == sorted(values) and values[-1] == 0.9  # best last
     assert not any("test_acc" in r["metrics"] for r in by_acc[:len(by_acc) - len(values)])  # runs without first
     for bad in (["--status", "finished"], ["--kind", "swep"], ["--since", "yesterday"], ["--sort", "nope"]):
-        result = run("runs", "list", "--runs-dir", root, *bad)
-        assert result.exit_code == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+        result = dlb("runs", "list", "--runs-dir", root, *bad)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
 
 
 def test_runs_list_at_80_columns_shows_every_id_whole_and_warns_of_the_corrupt_folder(made):
     root, runs = made
-    result = run("runs", "list", "--runs-dir", root, columns=80)
-    assert result.exit_code == 0, result.output
+    result = dlb("runs", "list", "--runs-dir", root, columns=80)
+    assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for path in runs.values():
         assert any(path.name in line.split() for line in lines), path.name
     assert max(len(line.rstrip()) for line in lines) <= 80
     assert result.stdout.count("corrupt") == 1 and "metric" in lines[1]
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"warning: {runs['corrupt']}")
-    wide = run("runs", "list", "--runs-dir", root, columns=200).stdout
+    wide = dlb("runs", "list", "--runs-dir", root, columns=200).stdout
     assert all(col in wide for col in ("kind", "epochs", "duration", "started")) and "seeds" in wide
     assert "val_acc 0.8000" in wide and "test_acc 0.9000" in wide
 
 
 def test_runs_show_prints_what_differs_from_the_defaults(made):
     root, runs = made
-    result = run("runs", "show", runs["b"].name[:-2], "--runs-dir", root)  # a unique prefix
-    assert result.exit_code == 0, result.output
+    result = dlb("runs", "show", runs["b"].name[:-2], "--runs-dir", root)  # a unique prefix
+    assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "optimizer.lr: 0.001 -> 0.05" in out and "train.epochs: 10 -> 2" in out and "seed: 0 -> 3" in out
     assert "optimizer.betas" not in out  # Adam's default betas are defaults, not differences
     assert "completed" in out and "model.npz" in out and "metrics.csv" in out and "best (epoch" in out
-    sgd = run("runs", "show", runs["c"], "--runs-dir", root).stdout
+    sgd = dlb("runs", "show", runs["c"], "--runs-dir", root).stdout
     assert "optimizer.lr: 0.001 -> 0.1" in sgd and "optimizer.momentum" not in sgd  # against SGD's own defaults
-    raw = run("runs", "show", runs["b"].name, "--json", "--runs-dir", root)
+    raw = dlb("runs", "show", runs["b"].name, "--json", "--runs-dir", root)
     assert json.loads(raw.stdout) == json.loads((runs["b"] / "summary.json").read_text())
 
 
@@ -197,8 +181,8 @@ def test_runs_compare_of_three_runs_trains_nothing(scratch):
     root, runs = scratch
     before = {p.name for p in root.iterdir()}
     metrics = {k: (runs[k] / "metrics.csv").read_bytes() for k in "abc"}
-    result = run("runs", "compare", runs["a"].name, runs["b"].name[:-1], runs["c"], "--runs-dir", root)
-    assert result.exit_code == 0, result.output
+    result = dlb("runs", "compare", runs["a"].name, runs["b"].name[:-1], runs["c"], "--runs-dir", root)
+    assert result.returncode == 0, result.stderr
     (new,) = {p.name for p in root.iterdir()} - before
     assert "-runs-compare-" in new and str(root / new) in result.stdout
     out = root / new
@@ -211,18 +195,18 @@ def test_runs_compare_of_three_runs_trains_nothing(scratch):
     assert {k: (runs[k] / "metrics.csv").read_bytes() for k in "abc"} == metrics
     assert json.loads((out / "summary.json").read_text())["kind"] == "runs-compare"
     elsewhere = root.parent / "elsewhere"
-    result = run("runs", "compare", runs["a"], runs["b"], "-o", elsewhere, "--metric", "loss", "--time",
+    result = dlb("runs", "compare", runs["a"], runs["b"], "-o", elsewhere, "--metric", "loss", "--time",
                  "--runs-dir", root)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in elsewhere.iterdir()) == ["comparison.csv", "loss_vs_epoch.png", "loss_vs_time.png"]
-    result = run("runs", "compare", runs["a"], runs["cv"], "--runs-dir", root)
-    assert result.exit_code == 2 and "cv folder, not a run" in result.stderr
+    result = dlb("runs", "compare", runs["a"], runs["cv"], "--runs-dir", root)
+    assert result.returncode == 2 and "cv folder, not a run" in result.stderr
 
 
 def test_runs_rm_asks_refuses_in_a_pipe_and_stays_in_the_runs_dir(scratch, monkeypatch, tmp_path):
     root, runs = scratch
-    refused = run("runs", "rm", runs["a"].name, "--runs-dir", root)
-    assert refused.exit_code == 2 and "--yes" in refused.stderr and refused.stderr.count("\n") == 1
+    refused = dlb("runs", "rm", runs["a"].name, "--runs-dir", root)
+    assert refused.returncode == 2 and "--yes" in refused.stderr and refused.stderr.count("\n") == 1
     assert runs["a"].is_dir()
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -230,34 +214,34 @@ def test_runs_rm_asks_refuses_in_a_pipe_and_stays_in_the_runs_dir(scratch, monke
     (root / "stray").mkdir()
     for target, fragment in ((outside, "not inside the runs dir"), (root / "stray", "not a run folder"),
                              (root, "not inside the runs dir")):
-        result = run("runs", "rm", target, "--yes", "--runs-dir", root)
-        assert result.exit_code == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
+        result = dlb("runs", "rm", target, "--yes", "--runs-dir", root)
+        assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
         assert target.exists()
-    result = run("runs", "rm", runs["a"].name, runs["b"].name[:-2], "--yes", "--runs-dir", root)
-    assert result.exit_code == 0, result.output
+    result = dlb("runs", "rm", runs["a"].name, runs["b"].name[:-2], "--yes", "--runs-dir", root)
+    assert result.returncode == 0, result.stderr
     assert not runs["a"].exists() and not runs["b"].exists() and runs["c"].exists()
     assert f"deleted {runs['a'].name}" in result.stdout and "freed" in result.stdout
     monkeypatch.setattr(runs_cmd, "_interactive", lambda: True)
-    no = run("runs", "rm", runs["c"].name, "--runs-dir", root, stdin="n\n")
-    assert no.exit_code == 0 and f"delete 1 folder ({runs['c'].name})? [y/N]" in no.stdout and runs["c"].exists()
-    yes = run("runs", "rm", runs["c"].name, "--runs-dir", root, stdin="y\n")
-    assert yes.exit_code == 0 and not runs["c"].exists()
+    no = dlb("runs", "rm", runs["c"].name, "--runs-dir", root, input="n\n")
+    assert no.returncode == 0 and f"delete 1 folder ({runs['c'].name})? [y/N]" in no.stdout and runs["c"].exists()
+    yes = dlb("runs", "rm", runs["c"].name, "--runs-dir", root, input="y\n")
+    assert yes.returncode == 0 and not runs["c"].exists()
 
 
 def test_runs_prune_dry_run_then_yes(scratch):
     root, runs = scratch
-    dry = run("runs", "prune", "--status", "failed,interrupted", "--dry-run", "--runs-dir", root)
-    assert dry.exit_code == 0, dry.output
+    dry = dlb("runs", "prune", "--status", "failed,interrupted", "--dry-run", "--runs-dir", root)
+    assert dry.returncode == 0, dry.stderr
     assert f"would delete {runs['failed'].name}" in dry.stdout and "would free" in dry.stdout
     assert runs["failed"].exists() and runs["interrupted"].exists()
-    assert run("runs", "prune", "--status", "failed", "--runs-dir", root).exit_code == 2  # a pipe, no --yes
-    older = run("runs", "prune", "--status", "failed,interrupted", "--older-than", "5d", "--yes", "--runs-dir", root)
-    assert older.exit_code == 0 and not runs["failed"].exists() and runs["interrupted"].exists()
-    pruned = run("runs", "prune", "--status", "interrupted,corrupt", "--kind", "train", "--yes", "--runs-dir", root)
-    assert pruned.exit_code == 0 and not runs["interrupted"].exists() and runs["corrupt"].exists()
+    assert dlb("runs", "prune", "--status", "failed", "--runs-dir", root).returncode == 2  # a pipe, no --yes
+    older = dlb("runs", "prune", "--status", "failed,interrupted", "--older-than", "5d", "--yes", "--runs-dir", root)
+    assert older.returncode == 0 and not runs["failed"].exists() and runs["interrupted"].exists()
+    pruned = dlb("runs", "prune", "--status", "interrupted,corrupt", "--kind", "train", "--yes", "--runs-dir", root)
+    assert pruned.returncode == 0 and not runs["interrupted"].exists() and runs["corrupt"].exists()
     assert "freed" in pruned.stdout
     assert all(runs[k].exists() for k in ("a", "b", "c", "cv", "sweep", "bagging", "seeds"))
-    assert "nothing to prune" in run("runs", "prune", "--status", "failed", "--runs-dir", root).stdout
+    assert "nothing to prune" in dlb("runs", "prune", "--status", "failed", "--runs-dir", root).stdout
 
 
 def test_dlb_compare_reuses_a_finished_run_without_training_it(scratch, tmp_path):
@@ -267,8 +251,8 @@ def test_dlb_compare_reuses_a_finished_run_without_training_it(scratch, tmp_path
     folder_stamp = a.stat().st_mtime_ns
     config = tmp_path / "other.yaml"
     config.write_text(TINY.replace("name: tiny", "name: other").replace("[16]", "[8]"))
-    result = run("compare", config, a.name[:-1], "--jobs", "1", "--runs-dir", root)
-    assert result.exit_code == 0, result.output
+    result = dlb("compare", config, a.name[:-1], "--jobs", "1", "--runs-dir", root)
+    assert result.returncode == 0, result.stderr
     (group,) = root.glob("*-compare-other-tiny-*")
     df = pd.read_csv(group / "comparison.csv")
     assert set(df.member) == {"other", "tiny"} and set(df.status) == {"completed"}
@@ -282,20 +266,20 @@ def test_dlb_compare_reuses_a_finished_run_without_training_it(scratch, tmp_path
 
 def test_dlb_compare_of_finished_runs_only_trains_nothing(scratch):
     root, runs = scratch
-    result = run("compare", runs["a"], runs["c"].name, "--runs-dir", root)
-    assert result.exit_code == 0, result.output
+    result = dlb("compare", runs["a"], runs["c"].name, "--runs-dir", root)
+    assert result.returncode == 0, result.stderr
     (group,) = [p for p in root.glob("*-compare-*") if "-ab-" not in p.name and "-seeds-" not in p.name]
     assert not [p for p in group.iterdir() if p.is_dir()]
     assert len(pd.read_csv(group / "comparison.csv")) == 2
     for args, fragment in (([runs["a"], "nope"], "no such config file"), ([runs["a"], runs["cv"]], "cv folder"),
                            ([runs["a"], runs["b"], "--seeds", "2"], "reused only as single runs")):
-        result = run("compare", *args, "--runs-dir", root)
-        assert result.exit_code == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
+        result = dlb("compare", *args, "--runs-dir", root)
+        assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_bootstrap_takes_a_run_id(made):
     root, runs = made
-    result = run("bootstrap", runs["a"].name[:-2], "-B", "100", "--runs-dir", root)
-    assert result.exit_code == 0, result.output
+    result = dlb("bootstrap", runs["a"].name[:-2], "-B", "100", "--runs-dir", root)
+    assert result.returncode == 0, result.stderr
     assert str(runs["a"] / "bootstrap.json") in result.stdout
     (runs["a"] / "bootstrap.json").unlink()

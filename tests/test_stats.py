@@ -12,12 +12,10 @@ import sys
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
 import dlbasics
+from conftest import dlb
 from dlbasics import stats
-from dlbasics.cli.stats_cmd import bootstrap
 from dlbasics.experiments.bootstrap import bootstrap_run, per_sample_metrics
 from dlbasics.nn.losses import LOSSES
 
@@ -315,16 +313,9 @@ def test_bootstrap_run_refuses_runs_without_predictions(run_dir, tmp_path):
     assert not (run_dir / "bootstrap.json").exists()
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command()(bootstrap)
-    return app
-
-
 def test_bootstrap_command(run_dir):
-    result = CliRunner().invoke(_cli(), [str(run_dir), "-B", "300", "--method", "percentile"],
-                                env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
+    result = dlb("bootstrap", run_dir, "-B", "300", "--method", "percentile")
+    assert result.returncode == 0, result.stderr
     assert "test_acc" in result.stdout and "test_loss" in result.stdout and "percentile" in result.stdout
     assert f"bootstrap.json: {run_dir / 'bootstrap.json'}" in result.stdout
     saved = json.loads((run_dir / "bootstrap.json").read_text())
@@ -333,10 +324,9 @@ def test_bootstrap_command(run_dir):
 
 def test_bootstrap_command_bad_input(run_dir, tmp_path):
     (run_dir / "test_predictions.npz").unlink()
-    for args in ([str(run_dir)], [str(tmp_path)], [str(run_dir), "--confidence", "1.5"]):
-        result = CliRunner().invoke(_cli(), args)
-        assert result.exit_code == 2, result.output
+    for args in ([run_dir], [tmp_path], [run_dir, "--confidence", "1.5"],
+                 [run_dir, "-B", "10"]):  # (below the minimum of 100: click's usage error, one line from main())
+        result = dlb("bootstrap", *args)
+        assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    result = CliRunner().invoke(_cli(), [str(run_dir), "-B", "10"])  # below the minimum of 100
-    assert result.exit_code == 2

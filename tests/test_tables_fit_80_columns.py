@@ -6,16 +6,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import signal
 import tempfile
 import time
 from pathlib import Path
 
-import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
-from conftest import TINY
+from conftest import TINY, dlb
 from dlbasics import load_config
 from dlbasics.cli.evaluate_cmd import _pairs_table, _per_class_table
 from dlbasics.cli.experiments import bagging_table, comparison_table, folds_table, replicates_table
@@ -23,7 +20,6 @@ from dlbasics.cli.generalization_cmd import bias_variance_table, boosting_table
 from dlbasics.cli.live import Board
 from dlbasics.cli.main import (
     _model_table,
-    app,
     data_sets_table,
     gradcheck_table,
     init_study_table,
@@ -158,8 +154,8 @@ def test_data_list_shows_a_long_path_whole():
         for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                      "t10k-labels-idx1-ubyte"):
             (found / stem).write_bytes(b"")
-        result = run("data", "list", env={"DLB_DATA_DIR": short})
-    assert result.exit_code == 0, result.output
+        result = dlb("data", "list", columns=WIDTH, env={"DLB_DATA_DIR": short})
+    assert result.returncode == 0, result.stderr
     assert_readable(result.stdout, [str(found), "fashion-mnist", "images"])
 
 
@@ -246,20 +242,7 @@ def test_the_live_board_keeps_long_member_names_whole(tmp_path):
     assert_readable(render(board._render()), [t.name for t in tasks] + ["12/100", "val_acc 0.9123"])
 
 
-# the commands themselves, at COLUMNS=80 (in-process, as tests/test_runs_cli.py runs them)
-
-def run(*args, env=None):
-    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": str(WIDTH), **(env or {})})
-
-
-@pytest.fixture(autouse=True)
-def _keep_signal_handlers():
-    """Commands install SIGTERM/SIGHUP handlers; the test process gets its own back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
-
+# the commands themselves, at COLUMNS=80 (in-process: conftest's dlb)
 
 def _run_folder(root: Path, name: str, days: float, lr: float, acc: float) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() - days * 86400))
@@ -278,15 +261,15 @@ def _run_folder(root: Path, name: str, days: float, lr: float, acc: float) -> Pa
 def test_runs_list_show_and_compare_at_80_columns(tmp_path):
     root = tmp_path / "runs"
     paths = [_run_folder(root, m, 1 + i / 10, 0.001 * (i + 1), 0.9123456 - i / 100) for i, m in enumerate(MEMBERS)]
-    listed = run("runs", "list", "--runs-dir", root)
-    assert listed.exit_code == 0, listed.output
+    listed = dlb("runs", "list", "--runs-dir", root, columns=WIDTH)
+    assert listed.returncode == 0, listed.stderr
     assert_readable(listed.stdout, [p.name for p in paths])
-    shown = run("runs", "show", paths[1].name, "--runs-dir", root)
-    assert shown.exit_code == 0, shown.output
+    shown = dlb("runs", "show", paths[1].name, "--runs-dir", root, columns=WIDTH)
+    assert shown.returncode == 0, shown.stderr
     assert_readable(shown.stdout, [str(paths[1]) if len(str(paths[1])) <= WIDTH - 2 else paths[1].name,
                                    "test_acc 0.9023", "optimizer.lr: 0.001 -> 0.002", "summary.json"])
-    compared = run("runs", "compare", *paths[:3], "--runs-dir", root)
-    assert compared.exit_code == 0, compared.output
+    compared = dlb("runs", "compare", *paths[:3], "--runs-dir", root, columns=WIDTH)
+    assert compared.returncode == 0, compared.stderr
     assert_readable(compared.stdout, [*MEMBERS[:3], "0.9123", "0.8923", "12m34s", "optimizer.lr", "0.003"],
                     plain=("comparison folder: ", "figures: ", *(f"{m} = /" for m in MEMBERS)))
     assert "run 3: " + MEMBERS[2] in compared.stdout  # the runs' labels are too long to head three columns
@@ -296,9 +279,9 @@ def test_sweep_dry_run_at_80_columns(write_config):
     from dlbasics.experiments.sweep import plan_sweep
 
     config = write_config(TINY)
-    dry = run("sweep", config, "--set", "optimizer.lr=0.000123456,0.00123456,0.0123456",
-              "--set", "model.hidden=[128,64],[256,128,64]", "--seeds", "2", "--dry-run")
-    assert dry.exit_code == 0, dry.output
+    dry = dlb("sweep", config, "--set", "optimizer.lr=0.000123456,0.00123456,0.0123456",
+              "--set", "model.hidden=[128,64],[256,128,64]", "--seeds", "2", "--dry-run", columns=WIDTH)
+    assert dry.returncode == 0, dry.stderr
     plan = plan_sweep(load_config(config), {"optimizer.lr": [0.000123456, 0.00123456, 0.0123456],
                                             "model.hidden": [[128, 64], [256, 128, 64]]}, seeds=2)
     assert_readable(dry.stdout, ["12 members", "lr=0.0001235", "[256, 128, 64]", *(m.id for m in plan.members)])

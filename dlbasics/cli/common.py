@@ -1,9 +1,11 @@
-"""What every `dlb` command shares: exit codes, the --set and --runs-dir options, one-line errors."""
+"""What every `dlb` command shares: exit codes, the --set, --runs-dir, --quiet and --json options, one-line
+errors, and :class:`Output`, which prints a command's result for people, not at all, or as JSON."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +19,9 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VA
                                                   help="Override a config value, e.g. optimizer.lr=0.01 (repeatable).")]
 RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", envvar="DLB_RUNS_DIR",
                                                  help="Where run folders go (default: ./runs).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (files are still written; "
+                                                              "the exit code is the same).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only the result, as one JSON document, on stdout.")]
 
 
 ExecutorOpt = Annotated[str, typer.Option(
@@ -49,6 +54,56 @@ def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` as one line on stderr and return the Exit to raise."""
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
     return typer.Exit(code)
+
+
+def wrap(line: str, indent: int = 2) -> str:
+    """``line`` wrapped at spaces to the terminal's width (``COLUMNS``, else 80 in a pipe), continuation lines
+    indented; a word longer than the width (a path, an id) is kept whole on a line of its own."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    if len(line) <= width or "\n" in line:
+        return line
+    return textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+class Output:
+    """Where a command's result goes: tables and lines for people; nothing with --quiet; one JSON document on
+    stdout with --json. Warnings and errors go to stderr whatever the choice. Both options at once is a usage
+    error (exit 2), raised when the Output is made, before any work."""
+
+    def __init__(self, quiet: bool = False, json_: bool = False):
+        if quiet and json_:
+            raise fail("--quiet prints nothing and --json prints the result: give one of them", EXIT_USAGE)
+        self.quiet, self.json = quiet, json_
+        self.human = not (quiet or json_)  # progress, tables and "run folder:" lines are shown
+
+    def show(self, *items: Any) -> None:
+        """Print lines (str) and rich renderables (tables) for people; nothing with --quiet or --json."""
+        if self.human:
+            from rich.console import Console
+
+            for item in items:
+                if isinstance(item, str):
+                    print(wrap(item))
+                else:
+                    Console().print(item)
+
+    def result(self, document: Any) -> None:
+        """With --json, print ``document`` (NumPy numbers as Python's, NaN and inf as null, paths as strings);
+        else nothing."""
+        if self.json:
+            from ..runs.folder import json_safe
+
+            print(json.dumps(json_safe(document), indent=2, default=str))
+
+    def folder(self, path: Path, **extra: Any) -> None:
+        """With --json, print the folder's summary.json, ``extra`` (the rows of a table the summary does not
+        hold) and ``"path"`` (the folder); else nothing."""
+        if self.json:
+            self.result({**json.loads((Path(path) / "summary.json").read_text()), **extra, "path": str(path)})
 
 
 @contextlib.contextmanager

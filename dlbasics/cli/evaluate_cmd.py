@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
-from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .common import EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors, wrap
 from .tables import Col, FitTable, num
 
 
@@ -23,10 +23,10 @@ def evaluate(
     split: Annotated[Literal["test", "val", "train"], typer.Option(help="Which of the run's splits.")] = "test",
     top: Annotated[int, typer.Option(min=1, help="Most-confused pairs to show.")] = 5,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Evaluate a trained run: confusion and per-class metrics.
-
-    Evaluate a finished run's model: loss and accuracy, confusion matrix, per-class precision / recall / F1,
+    """Evaluate a finished run's model: loss and accuracy, confusion matrix, per-class precision / recall / F1,
     the most-confused pairs and the most confidently wrong images; or MAE, RMSE, R² and residuals (regression).
 
     The run's splits are rebuilt from its config.yaml (same seed, same split and scaling); a cross-validation
@@ -36,21 +36,34 @@ def evaluate(
     from ..experiments.evaluate import evaluate_run
     from ..runs.find import resolve_run
 
+    out = Output(quiet, json_)
     with user_errors(run):
         try:
             run = resolve_run(run, runs_dir)  # RunNotFound is a ValueError
             result = evaluate_run(run, split=split, data=data, top=top,
-                                  progress=Console(stderr=True).is_terminal)
+                                  progress=out.human and Console(stderr=True).is_terminal)
         except ValueError as err:
             raise fail(str(err), EXIT_USAGE) from None
+    reported = result.get("reported") or {}
+    if reported.get("matches") is False:
+        said = ", ".join(f"{k} {v!r}" for k, v in reported.items() if k != "matches")
+        print(f"warning: the run's summary reports {said}; this evaluation differs (was model.npz or the data "
+              "replaced?)", file=sys.stderr)
+    out.result({**result, "path": str(run)})
+    if out.human:
+        _show(run, result)
+
+
+def _show(run: Path, result: dict[str, Any]) -> None:
+    """The evaluation for people: the headline metrics, the per-class and most-confused tables, the files."""
     console = Console()
-    print(f"{result['run_id']}: {result['description']}")
+    print(wrap(f"{result['run_id']}: {result['description']}"))
     if result["run_status"] != "completed":
         print(f"note: the run is {result['run_status']}; these are the weights it ended with")
     metrics = result["metrics"]
     if result["task"] == "classification":
-        print(f"{result['n']} samples: loss {_num(metrics['loss'], '.4f')}  accuracy {metrics['accuracy']:.4f}  "
-              f"macro F1 {metrics['macro_f1']:.4f}{_reported(result)}")
+        print(wrap(f"{result['n']} samples: loss {_num(metrics['loss'], '.4f')}  accuracy {metrics['accuracy']:.4f}  "
+                   f"macro F1 {metrics['macro_f1']:.4f}{_reported(result)}"))
         console.print(_per_class_table(result["per_class"]))
         pairs = result["most_confused"]
         if pairs:
@@ -58,13 +71,8 @@ def evaluate(
         else:
             print("no mistakes: the confusion matrix is diagonal")
     else:
-        print(f"{result['n']} samples: loss {_num(metrics['loss'], '.4g')}  MAE {metrics['mae']:.4g}  "
-              f"RMSE {metrics['rmse']:.4g}  R² {_num(metrics['r2'], '.4f')}{_reported(result)}")
-    reported = result.get("reported") or {}
-    if reported.get("matches") is False:
-        said = ", ".join(f"{k} {v!r}" for k, v in reported.items() if k != "matches")
-        print(f"warning: the run's summary reports {said}; this evaluation differs (was model.npz or the data "
-              "replaced?)", file=sys.stderr)
+        print(wrap(f"{result['n']} samples: loss {_num(metrics['loss'], '.4g')}  MAE {metrics['mae']:.4g}  "
+                   f"RMSE {metrics['rmse']:.4g}  R² {_num(metrics['r2'], '.4f')}{_reported(result)}"))
     for name in result["files"]:
         print(f"wrote {run / name}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,19 +9,22 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..runs.folder import json_safe
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     CollectOpt,
     ExecutorOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
     RunsDirOpt,
     SetOpt,
     executor_for,
     fail,
     terminate_as_interrupt,
     user_errors,
+    wrap,
 )
 from .live import Board
 from .tables import Col, FitTable, num, pm, status_text
@@ -53,10 +55,10 @@ def compare(
     collect: CollectOpt = False,
     runs_dir: RunsDirOpt = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the folder.")] = False,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Train several members side by side and compare them.
-
-    Train several members side by side (same seed: same initial weights and batches) and compare them.
+    """Train several members side by side (same seed: same initial weights and batches) and compare them.
 
     Writes runs/<stamp>-compare-<name>-<hash6>/ with one run folder per member, comparison.csv and overlay
     plots of loss and accuracy against epoch and against wall-clock time. A finished run given instead of a
@@ -74,6 +76,7 @@ def compare(
     )
     from ..runs.find import RunNotFound, resolve_run
 
+    out = Output(quiet, json_)
     overrides = list(set_ or [])
     if seeds < 1:
         raise fail(f"--seeds {seeds}: give 1 or more seeds", EXIT_USAGE)
@@ -123,12 +126,12 @@ def compare(
         else:
             with executor_for(executor, jobs, collect) as ex:  # the workers boot while the members are checked
                 check_members(members, seeds=seeds, folds=kfold)
-                console = Console(stderr=True)
+                console = Console(stderr=True, quiet=not out.human)
                 kept = f" (and {len(reused)} finished run{'s' if len(reused) > 1 else ''} reused)" if reused else ""
                 console.print(f"comparing {len(members)} members{kept} with {ex.jobs} parallel jobs ...",
                               highlight=False)
                 try:
-                    with Board([], console, ex.jobs) as board:
+                    with Board([], console, ex.jobs, quiet=not out.human) as board:
                         result = compare(members, name=label, runs_dir=runs_dir, executor=ex, sort_by=sort,
                                          on_done=board.on_done, on_progress=board.on_progress,
                                  on_start=board.on_start, seeds=seeds,
@@ -137,29 +140,30 @@ def compare(
                     raise fail("interrupted; members that had started are marked interrupted",
                                EXIT_INTERRUPTED) from None
     if seeds > 1 or kfold:
-        Console().print(replicates_table(result.rows, result.sort_by, baseline or members[0][0],
-                                         "folds" if kfold else "seeds"))
+        out.show(replicates_table(result.rows, result.sort_by, baseline or members[0][0],
+                                  "folds" if kfold else "seeds"))
     else:
-        Console().print(comparison_table(result.rows, result.sort_by))
-    print(f"comparison folder: {result.path}")
+        out.show(comparison_table(result.rows, result.sort_by))
+    out.show(f"comparison folder: {result.path}")
+    out.folder(result.path, rows=result.rows)
     if not no_report:
         from .report_cmd import group_report
 
-        group_report(result.path)
+        group_report(result.path, quiet=not out.human)
     if any(r["status"] != "completed" for r in result.rows):
         raise typer.Exit(EXIT_FAILED)
 
 
 def schedule(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="PNG file to write instead of a run folder.",
                                              show_default=False)] = None,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Plot the config's learning-rate schedule; no training.
-
-    Plot the config's learning-rate schedule (and momentum / beta1) over the run, without training or data.
+    """Plot the config's learning-rate schedule (and momentum / beta1) over the run, without training or data.
 
     Writes schedule.png and schedule.csv (lr and momentum per step or epoch) into a new run folder
     runs/<YYYYmmdd-HHMMSS>-schedule-<name>-<hex6>/, or only the PNG to -o FILE.
@@ -170,6 +174,7 @@ def schedule(
     from ..runner import build_schedule_only, steps_per_epoch
     from ..runs.folder import RunFolder, atomic_write
 
+    output = Output(quiet, json_)
     with user_errors(config):
         cfg = load_config(config, list(set_ or []))
         name = cfg["schedule"]["name"]
@@ -182,9 +187,13 @@ def schedule(
         seq = trace(exp.schedule, cfg["train"]["epochs"] * steps)
         unit = "step" if per_step else "epoch"
         fig = plot_schedule(seq, steps, f"{cfg['name']}: {name} schedule")
+        result = {"status": "completed", "kind": "schedule", "schedule": name, "unit": unit, "steps_per_epoch": steps,
+                  "lr_first": seq["lr"][0], "lr_max": max(seq["lr"]), "lr_last": seq["lr"][-1],
+                  "points": len(seq["lr"])}
         if out is not None:
             RunFolder(out.parent).save_figure(fig, out.name)
             path = out
+            result["path"] = str(out)
         else:
             folder = RunFolder.create(runs_dir, f"schedule-{cfg['name']}")
             folder.write_config(cfg)
@@ -192,16 +201,18 @@ def schedule(
             lines = [f"{unit},lr,momentum"] + [f"{i + 1},{lr!r},{m!r}"
                                                 for i, (lr, m) in enumerate(zip(seq["lr"], seq["momentum"]))]
             atomic_write(folder.path / "schedule.csv", ("\n".join(lines) + "\n").encode())
-            folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "schedule",
-                                  "schedule": name, "unit": unit, "steps_per_epoch": steps,
-                                  "files": ["config.yaml", "schedule.png", "schedule.csv"]})
+            result = {"status": "completed", "run_id": folder.run_id, **result,
+                      "files": ["config.yaml", "schedule.png", "schedule.csv"]}
+            folder.write_summary(result)
             path = folder.path / "schedule.png"
-    print(f"{name}: lr {seq['lr'][0]:.4g} -> max {max(seq['lr']):.4g} -> {seq['lr'][-1]:.4g} over "
-          f"{len(seq['lr'])} {unit}s; plot: {path}")
+            result["path"] = str(folder.path)
+    output.show(f"{name}: lr {seq['lr'][0]:.4g} -> max {max(seq['lr']):.4g} -> {seq['lr'][-1]:.4g} over "
+                f"{len(seq['lr'])} {unit}s; plot: {path}")
+    output.result(result)
 
 
 def cv(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.", show_default=False)],
     kfold: Annotated[int | None, typer.Option(help="Number of folds (sets cv.k).")] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, kfold, stratified, holdout, timeseries, rolling or "
                                                       "nested (sets cv.strategy).")] = None,
@@ -213,10 +224,10 @@ def cv(
     collect: CollectOpt = False,
     runs_dir: RunsDirOpt = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the folder.")] = False,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Cross-validate a config: the folds' mean and interval.
-
-    Cross-validate a config: one run per fold (in parallel), the folds' mean and 95 % t-interval.
+    """Cross-validate a config: one run per fold (in parallel), the folds' mean and 95 % t-interval.
 
     The held-out folds come from the training set; each fold's validation split (early stopping, plateau) and
     normalisation statistics come from its own training part; the test set is not used.
@@ -224,6 +235,7 @@ def cv(
     from ..config import ConfigError, load_config
     from ..experiments import cv as cvx
 
+    out = Output(quiet, json_)
     if kfold is not None and kfold < 2:
         raise fail(f"--kfold {kfold}: cross-validation needs at least 2 folds", EXIT_USAGE)
     if gap is not None and gap < 0:
@@ -241,26 +253,27 @@ def cv(
         terminate_as_interrupt()
         with executor_for(executor, jobs, collect) as ex:
             cvx.check(cfg)
-            console = Console(stderr=True)
+            console = Console(stderr=True, quiet=not out.human)
             chosen = cvx.resolve_strategy(cfg, cfg["cv"]["strategy"])
             console.print(f"{chosen} cross-validation of {cfg['name']}: {cfg['cv']['k']} folds, "
                           f"{ex.jobs} parallel jobs ...", highlight=False)
             try:
-                with Board([], console, ex.jobs, held_out=True) as board:
+                with Board([], console, ex.jobs, quiet=not out.human, held_out=True) as board:
                     result = cvx.cross_validate(cfg, runs_dir=runs_dir, executor=ex, on_done=board.on_done,
                                                 on_progress=board.on_progress, on_start=board.on_start)
             except KeyboardInterrupt:
                 raise fail("interrupted; folds that had started are marked interrupted", EXIT_INTERRUPTED) from None
-    Console().print(folds_table(result.rows, result.summary))
+    out.show(folds_table(result.rows, result.summary))
     for metric, st in result.summary["metrics"].items():
         if metric.startswith("test") and st.get("low") is not None:
-            print(f"held-out {metric[5:]}: {st['mean']:.4f} ± {st['half_width']:.4f} (95 % t-interval "
-                  f"[{st['low']:.4f}, {st['high']:.4f}], std {st['std']:.4f}, {st['n']} folds)")
-    print(f"cv folder: {result.path}")
+            out.show(f"held-out {metric[5:]}: {st['mean']:.4f} ± {st['half_width']:.4f} (95 % t-interval "
+                     f"[{st['low']:.4f}, {st['high']:.4f}], std {st['std']:.4f}, {st['n']} folds)")
+    out.show(f"cv folder: {result.path}")
+    out.folder(result.path, rows=result.rows)
     if not no_report:
         from .report_cmd import group_report
 
-        group_report(result.path)
+        group_report(result.path, quiet=not out.human)
     if result.summary["status"] != "completed":
         raise typer.Exit(EXIT_FAILED)
 
@@ -284,35 +297,31 @@ def folds_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> FitTable
                     more="every column in folds.csv, the means in summary.json")
 
 
-def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, quiet: bool,
-               json_out: bool = False, executor: str = "local", collect: bool = False) -> None:
+def train_many(cfg: dict[str, Any], seeds: int, jobs: int | None, runs_dir: Path | None, out: Output,
+               executor: str = "local", collect: bool = False) -> None:
     """`dlb train --seeds N` (N seeds of one config) or a bagging ensemble, run in parallel."""
     if seeds > 1 and cfg["ensemble"]["method"] != "none":
         raise fail(f"--seeds {seeds} with ensemble.method {cfg['ensemble']['method']}: the members already use "
                    "seeds seed .. seed + n_estimators - 1; run one or the other", EXIT_USAGE)
     terminate_as_interrupt()
     with executor_for(executor, jobs, collect) as ex:
-        _train_many(cfg, seeds, ex, runs_dir, quiet, json_out)
+        _train_many(cfg, seeds, ex, runs_dir, out)
 
 
-def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path | None, quiet: bool,
-                json_out: bool) -> None:
+def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path | None, out: Output) -> None:
     from ..experiments.bagging import bag
     from ..experiments.compare import check_members, compare
 
     check_members([(cfg["name"], cfg)], seeds=seeds)
-    board = Board([], Console(stderr=True), executor.jobs, quiet=quiet or json_out)
+    board = Board([], Console(stderr=True), executor.jobs, quiet=not out.human)
     try:
         if cfg["ensemble"]["method"] == "bagging":
             with board:
                 result = bag(cfg, runs_dir=runs_dir, executor=executor, on_done=board.on_done,
                              on_progress=board.on_progress, on_start=board.on_start)
-            if json_out:
-                print(json.dumps(json.loads((result.path / "summary.json").read_text()), indent=2))
-            elif not quiet:
-                Console().print(bagging_table(result.rows, f"bagging {cfg['name']}: "
-                                                           f"{cfg['ensemble']['n_estimators']} members"))
-                print(f"bagging folder: {result.path}")
+            out.show(bagging_table(result.rows, f"bagging {cfg['name']}: {cfg['ensemble']['n_estimators']} members"),
+                     f"bagging folder: {result.path}")
+            out.folder(result.path, rows=result.rows)
             failed = result.summary["status"] != "completed"
         else:
             with board:
@@ -320,16 +329,14 @@ def _train_many(cfg: dict[str, Any], seeds: int, executor: Any, runs_dir: Path |
                                  executor=executor, on_done=board.on_done, on_progress=board.on_progress,
                                  on_start=board.on_start, seeds=seeds)
             row = result.rows[0]
-            if json_out:
-                print(json.dumps(json_safe({**json.loads((result.path / "summary.json").read_text()),
-                                            "means": row}), indent=2))
-            elif not quiet:
+            out.folder(result.path, means=row)
+            if out.human:
                 n = row.get("completed", row["replicates"])
                 for key in ("test_acc", "test_loss", "final_val_acc", "final_val_loss"):
                     if row.get(key) is not None:
                         low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
                         ci = f"95 % t-interval [{low:.4f}, {high:.4f}]" if low is not None else "no interval"
-                        print(f"{key}: {row[key]:.4f} ({ci} over {n} completed of {seeds} seeds)")
+                        print(wrap(f"{key}: {row[key]:.4f} ({ci} over {n} completed of {seeds} seeds)"))
                 print(f"seeds folder: {result.path}")
             failed = result.rows[0]["status"] != "completed"
     except KeyboardInterrupt:

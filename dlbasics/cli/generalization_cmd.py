@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .common import EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors
 from .tables import Col, FitTable, num
 
 #: training-set sizes of the learning curves
@@ -43,10 +43,10 @@ def bias_variance(
     ridge: Annotated[float, typer.Option(help="poly only: penalty on the coefficients that keeps high degrees "
                                              "from rare wild extrapolations; 0 = plain least squares.")] = 1e-4,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Bias-variance decomposition against model capacity.
-
-    Bias-variance decomposition on y = sin(2 pi x) + noise, x ~ U(0, 1), against model capacity.
+    """Bias-variance decomposition on y = sin(2 pi x) + noise, x ~ U(0, 1), against model capacity.
 
     For each capacity, one model per freshly drawn training set; bias^2, variance and noise sigma^2 are
     measured on a test grid and their sum is checked against the measured expected squared error. Writes
@@ -54,6 +54,7 @@ def bias_variance(
     """
     from ..experiments.bias_variance import MODELS, best_capacity, decompose, learning_curve
 
+    out = Output(quiet, json_)
     if model not in MODELS:
         raise fail(f"--model {model!r}: one of {', '.join(MODELS)}", EXIT_USAGE)
     caps = parse_capacities(capacities)
@@ -66,7 +67,7 @@ def bias_variance(
     if not 0 <= ridge < math.inf:
         raise fail(f"--ridge {ridge}: the penalty must be a finite number >= 0", EXIT_USAGE)
     with user_errors():
-        console = Console(stderr=True)
+        console = Console(stderr=True, quiet=not out.human)
         console.print(f"bias-variance: {model}, capacities {caps}, {datasets} training sets of {n_train} ...")
         rows = decompose(caps, n_datasets=datasets, n_train=n_train, noise=noise, seed=seed, model=model,
                          ridge=ridge)
@@ -81,10 +82,10 @@ def bias_variance(
             "model": model, "capacities": caps, "datasets": datasets, "n_train": n_train, "noise": noise,
             "seed": seed, "ridge": ridge if model == "poly" else None, "best_capacity": best,
             "learning_curve_capacities": lc_caps})
-    Console().print(bias_variance_table(rows, best))
     worst = max(abs(r["measured"] - r["total"]) / r["total"] for r in rows if r["total"] > 0) if noise > 0 else 0.0
-    print(f"bias^2 + variance + noise vs measured: largest relative difference {worst:.2%}")
-    print(f"run folder: {files}")
+    out.show(bias_variance_table(rows, best),
+             f"bias^2 + variance + noise vs measured: largest relative difference {worst:.2%}", f"run folder: {files}")
+    out.folder(files)
 
 
 def write_bias_variance(rows: list[dict[str, Any]], lc_rows: list[dict[str, Any]], model: str,
@@ -99,9 +100,10 @@ def write_bias_variance(rows: list[dict[str, Any]], lc_rows: list[dict[str, Any]
     atomic_write(folder.path / "bias_variance.csv", pd.DataFrame(rows).to_csv(index=False).encode())
     atomic_write(folder.path / "learning_curve.csv", pd.DataFrame(lc_rows).to_csv(index=False).encode())
     what = "polynomial degree" if model == "poly" else "hidden width"
-    folder.save_figure(plot_bias_variance(rows, f"bias-variance decomposition ({model}: capacity = {what}, "
-                                                f"y = sin(2$\\pi$x) + noise)"), "bias_variance.png")
-    folder.save_figure(plot_learning_curve(lc_rows, f"learning curves ({model}: capacity = {what})"),
+    folder.save_figure(plot_bias_variance(rows, f"{folder.run_id}\nbias-variance decomposition ({model}: "
+                                                f"capacity = {what}, y = sin(2$\\pi$x) + noise)"), "bias_variance.png")
+    folder.save_figure(plot_learning_curve(lc_rows, f"{folder.run_id}\nlearning curves ({model}: "
+                                                    f"capacity = {what})"),
                        "learning_curve.png")
     files = ["bias_variance.csv", "bias_variance.png", "learning_curve.csv", "learning_curve.png"]
     folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "bias-variance", **summary,
@@ -127,10 +129,10 @@ def boosting(
     estimators: Annotated[int, typer.Option(help="Boosting rounds = stumps bagged.")] = 100,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the data and the bootstrap resamples.")] = 0,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """AdaBoost vs bagged stumps vs one stump on 2-D data.
-
-    AdaBoost (SAMME) with decision stumps vs bagged stumps vs one stump on a 2-D synthetic set.
+    """AdaBoost (SAMME) with decision stumps vs bagged stumps vs one stump on a 2-D synthetic set.
 
     Boosting fits stumps one after another to reweighted data (bias falls); bagging averages stumps fitted
     to bootstrap resamples (variance falls, the bias of a stump stays). Writes boosting.csv (accuracy after
@@ -138,6 +140,7 @@ def boosting(
     """
     from ..experiments.boosting import DATA, DATA_PARAMS, predict, run_demo
 
+    out = Output(quiet, json_)
     if data not in DATA:
         raise fail(f"--data {data!r}: one of {', '.join(DATA)}", EXIT_USAGE)
     if estimators < 1:
@@ -154,21 +157,23 @@ def boosting(
         col = {k: [r[k] for r in demo.rows] for k in demo.rows[0]}
         folder.save_figure(plot_boosting(col["adaboost_train"], col["adaboost_test"], col["bagging_test"],
                                          stump_acc=demo.final["stump"]["test"], bagging_train=col["bagging_train"],
-                                         title=f"AdaBoost vs bagging, decision stumps on {data}"), "boosting.png")
+                                         title=f"{folder.run_id}\nAdaBoost vs bagging, decision stumps on {data}"),
+                           "boosting.png")
         names = {"one stump": "stump", f"bagged stumps ({estimators})": "bagging",
                  f"AdaBoost ({len(demo.models['adaboost'])} stumps)": "adaboost"}
         predictors = {label: (lambda x, m=demo.models[key]: predict(m, x)) for label, key in names.items()}
         folder.save_figure(plot_decision_regions(predictors, demo.x_train, demo.y_train,
-                                                 title=f"decision regions on {data} (training points)"),
+                                                 title=f"{folder.run_id}: decision regions on {data} "
+                                                       "(training points)"),
                            "boosting_regions.png")
         files = ["boosting.csv", "boosting.png", "boosting_regions.png"]
         folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "boosting", "data": data,
                               "data_params": DATA_PARAMS[data], "estimators": estimators, "seed": seed,
                               "n_train": len(demo.y_train), "n_test": len(demo.y_test), "final": demo.final,
                               "files": files})
-    Console().print(boosting_table(demo.final, f"{data}: accuracy ({len(demo.y_train)} train / "
-                                               f"{len(demo.y_test)} test points)"))
-    print(f"run folder: {folder.path}")
+    out.show(boosting_table(demo.final, f"{data}: accuracy ({len(demo.y_train)} train / {len(demo.y_test)} test "
+                                        "points)"), f"run folder: {folder.path}")
+    out.folder(folder.path)
 
 
 def boosting_table(final: dict[str, dict[str, Any]], title: str) -> FitTable:

@@ -102,7 +102,7 @@ class Board:
             line = Text(result_line(result, self.held_out))
             if result.status != "completed":
                 line.stylize("red")
-            self.console.print(line, soft_wrap=True)
+            self.console.print(line)  # wrapped at word boundaries to the terminal (80 columns in a pipe)
         self._refresh()
 
     def _refresh(self) -> None:

@@ -6,7 +6,6 @@ Exit codes: 0 done; 1 unexpected failure; 2 bad config or usage; 3 data unavaila
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,12 +25,16 @@ from . import report_cmd as report_commands
 from . import stats_cmd as stats_commands
 from . import sweep_cmd as sweep_commands
 from .common import (
+    EXIT_DATA,
     EXIT_DIVERGED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     CollectOpt,
     ExecutorOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
     RunsDirOpt,
     SetOpt,
     fail,
@@ -64,28 +67,27 @@ def _options(
     """dlbasics: run deep-learning-basics experiments from YAML configs."""
 
 
-@app.command()
+@app.command(short_help="Train one config into a new run folder.")
 def train(
-    config: Annotated[Path | None, typer.Argument(help="YAML config file (not with --resume).",
+    config: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="YAML config file (not with --resume).",
                                                   show_default=False)] = None,
     set_: SetOpt = None,
     runs_dir: RunsDirOpt = None,
     threads: Annotated[int | None, typer.Option(min=1, help="BLAS threads (sets train.threads; default 1).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, print the model table, train nothing.")] = False,
     seeds: Annotated[int, typer.Option(help="Train with this many seeds (seed, seed + 1, ...) in parallel and "
                                             "report the mean and 95 % t-interval.")] = 1,
-    jobs: Annotated[int | None, typer.Option(min=1, help="With --seeds or an ensemble: runs at once.")] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="With --seeds or an ensemble: runs trained at once "
+                                                         "(default: CPU cores).")] = None,
     executor: ExecutorOpt = "local",
     collect: CollectOpt = False,
     resume: Annotated[Path | None, typer.Option(
         help="Continue this run (interrupted, killed or completed) from its checkpoint, bit for bit; with --set "
              "train.epochs=N, further.", show_default=False)] = None,
 ) -> None:
-    """Train one config into a new run folder.
-
-    Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
+    """Train one config; the run goes to runs/<YYYYmmdd-HHMMSS>-<name>-<hash6>/.
 
     With --seeds N the N runs go to one folder with the mean and 95 % t-interval of each metric; a config with
     ensemble.method: bagging trains its members on bootstrap resamples and evaluates their average.
@@ -94,6 +96,7 @@ def train(
     from ..runner import train as run_train
     from .progress import PlainProgress, RichProgress
 
+    out = Output(quiet, json_)
     if seeds < 1:
         raise fail(f"--seeds {seeds}: give 1 or more seeds", EXIT_USAGE)
     if (config is None) == (resume is None):
@@ -102,25 +105,28 @@ def train(
     if resume is not None:
         if seeds > 1 or dry_run:
             raise fail("--resume continues one run: without --seeds or --dry-run", EXIT_USAGE)
-        _resume(resume, overrides, runs_dir, quiet, json_)
+        _resume(resume, overrides, runs_dir, out)
         return
     with user_errors(config):
         cfg = load_config(config, overrides)
         if dry_run:
             from ..runner import data_shapes, steps_per_epoch
 
-            Console().print(_model_table(cfg))
+            info = _model_info(cfg)
             shapes = data_shapes(cfg, progress=False)
-            print(f"dry run: {shapes.n_train:,} training / {shapes.n_val:,} validation / {shapes.n_test:,} test "
-                  f"samples, {steps_per_epoch(cfg, shapes.n_train):,} steps per epoch x {cfg['train']['epochs']} "
-                  "epochs; nothing trained")
+            steps = steps_per_epoch(cfg, shapes.n_train)
+            out.show(_model_table(cfg, info),
+                     f"dry run: {shapes.n_train:,} training / {shapes.n_val:,} validation / {shapes.n_test:,} test "
+                     f"samples, {steps:,} steps per epoch x {cfg['train']['epochs']} epochs; nothing trained")
+            out.result({**info, "n_train": shapes.n_train, "n_val": shapes.n_val, "n_test": shapes.n_test,
+                        "steps_per_epoch": steps, "epochs": cfg["train"]["epochs"]})
             return
         if seeds > 1 or cfg["ensemble"]["method"] != "none":
             from .experiments import train_many
 
-            train_many(cfg, seeds, jobs, runs_dir, quiet or json_, executor=executor, collect=collect)
+            train_many(cfg, seeds, jobs, runs_dir, out, executor=executor, collect=collect)
             return
-        show = not (quiet or json_)
+        show = out.human
         console = Console()
         display = (RichProgress(console) if console.is_terminal else PlainProgress()) if show else None
         terminate_as_interrupt()
@@ -133,17 +139,14 @@ def train(
         finally:
             _close(display)
     summary = run.summary
-    if json_:
-        print(json.dumps(summary, indent=2))
-    elif not quiet:
-        print(_result_line(summary, run.path))
+    out.show(_result_line(summary, run.path))
+    out.result({**summary, "path": str(run.path)})
     if summary["status"] == "diverged":
-        if not json_:
-            print(f"error: run diverged: {summary['message']}", file=sys.stderr)
+        print(f"error: run diverged: {summary['message']}", file=sys.stderr)
         raise typer.Exit(EXIT_DIVERGED)
 
 
-def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool, json_: bool) -> None:
+def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, out: Output) -> None:
     """`dlb train --resume RUN`: the run's own config; only train.epochs may change."""
     from ..config import ConfigError, apply_overrides, resolve_config, yaml_io
     from ..config.diff import config_diff
@@ -160,7 +163,7 @@ def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool,
         if differ:
             raise ConfigError(f"a resumed run keeps its config; only train.epochs may change, not "
                               f"{', '.join(differ)}", source=f"--resume {ref}")
-        show = not (quiet or json_)
+        show = out.human
         console = Console()
         display = (RichProgress(console) if console.is_terminal else PlainProgress()) if show else None
         terminate_as_interrupt()
@@ -175,10 +178,8 @@ def _resume(ref: Path, overrides: list[str], runs_dir: Path | None, quiet: bool,
     summary = run.summary
     for note in (summary.get("resumes") or [{}])[-1].get("notes") or []:
         print(f"note: {note}", file=sys.stderr)
-    if json_:
-        print(json.dumps(summary, indent=2))
-    elif not quiet:
-        print(_result_line(summary, run.path))
+    out.show(_result_line(summary, run.path))
+    out.result({**summary, "path": str(run.path)})
     if summary["status"] == "diverged":
         raise typer.Exit(EXIT_DIVERGED)
 
@@ -204,61 +205,76 @@ def _result_line(summary: dict[str, Any], path: Path) -> str:
             f"{per_epoch}  {shown}\nrun folder: {path}")
 
 
-@app.command("config")
+@app.command("config", short_help="Print the resolved config as YAML; nothing runs.")
 def show_config(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
-    """Print the resolved config as YAML; nothing runs.
-
-    Print the fully resolved config (defaults filled in, overrides applied) as YAML; nothing runs."""
+    """Print the fully resolved config (defaults filled in, overrides applied) as YAML, or as JSON with --json;
+    nothing runs."""
     from ..config import load_config, yaml_io
 
+    out = Output(json_=json_)
     with user_errors(config):
         cfg = load_config(config, list(set_ or []))
-    print(yaml_io.dumps(cfg).rstrip())
+    out.show(yaml_io.dumps(cfg).rstrip())
+    out.result(cfg)
 
 
-def _model_table(cfg: dict[str, Any]) -> FitTable:
-    """The config's model as a rich table, built as `dlb train` builds it (the same memory check, a full batch is
-    the real training split), from the data set's shapes: offline, nothing loaded or downloaded for MNIST."""
-    from ..nn.footprint import format_bytes, from_config
+def _model_info(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The config's model, built as `dlb train` builds it (the same memory check, a full batch is the real
+    training split), from the data set's shapes: offline, nothing loaded or downloaded for MNIST. ``layers``: one
+    row per layer (index, layer, output shape per sample, params); ``parameters`` their total; ``memory_bytes``
+    the estimate of what training needs."""
+    from ..nn.footprint import from_config
     from ..runner import build_model, data_shapes
 
     shapes = data_shapes(cfg, progress=False)
-    input_shape = shapes.input_shape
-    net = build_model(cfg, input_shape, shapes.n_outputs, n_train=shapes.n_train)
+    net = build_model(cfg, shapes.input_shape, shapes.n_outputs, n_train=shapes.n_train)
+    return {"name": cfg["name"], "input_shape": list(shapes.input_shape),
+            "layers": [{**row, "output_shape": list(row["output_shape"])} for row in net.summary()],
+            "parameters": net.num_parameters(),
+            "memory_bytes": from_config(cfg, net, shapes.input_shape, shapes.n_train).total}
+
+
+def _model_table(cfg: dict[str, Any], info: dict[str, Any] | None = None) -> FitTable:
+    """The config's model (:func:`_model_info`, unless given) as a rich table."""
+    from ..nn.footprint import format_bytes
+
+    info = info or _model_info(cfg)
     rows: list[dict[str, Any] | None] = [
         {"#": row["index"], "layer": row["layer"], "shape": f"(N, {', '.join(map(str, row['output_shape']))})",
-         "params": f"{row['params']:,}"} for row in net.summary()]
-    rows += [None, {"layer": "total", "params": f"{net.num_parameters():,}"},
-             {"layer": "memory to train (estimate)",
-              "params": format_bytes(from_config(cfg, net, input_shape, shapes.n_train).total)}]
+         "params": f"{row['params']:,}"} for row in info["layers"]]
+    rows += [None, {"layer": "total", "params": f"{info['parameters']:,}"},
+             {"layer": "memory to train (estimate)", "params": format_bytes(info["memory_bytes"])}]
     return FitTable([Col("#", "#"), Col("layer", "layer", "text"), Col("output shape", "shape", "id"),
                      Col("parameters", "params")], rows,
-                    title=f"{cfg['name']}: input (N, {', '.join(map(str, input_shape))})")
+                    title=f"{info['name']}: input (N, {', '.join(map(str, info['input_shape']))})")
 
 
-@app.command()
+@app.command(short_help="Print the config's model: layers, shapes, parameters.")
 def model(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.", show_default=False)],
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Print the config's model: layers, shapes, parameters.
-
-    Print the config's model as a table: layer, output shape, parameters (no training)."""
+    """Print the config's model as a table: layer, output shape, parameters (no training). With --quiet, only
+    checks that the model builds for the data's shapes (exit 2 if not)."""
     from ..config import load_config
 
+    out = Output(quiet, json_)
     with user_errors(config):
-        table = _model_table(load_config(config, list(set_ or [])))
-    Console().print(table)
+        cfg = load_config(config, list(set_ or []))
+        info = _model_info(cfg)
+    out.show(_model_table(cfg, info))
+    out.result(info)
 
 
-@data_app.command("list")
-def data_list() -> None:
-    """List the data sets and where each is found.
-
-    List the registered data sets and where each is found on this machine."""
+@data_app.command("list", short_help="List the data sets and where each is found.")
+def data_list(json_: JsonOpt = False) -> None:
+    """List the registered data sets and where each is found on this machine."""
     from ..data.datasets import DATASETS, find_idx_dataset
     from ..data.download import SOURCES
 
@@ -270,7 +286,9 @@ def data_list() -> None:
         else:
             where = "your own files" if "path" in entry.section().fields else "built in"
         rows.append({"name": name, "task": entry.task, "description": entry.doc, "location": where})
-    Console().print(data_sets_table(rows))
+    out = Output(json_=json_)
+    out.show(data_sets_table(rows))
+    out.result(rows)
 
 
 def data_sets_table(rows: list[dict[str, str]]) -> FitTable:
@@ -279,60 +297,78 @@ def data_sets_table(rows: list[dict[str, str]]) -> FitTable:
                      Col("location", "location", "text")], rows, title="data sets")
 
 
-@data_app.command("download")
+@data_app.command("download", short_help="Download MNIST or Fashion-MNIST, checking MD5s.")
 def data_download(
-    name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.", show_default=False)],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="mnist or fashion-mnist.", show_default=False)],
     root: Annotated[Path | None, typer.Option(help="Folder to put the files in (default: the cache).")] = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Download MNIST or Fashion-MNIST, checking MD5s.
-
-    Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5.
+    """Download an IDX data set (MNIST, Fashion-MNIST) into the cache, checking every file's MD5.
 
     A copy already found where training looks (DLB_DATA_DIR, the cache, /usr/share/datasets) is not downloaded
-    again: the command says where it is. With --root, files there that pass their MD5 are kept.
+    again: its .gz files are checked against their MD5s and the command says where it is. A damaged file in
+    the cache is downloaded again; one elsewhere is an error naming it (exit 3: that folder is not ours to
+    change). With --root, files there that pass their MD5 are kept.
     Ctrl-C, SIGTERM and SIGHUP stop it cleanly: the partial file is removed and the exit code is 130.
     """
     from ..config.fields import did_you_mean
     from ..data.datasets import cache_dir, find_idx_dataset
-    from ..data.download import SOURCES, download_files, mirrors_for
+    from ..data.download import SOURCES, download_files, md5sum, mirrors_for
 
+    out = Output(quiet, json_)
     if name not in SOURCES:
         raise fail(f"data set {name!r} is not downloadable{did_you_mean(name, list(SOURCES))} "
                    f"(allowed: {', '.join(SOURCES)})", EXIT_USAGE)
     present = find_idx_dataset(name) if root is None else None
     if present is not None:
-        print(f"{name}: already present at {present} (pass --root to download a copy elsewhere)")
-        return
+        files = SOURCES[name]["files"]
+        damaged = [f for f, md5 in files.items() if (present / f).is_file() and md5sum(present / f) != md5.lower()]
+        checked = sum((present / f).is_file() for f in files)
+        if not damaged:
+            how = f"{checked} of {len(files)} files checked against their MD5s" + (
+                "; uncompressed files are not" if checked < len(files) else "")
+            out.show(f"{name}: already present at {present} ({how}; pass --root to download a copy elsewhere)")
+            out.result({"name": name, "path": str(present), "already_present": True, "md5_checked": checked})
+            return
+        if present != cache_dir() / name:
+            raise fail(f"{present / damaged[0]}: fails its MD5 check (a damaged or different file); delete it, "
+                       "or pass --root to download a fresh copy elsewhere", EXIT_DATA)
+        out.show(f"{name}: {', '.join(damaged)} in {present} failed the MD5 check: downloading again")
     dest = root or cache_dir() / name
     terminate_as_interrupt()
     try:
         with user_errors():
             download_files(SOURCES[name]["files"], mirrors_for(name), dest,
-                           progress=Console(stderr=True).is_terminal)
+                           progress=out.human and Console(stderr=True).is_terminal)
     except KeyboardInterrupt:
         raise fail("interrupted; the partial download was removed (files already verified are kept)",
                    EXIT_INTERRUPTED) from None
-    print(f"{name}: {dest}")
+    out.show(f"{name}: {dest}")
+    out.result({"name": name, "path": str(dest), "already_present": False})
 
 
-@app.command()
+@app.command(short_help="Check backprop against finite differences (float64).")
 def gradcheck(
-    config: Annotated[Path | None, typer.Argument(help="YAML config whose model to check.", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="YAML config whose model to check.",
+                                                  show_default=False)] = None,
     set_: SetOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every registered layer, activation and loss.")] = False,
     batch: Annotated[int, typer.Option(min=2, help="Samples in the checked batch.")] = 8,
     coords: Annotated[int, typer.Option(min=1, help="Coordinates sampled per parameter tensor.")] = 30,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Check backprop against finite differences (float64).
+    """Compare backprop with central finite differences in float64; exit 1 if any gradient is off.
 
-    Compare backprop with central finite differences in float64; exit 1 if any gradient is off.
-
-    Relative error ||a - n|| / (||a|| + ||n||) per tensor; tolerance 1e-7, or 1e-5 where a kink (ReLU, max
-    pooling, MAE, Huber) can be straddled.
+    Relative error ||a - n|| / (||a|| + ||n||) per tensor; tolerance 1e-7, or 1e-6 for functions with kinks
+    (ReLU, max pooling, MAE, Huber), whose finite differences halve their step where it straddles a kink. A
+    config's model is checked on random inputs of its data's shape: nothing is loaded or downloaded.
     """
     from ..config import load_config
     from ..experiments.checks import check_config, check_registered
 
+    out = Output(quiet, json_)
     if (config is None) == (not all_):
         raise fail("give a CONFIG or --all (see dlb gradcheck --help)", EXIT_USAGE)
     if all_:
@@ -343,10 +379,11 @@ def gradcheck(
             cfg = load_config(config, list(set_ or []))
             rows = check_config(cfg, batch=batch, max_coords=coords)
         title = f"{cfg['name']}: model gradients on {batch} samples (float64, training mode)"
-    Console().print(gradcheck_table(rows, title))
     failed = [r for r in rows if not r["passed"]]
     worst = max(r["error"] for r in rows)
-    print(f"{len(rows) - len(failed)}/{len(rows)} gradients within tolerance; worst {worst:.1e}")
+    out.show(gradcheck_table(rows, title),
+             f"{len(rows) - len(failed)}/{len(rows)} gradients within tolerance; worst {worst:.1e}")
+    out.result({"rows": rows, "passed": len(rows) - len(failed), "failed": len(failed), "worst": worst})
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -364,17 +401,17 @@ def gradcheck_table(rows: list[dict[str, Any]], title: str) -> FitTable:
                      Col("", verdict, "id")], rows, title=title)
 
 
-@app.command("init-study")
+@app.command("init-study", short_help="Initialisation study: activation and gradient histograms.")
 def init_study(
     runs_dir: RunsDirOpt = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the inputs, weights and upstream gradient.")] = 0,
     layers: Annotated[int, typer.Option(min=1, help="Dense layers.")] = 5,
     width: Annotated[int, typer.Option(min=1, help="Units per layer.")] = 100,
     samples: Annotated[int, typer.Option(min=2, help="Standard-normal input samples.")] = 1000,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Initialisation study: activation and gradient histograms.
-
-    The initialisation study: per-layer activation and gradient histograms for every init x activation.
+    """The initialisation study: per-layer activation and gradient histograms for every init x activation.
 
     Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier, he; activations: sigmoid,
     tanh, relu. Writes init_study.csv (per-layer mean, std, fraction zero / saturated, gradient spread) and PNGs.
@@ -382,13 +419,14 @@ def init_study(
     from ..experiments.init_study import STUDY_ACTIVATIONS, STUDY_INITS, run_study, write_study
     from ..runs.folder import RunFolder
 
+    out = Output(quiet, json_)
     rows, raw = run_study(STUDY_INITS, STUDY_ACTIVATIONS, layers, width, samples, seed)
     folder = RunFolder.create(runs_dir, "init-study")
     files = write_study(folder, rows, raw, list(STUDY_INITS), STUDY_ACTIVATIONS)
     folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "init-study", "seed": seed,
                           "layers": layers, "width": width, "samples": samples, "files": files})
-    Console().print(init_study_table(rows, layers))
-    print(f"run folder: {folder.path}")
+    out.show(init_study_table(rows, layers), f"run folder: {folder.path}")
+    out.folder(folder.path, rows=rows)
 
 
 def init_study_table(rows: list[dict[str, Any]], layers: int) -> FitTable:
@@ -404,7 +442,7 @@ def init_study_table(rows: list[dict[str, Any]], layers: int) -> FitTable:
                     title=f"activations of layer 1 -> layer {layers}")
 
 
-@app.command()
+@app.command(short_help="Optimizers walking 2-D problems, drawn over contours.")
 def playground(
     problems: Annotated[list[str] | None, typer.Argument(
         metavar="PROBLEM", show_default=False,
@@ -417,10 +455,10 @@ def playground(
         help="One learning rate for every optimizer (default: each optimizer's own, PyTorch's), e.g. 0.05 "
              "to compare sgd and momentum on the regression.", show_default=False)] = None,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Optimizers walking 2-D problems, drawn over contours.
-
-    The optimizer playground: optimizers walking 2-D problems, drawn over the contours.
+    """The optimizer playground: optimizers walking 2-D problems, drawn over the contours.
 
     Writes <problem>_trajectories.png and <problem>_loss.png into runs/<YYYYmmdd-HHMMSS>-playground-<hex6>/.
 
@@ -431,6 +469,7 @@ def playground(
     from ..optim.optimizers import OPTIMIZERS
     from ..runs.folder import RunFolder
 
+    out = Output(quiet, json_)
     names = list(dict.fromkeys(problems or PROBLEMS))
     for name in names:
         if name not in PROBLEMS:
@@ -451,8 +490,8 @@ def playground(
         files = write_playground(folder, results, rows)
         folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "playground",
                               "problems": names, "optimizers": opts, "steps": steps, "lr": lr, "files": files})
-    Console().print(playground_table(rows, steps))
-    print(f"run folder: {folder.path}")
+    out.show(playground_table(rows, steps), f"run folder: {folder.path}")
+    out.folder(folder.path, rows=rows)
 
 
 def playground_table(rows: list[dict[str, Any]], steps: int) -> FitTable:
@@ -469,25 +508,31 @@ def playground_table(rows: list[dict[str, Any]], steps: int) -> FitTable:
 
 
 @app.command()
-def version() -> None:
+def version(json_: JsonOpt = False) -> None:
     """Print the versions of dlbasics, Python and NumPy."""
     import platform
 
     import numpy as np
 
-    print(f"dlbasics {__version__} (python {platform.python_version()}, numpy {np.__version__})")
+    out = Output(json_=json_)
+    out.show(f"dlbasics {__version__} (python {platform.python_version()}, numpy {np.__version__})")
+    out.result({"dlbasics": __version__, "python": platform.python_version(), "numpy": np.__version__})
 
 
-app.command()(experiment_commands.compare)
-app.command()(experiment_commands.schedule)
-app.command()(experiment_commands.cv)
-app.command()(sweep_commands.sweep)
-app.command()(report_commands.report)
-app.command()(predict_commands.predict)
-app.command("bias-variance")(generalization_commands.bias_variance)
-app.command()(generalization_commands.boosting)
-app.command()(stats_commands.bootstrap)
-app.command()(evaluate_commands.evaluate)
+# commands defined in their own modules: (the function, its name when not the function's, its one-line summary)
+for _command, _name, _summary in (
+        (experiment_commands.compare, None, "Train several members side by side and compare them."),
+        (experiment_commands.schedule, None, "Plot the config's learning-rate schedule; no training."),
+        (experiment_commands.cv, None, "Cross-validate a config: the folds' mean and interval."),
+        (sweep_commands.sweep, None, "Sweep a config over a grid of values, seeds and folds."),
+        (report_commands.report, None, "Write a self-contained HTML report of run folders."),
+        (predict_commands.predict, None, "Predict with a trained run on new inputs."),
+        (generalization_commands.bias_variance, "bias-variance", "Bias-variance decomposition against model capacity."),
+        (generalization_commands.boosting, None, "AdaBoost vs bagged stumps vs one stump on 2-D data."),
+        (stats_commands.bootstrap, None, "Bootstrap confidence intervals of a run's test metrics."),
+        (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
+):
+    app.command(_name, short_help=_summary)(_command)
 
 
 for _typer in (app, runs_app, data_app):
@@ -504,18 +549,28 @@ def _drop_stdout() -> None:
 
 def main() -> None:
     """Entry point of the `dlb` console script: usage errors are one line on stderr and exit code 2."""
+    from ..runs import folder
+
     os.environ.setdefault("MPLBACKEND", "Agg")
+    before, folder.COMMAND = folder.COMMAND, ["dlb", *sys.argv[1:]]
+    try:
+        sys.exit(_run_app())
+    finally:
+        folder.COMMAND = before  # (a caller in the same process, such as a test, gets its state back)
+
+
+def _run_app() -> int:
     try:
         code = app(standalone_mode=False)
         sys.stdout.flush()
     except BrokenPipeError:  # `dlb runs list | head -1`: the reader has all it wanted; stop quietly, as Unix
         _drop_stdout()  # tools killed by SIGPIPE do (exit status 128 + 13)
-        sys.exit(141)
+        return 141
     except Exception as err:
         if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):  # click's errors only
             raise
         if type(err).__name__ != "NoArgsIsHelpError":  # (that one has printed the help already)
             where = getattr(getattr(err, "ctx", None), "command_path", "dlb")
             print(f"error: {where}: {' '.join(err.format_message().split())} (see {where} --help)", file=sys.stderr)
-        sys.exit(err.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return err.exit_code
+    return code if isinstance(code, int) else 0

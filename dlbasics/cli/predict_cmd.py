@@ -9,11 +9,12 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .common import EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors
 
 
 def predict(
-    run: Annotated[Path, typer.Argument(help="A run folder, its id or a unique prefix of it.", show_default=False)],
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder, its id or a unique prefix of it.",
+                                        show_default=False)],
     inputs: Annotated[list[Path], typer.Argument(
         metavar="INPUT...", help="An IDX file (.gz or raw), .npy, .npz (key x), a CSV (tabular runs), or PNG images "
                                  "(files or folders).", show_default=False)],
@@ -22,16 +23,22 @@ def predict(
     labels: Annotated[Path | None, typer.Option(help="True labels (IDX, .npy, .npz key y, CSV) to score the "
                                                      "predictions against.", show_default=False)] = None,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Predict with a trained run on new inputs.
-
-    Predict with a trained run: the run's own preprocessing (pixel scaling, standardisation statistics) is
-    applied to the raw inputs; writes id, predicted class and class probabilities (or regression outputs)."""
+    """Predict with a trained run: the run's own preprocessing (pixel scaling, standardisation statistics) is
+    applied to the raw inputs; writes id, predicted class and class probabilities (or regression outputs).
+    --quiet and --json need -o FILE (the predictions go there); --json prints {"path", "rows"} and, with
+    --labels, the accuracy (or MSE and MAE)."""
     from ..data.inputs import read_inputs, read_labels
     from ..inference import InputError, Predictor
     from ..runs.folder import atomic_write
     from .main import _find_run
 
+    output = Output(quiet, json_)
+    if out is None and not output.human:
+        raise fail(f"{'--quiet' if quiet else '--json'} prints no predictions: give -o FILE to write them to",
+                   EXIT_USAGE)
     with user_errors(run):
         try:
             run_dir = _find_run(run, runs_dir)
@@ -57,14 +64,19 @@ def predict(
             sys.stdout.write(text)
     where = f"written to {out}" if out is not None else "on standard output"
     line = f"{len(x)} predictions {where}"
+    result: dict[str, object] = {"path": str(out) if out is not None else None, "rows": len(x)}
     if truth is not None:
         if prediction.labels is not None:
             truth = _as_indices(truth, predictor.classes)
-            line += f"; accuracy {float(np.mean(prediction.labels == truth)):.4f} against {labels}"
+            result["accuracy"] = float(np.mean(prediction.labels == truth))
+            line += f"; accuracy {result['accuracy']:.4f} against {labels}"
         else:
             err = prediction.outputs.reshape(len(x), -1) - truth.reshape(len(x), -1).astype(float)
-            line += f"; MSE {float(np.mean(err ** 2)):.6g}, MAE {float(np.mean(np.abs(err))):.6g} against {labels}"
-    print(line, file=sys.stderr)
+            result["mse"], result["mae"] = float(np.mean(err ** 2)), float(np.mean(np.abs(err)))
+            line += f"; MSE {result['mse']:.6g}, MAE {result['mae']:.6g} against {labels}"
+    if output.human:
+        print(line, file=sys.stderr)
+    output.result(result)
 
 
 def _as_indices(truth: np.ndarray, classes: list[str] | None) -> np.ndarray:

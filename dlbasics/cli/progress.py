@@ -17,7 +17,8 @@ from rich.progress import (
 
 from ..train.loop import Callback
 
-#: (metrics key, header, width) of the per-epoch lines: at most 70 characters, so that 80 columns never wrap
+#: (metrics key, header, width) of the per-epoch lines: 68 characters wide, 72 with 1,000+ epochs, so that 80
+#: columns never wrap them (a value too wide for its column, a diverging loss of 1e+06, is written in 3 digits)
 COLUMNS = (("train_loss", "train loss", 10), ("train_acc", "train acc", 9), ("val_loss", "val loss", 8),
            ("val_acc", "val acc", 7))
 
@@ -42,7 +43,7 @@ class EpochLines:
         cells = [f"{row['epoch']}/{self.epochs}".rjust(self.width)]
         for key, _, w in self.keys:
             value = row.get(key)
-            cells.append(f"{value:>{w}.4f}" if value is not None else " " * w)
+            cells.append(_cell(value, w))
         cells.append(f"{row['lr']:>9.3g}")
         cells.append(f"{row['epoch_time_s']:>6.2f} s")
         return "  ".join(cells)
@@ -51,6 +52,14 @@ class EpochLines:
         """The line of ``row``, after the header when it is the first."""
         first, self.started = not self.started, True
         return ([self.header()] if first else []) + [self.line(row)]
+
+
+def _cell(value: float | None, width: int) -> str:
+    """``0.1234`` right-aligned in ``width``; ``1.23e+06`` when 4 decimals would not fit; blank for None."""
+    if value is None:
+        return " " * width
+    text = f"{value:.4f}"
+    return (text if len(text) <= width else f"{value:.3g}").rjust(width)
 
 
 class PlainProgress(Callback):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import EXIT_INTERRUPTED, EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors
 
 
 def report(
@@ -21,10 +21,10 @@ def report(
         help="The HTML file to write, or a folder to write report.html into (default: report.html in the one "
              "TARGET folder; needed with several).")] = None,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Write a self-contained HTML report of run folders.
-
-    Write one self-contained HTML report of run folders: opens offline, fetches nothing, prints well.
+    """Write one self-contained HTML report of run folders: opens offline, fetches nothing, prints well.
 
     A run: status, metrics, learning curves, evaluation, config and what differs from the defaults, environment,
     files. A comparison or seeds: the table with intervals and paired differences, curves with 95 % bands, config
@@ -36,6 +36,7 @@ def report(
     from ..report.build import NAME, write_report
     from ..runs.find import resolve_run
 
+    output = Output(quiet, json_)
     if len(targets) > 1 and out is None:
         raise fail(f"a report of {len(targets)} folders needs a file to go to: add -o report.html", EXIT_USAGE)
     with user_errors():
@@ -46,7 +47,9 @@ def report(
         if out is not None and out.is_dir():
             out = out / NAME
         written = write_report(paths, out)
-    print(f"report: {written} ({format_bytes(written.stat().st_size)})")
+    size = written.stat().st_size
+    output.show(f"report: {written} ({format_bytes(size)})")
+    output.result({"path": str(written), "bytes": size})
 
 
 def group_report(path: Path, quiet: bool = False) -> Path | None:

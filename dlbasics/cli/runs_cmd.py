@@ -16,10 +16,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
-from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .common import EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors
 from .tables import Col, FirstFit, FitTable, Framed, KeyValues, Kind
 
 runs_app = typer.Typer(no_args_is_help=True, help="List, inspect, compare and delete run folders.")
@@ -27,14 +26,15 @@ runs_app = typer.Typer(no_args_is_help=True, help="List, inspect, compare and de
 RunRefs = Annotated[list[str], typer.Argument(
     metavar="RUN...", show_default=False,
     help="Run folders, or run ids or unique prefixes of one in the runs dir (<group id>/<member> for a member).")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when not on a terminal).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when not on a terminal, "
+                                                          "and with --quiet or --json).")]
 
 _STYLE = {"completed": "green", "running": "cyan", "partial": "yellow", "interrupted": "yellow", "killed": "red",
           "diverged": "red",
           "failed": "red", "corrupt": "red"}
 
 
-@runs_app.command("list")
+@runs_app.command("list", short_help="List run folders with status and headline metric.")
 def runs_list(
     runs_dir: RunsDirOpt = None,
     status: Annotated[str | None, typer.Option(help="Only these statuses, comma-separated: completed, running, "
@@ -49,11 +49,9 @@ def runs_list(
     sort: Annotated[str, typer.Option(help="started, duration, or a metric (test_acc, val_loss, ...); "
                                            "newest, longest or best last.")] = "started",
     last: Annotated[int, typer.Option(min=0, help="Show the newest N matching runs (0: all).")] = 20,
-    json_: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list.")] = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """List run folders with status and headline metric.
-
-    List run folders, newest last: kind, status, epochs, headline metric, duration.
+    """List run folders, newest last: kind, status, epochs, headline metric, duration.
 
     The headline metric: a run's test accuracy (test loss for regression), a comparison's best member, the mean
     over a cross-validation's folds, a sweep's best point, a bagging ensemble's. A folder whose summary.json is
@@ -74,9 +72,7 @@ def runs_list(
     elif not chosen:
         print(f"no runs in {root}" if not runs else f"no runs in {root} match")
     else:
-        console = Console()
-        table, width = _runs_table(chosen, f"runs in {root}", console.width)
-        (console if width <= console.width else Console(width=width)).print(table)
+        Console().print(_runs_table(chosen, f"runs in {root}"))
     for r in chosen:
         if r.error:
             print(f"warning: {r.error}", file=sys.stderr)
@@ -99,53 +95,22 @@ def _sorted(runs: list[Any], key: str) -> list[Any]:
     return sorted(runs, key=lambda r: (key in r.metrics, sign * r.metrics.get(key, 0.0)))
 
 
-def _runs_table(runs: Sequence[Any], title: str, width: int) -> tuple[Table, int]:
-    """The runs as a table no wider than ``width``: ids and statuses always whole, other columns dropped or
-    abbreviated, lowest priority first, until it fits (if even ids and statuses do not, the returned width is
-    the table's, wider than asked)."""
-    def metric(r: Any, short: bool) -> str:
-        if r.value is None:
-            return r.detail if not short else ""
-        label = r.metric.removeprefix("test_") if short else r.metric
-        return f"{label} {r.value:.4f}"
+def _runs_table(runs: Sequence[Any], title: str) -> FitTable:
+    """The runs as a table fitted to the width it is printed at: ids, statuses and the headline metric always
+    whole; started, epochs, duration and kind left out in that order (the caption says so) when it is narrow."""
+    def metric(r: Any) -> str:
+        return r.detail if r.value is None else f"{r.metric} {r.value:.4f}"
 
-    columns = {  # header -> (justify, full cells, abbreviated cells or None)
-        "run": ("left", [r.id for r in runs], None),
-        "kind": ("left", [r.kind for r in runs], None),
-        "status": ("left", [r.status for r in runs], None),
-        "epochs": ("right", [r.epochs for r in runs], None),
-        "metric": ("left", [metric(r, False) for r in runs], [metric(r, True) for r in runs]),
-        "duration": ("right", [_duration(r.duration_s) for r in runs], None),
-        "started": ("left", [_when(r.started, full=True) for r in runs], [_when(r.started) for r in runs]),
-        "note": ("left", [r.detail if r.value is not None else "" for r in runs], None),
-    }
-    order = ["run", "status", "metric", "kind", "duration", "epochs", "started", "note"]  # most important first
-
-    def cells_width(cells: list[str], header: str) -> int:
-        return max([len(header), *map(len, cells)])
-
-    chosen: dict[str, list[str]] = {}
-    used = -2  # columns are 2 spaces apart, no borders
-    for header in order:
-        _, full, short = columns[header]
-        if not any(full):
-            continue
-        for cells in (full, short):
-            if cells is None:
-                continue
-            need = cells_width(cells, header) + 2
-            if header in ("run", "status") or used + need <= width:
-                chosen[header] = cells
-                used += need
-                break
-    table = Table(title=title, box=None, pad_edge=False, header_style="bold underline")
-    shown = [h for h in columns if h in chosen]
-    for header in shown:
-        table.add_column(header, justify=columns[header][0], no_wrap=True,  # type: ignore[arg-type]
-                         min_width=cells_width(chosen[header], header))
-    for i, r in enumerate(runs):
-        table.add_row(*(Text(chosen[h][i], style=_STYLE.get(r.status, "") if h == "status" else "") for h in shown))
-    return table, used
+    rows = [{"run": r.id, "status": Text(r.status, style=_STYLE.get(r.status, "")), "metric": metric(r),
+             "kind": r.kind, "epochs": r.epochs, "duration": _duration(r.duration_s),
+             "started": _when(r.started, full=True), "note": r.detail if r.value is not None else ""} for r in runs]
+    columns = [Col("run", "run", "id"), Col("kind", "kind", "id", priority=4), Col("status", "status", "id"),
+               Col("epochs", "epochs", priority=2), Col("metric", "metric", "id"),
+               Col("duration", "duration", priority=3), Col("started", "started", "id", priority=0),
+               Col("note", "note", "text", priority=1)]
+    columns = [c for c in columns if any(row[c.key] not in (None, "") for row in rows)]  # type: ignore[index]
+    return FitTable(columns, rows, title=title, style="plain", header_style="bold underline",
+                    more="dlb runs show ID or --json has them")
 
 
 def _duration(seconds: float | None) -> str:
@@ -220,16 +185,16 @@ def _kinds(text: str | None, runs: Sequence[Any]) -> list[str]:
     return _split(text)
 
 
-@runs_app.command("show")
+@runs_app.command("show", short_help="Show one run: status, config, metrics, files.")
 def runs_show(
-    run: Annotated[str, typer.Argument(help="A run folder, or a run id or unique prefix of one in the runs dir "
-                                            "(<group id>/<member> for a member).", show_default=False)],
-    json_: Annotated[bool, typer.Option("--json", help="Print the raw summary.json.")] = False,
+    run: Annotated[str, typer.Argument(metavar="RUN", show_default=False,
+                                       help="A run folder, or a run id or unique prefix of one in the runs dir "
+                                            "(<group id>/<member> for a member).")],
+    json_: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
-    """Show one run: status, config, metrics, files.
-
-    Show a run: status, kind, dates, what differs from the defaults, best and final metrics, its files."""
+    """Show a run: status, kind, dates, what differs from the defaults, best and final metrics, its files. With
+    --json, its summary.json as it is."""
     from ..runs.find import resolve_run
     from ..runs.summary import read_summary
 
@@ -311,7 +276,7 @@ def _value(v: Any) -> str:
     return v if isinstance(v, str) or v is ABSENT else json.dumps(v)
 
 
-@runs_app.command("compare")
+@runs_app.command("compare", short_help="Compare finished runs side by side; nothing trains.")
 def runs_compare(
     runs: RunRefs,
     out: Annotated[Path | None, typer.Option(
@@ -322,10 +287,10 @@ def runs_compare(
                                                                        "for classification, accuracy).")] = None,
     time: Annotated[bool, typer.Option("--time", help="Also draw the curves against wall-clock time.")] = False,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Compare finished runs side by side; nothing trains.
-
-    Compare finished runs, training nothing: curves overlaid, the config keys that differ, the metrics.
+    """Compare finished runs, training nothing: curves overlaid, the config keys that differ, the metrics.
 
     Writes <loss|accuracy>_vs_epoch.png (and _vs_time.png with --time) and comparison.csv (one row per run, with
     the differing config keys as config.<key> columns).
@@ -333,12 +298,17 @@ def runs_compare(
     from ..report.runs import compare_runs
     from ..runs.find import resolve_run
 
+    output = Output(quiet, json_)
     if len(runs) < 2:
         raise fail(f"give two or more runs to compare, got {len(runs)}", EXIT_USAGE)
     with user_errors():
         paths = [resolve_run(r, runs_dir) for r in runs]
         result = compare_runs(paths, out, runs_dir, (metric,) if metric else ("loss", "acc"),
                               ("epoch", "time") if time else ("epoch",))
+    output.result({"path": str(result.path), "rows": result.rows, "differing": result.differing,
+                   "figures": result.figures})
+    if not output.human:
+        return
     console = Console()
     if len(result.labels) != len(runs):
         print("(a run given twice is compared once)")
@@ -389,20 +359,21 @@ def _cell(v: Any, key: str) -> Text:
     return Text(str(v))
 
 
-@runs_app.command("rm")
-def runs_rm(runs: RunRefs, yes: YesOpt = False, runs_dir: RunsDirOpt = None) -> None:
-    """Delete run folders (asks first).
-
-    Delete run folders (inside the runs dir only; asks first unless --yes)."""
+@runs_app.command("rm", short_help="Delete run folders (asks first).")
+def runs_rm(runs: RunRefs, yes: YesOpt = False, runs_dir: RunsDirOpt = None, quiet: QuietOpt = False,
+            json_: JsonOpt = False) -> None:
+    """Delete run folders (inside the runs dir only; asks first unless --yes). --quiet and --json ask nothing, so
+    they need --yes; --json prints {"deleted": [folders], "bytes": freed}."""
     from ..runs.find import check_removable, resolve_run
 
+    out = _deleting_output(quiet, json_, yes)
     with user_errors():
         paths = _outermost([check_removable(resolve_run(r, runs_dir), runs_dir) for r in runs])
     _confirm(paths, yes)
-    _delete(paths, runs_dir)
+    _delete(paths, runs_dir, out)
 
 
-@runs_app.command("prune")
+@runs_app.command("prune", short_help="Delete the run folders with the given statuses.")
 def runs_prune(
     status: Annotated[str, typer.Option(help="Delete the runs with these statuses, comma-separated, e.g. "
                                              "failed,interrupted (also: diverged, partial, corrupt, ...).",
@@ -413,14 +384,17 @@ def runs_prune(
     yes: YesOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be deleted; delete nothing.")] = False,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Delete the run folders with the given statuses.
-
-    Delete the top-level run folders with the given statuses (and kinds, and age); asks first unless --yes."""
+    """Delete the top-level run folders with the given statuses (and kinds, and age); asks first unless --yes.
+    --quiet and --json ask nothing, so they need --yes (not with --dry-run); --json prints {"deleted": [folders],
+    "bytes": freed}, or with --dry-run {"would_delete": [folders], "bytes": size}."""
     from ..nn.footprint import format_bytes
     from ..runs.find import filter_runs, list_runs
     from ..runs.folder import default_runs_dir, folder_size
 
+    out = _deleting_output(quiet, json_, yes or dry_run)
     root = runs_dir or default_runs_dir()
     runs = list_runs(root)
     statuses, kinds = _statuses(status, "--status"), _kinds(kind, runs)
@@ -429,17 +403,27 @@ def runs_prune(
     before = dt.datetime.now().astimezone() - _parse_age(older_than, "--older-than") if older_than else None
     chosen = filter_runs(runs, statuses, kinds, before=before)
     if not chosen:
-        print(f"nothing to prune in {root}")
+        out.show(f"nothing to prune in {root}")
+        out.result({"would_delete" if dry_run else "deleted": [], "bytes": 0})
         return
     if dry_run:
         sizes = [folder_size(r.path) for r in chosen]
         for r, size in zip(chosen, sizes):
-            print(f"would delete {r.id} ({r.kind}, {r.status}, {format_bytes(size)})")
-        print(f"would free {format_bytes(sum(sizes))} in {len(chosen)} folder{'s' if len(chosen) != 1 else ''}")
+            out.show(f"would delete {r.id} ({r.kind}, {r.status}, {format_bytes(size)})")
+        out.show(f"would free {format_bytes(sum(sizes))} in {len(chosen)} folder{'s' if len(chosen) != 1 else ''}")
+        out.result({"would_delete": [str(r.path) for r in chosen], "bytes": sum(sizes)})
         return
     paths = [r.path for r in chosen]
     _confirm(paths, yes)
-    _delete(paths, root)
+    _delete(paths, root, out)
+
+
+def _deleting_output(quiet: bool, json_: bool, yes: bool) -> Output:
+    """The Output of rm and prune: with --quiet or --json nothing may be asked, so they need --yes."""
+    out = Output(quiet, json_)
+    if not (out.human or yes):
+        raise fail(f"{'--quiet' if quiet else '--json'} deletes without asking: add --yes", EXIT_USAGE)
+    return out
 
 
 def _outermost(paths: list[Path]) -> list[Path]:
@@ -466,7 +450,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _delete(paths: Sequence[Path], runs_dir: Path | None) -> None:
+def _delete(paths: Sequence[Path], runs_dir: Path | None, out: Output) -> None:
     from ..nn.footprint import format_bytes
     from ..runs.find import remove_run
 
@@ -475,5 +459,6 @@ def _delete(paths: Sequence[Path], runs_dir: Path | None) -> None:
         for p in paths:
             size = remove_run(p, runs_dir)
             freed += size
-            print(f"deleted {p.name} ({format_bytes(size)})")
-    print(f"freed {format_bytes(freed)} in {len(paths)} folder{'s' if len(paths) != 1 else ''}")
+            out.show(f"deleted {p.name} ({format_bytes(size)})")
+    out.show(f"freed {format_bytes(freed)} in {len(paths)} folder{'s' if len(paths) != 1 else ''}")
+    out.result({"deleted": [str(p) for p in paths], "bytes": freed})

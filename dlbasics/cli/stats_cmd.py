@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 
-from .common import EXIT_USAGE, RunsDirOpt, fail, user_errors
+from .common import EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors
 from .tables import Col, FitTable, num
 
 
 def bootstrap(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<stamp>-<name>-<hash6>), or its id or a unique "
-                                                 "prefix of it in the runs dir.", show_default=False)],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", show_default=False,
+                                            help="A run folder (runs/<stamp>-<name>-<hash6>), or its id or a unique "
+                                                 "prefix of it in the runs dir.")],
     samples: Annotated[int, typer.Option("--samples", "-B", min=100, help="Bootstrap resamples of the test set.")]
     = 2000,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals, between 0 and 1.")] = 0.95,
@@ -23,10 +23,10 @@ def bootstrap(
     = "bca",
     seed: Annotated[int, typer.Option(help="Seed of the resampling (same seed: same intervals).")] = 0,
     runs_dir: RunsDirOpt = None,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Bootstrap confidence intervals of a run's test metrics.
-
-    Bootstrap confidence intervals for a finished run's test accuracy and loss (resampling its test predictions).
+    """Bootstrap confidence intervals for a finished run's test accuracy and loss (resampling its test predictions).
 
     Rebuilds each test sample's correctness and loss from the run's test_predictions.npz, checks that they
     reproduce the reported test_acc / test_loss, resamples the test set with replacement and writes
@@ -36,6 +36,7 @@ def bootstrap(
     from ..experiments.bootstrap import bootstrap_run
     from ..runs.find import resolve_run
 
+    out = Output(quiet, json_)
     if not 0.0 < confidence < 1.0:
         raise fail(f"--confidence {confidence}: must be between 0 and 1 (e.g. 0.95)", EXIT_USAGE)
     with user_errors(run_dir):
@@ -44,8 +45,9 @@ def bootstrap(
             result = bootstrap_run(run_dir, B=samples, confidence=confidence, method=method, seed=seed)
         except ValueError as err:
             raise fail(str(err), EXIT_USAGE) from None
-    Console().print(bootstrap_table(result, confidence))
-    print(f"bootstrap.json: {Path(run_dir) / 'bootstrap.json'}")
+    path = Path(run_dir) / "bootstrap.json"
+    out.show(bootstrap_table(result, confidence), f"bootstrap.json: {path}")
+    out.result({**result, "path": str(path)})
 
 
 def bootstrap_table(result: dict[str, Any], confidence: float) -> FitTable:

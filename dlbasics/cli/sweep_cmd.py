@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,13 +9,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..runs.folder import json_safe
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     CollectOpt,
     ExecutorOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
     RunsDirOpt,
     SetOpt,
     executor_for,
@@ -31,8 +32,8 @@ METRIC_CHOICES = ("auto", "val_acc", "val_loss", "test_acc", "test_loss", "train
 
 
 def sweep(
-    config: Annotated[Path, typer.Argument(help="YAML config file (its sweep: section, if any, is swept).",
-                                           show_default=False)],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", show_default=False,
+                                           help="YAML config file (its sweep: section, if any, is swept).")],
     set_: SetOpt = None,
     seeds: Annotated[int, typer.Option(help="Train every point with this many seeds (seed, seed + 1, ...).")] = 1,
     kfold: Annotated[int, typer.Option(help="Train every point (and seed) on the k folds of a cross-validation of "
@@ -49,13 +50,11 @@ def sweep(
     new: Annotated[bool, typer.Option("--new", help="Start a new folder even if this sweep ran before.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the members and train nothing.")] = False,
     runs_dir: RunsDirOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print only the summary JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+    json_: JsonOpt = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html into the folder.")] = False,
 ) -> None:
-    """Sweep a config over a grid of values, seeds and folds.
-
-    Sweep a config: every point of the grid (x zip x random draws) with every seed and fold.
+    """Sweep a config: every point of the grid (x zip x random draws) with every seed and fold.
 
     Values: --set optimizer.lr=1e-4,1e-3,1e-2 --set model.hidden=[64],[128,64] (a comma splits values outside
     brackets and quotes), range(a,b[,step]), or a sweep: section in the YAML. The same command again continues
@@ -66,6 +65,7 @@ def sweep(
     from ..config.values import split_override
     from ..experiments.sweep import check_plan, plan_sweep, run_sweep
 
+    out = Output(quiet, json_)
     if metric is not None and metric not in METRIC_CHOICES:
         raise fail(f"--metric {metric!r}: allowed: {', '.join(METRIC_CHOICES)}", EXIT_USAGE)
     if mode is not None and mode not in ("auto", "max", "min"):
@@ -84,19 +84,19 @@ def sweep(
         base = load_config(config, plain)
         plan = plan_sweep(base, axes, seeds=seeds, kfold=kfold, name=name, metric=metric, mode=mode)
         if dry_run:
-            _print_members(plan)
+            _print_members(plan, out)
             return
         if resume is not None and not (resume / "sweep.yaml").is_file():
             raise ConfigError(f"--resume {resume}: not a sweep folder (no sweep.yaml)")
         terminate_as_interrupt()
-        console = Console(stderr=True, quiet=quiet or json_)
+        console = Console(stderr=True, quiet=not out.human)
         with executor_for(executor, jobs, collect) as ex:  # the workers boot while the members are checked
             check_plan(plan)
             console.print(f"sweep {plan.name}: {len(plan.points)} points x {seeds} seeds"
                           + (f" x {kfold} folds" if kfold else "") + f" = {len(plan.members)} members, "
                           f"{ex.jobs} parallel jobs ({executor})", highlight=False)
             try:
-                with Board([], console, ex.jobs, quiet=quiet or json_) as board:
+                with Board([], console, ex.jobs, quiet=not out.human) as board:
                     result = run_sweep(plan, runs_dir=runs_dir, executor=ex, on_done=board.on_done,
                                        on_progress=board.on_progress, on_start=board.on_start, resume=resume,
                                        new=new,
@@ -104,29 +104,26 @@ def sweep(
             except KeyboardInterrupt:
                 raise fail("interrupted; running members are marked interrupted; the same command continues the "
                            "sweep", EXIT_INTERRUPTED) from None
-    if json_:
-        print(json.dumps(json_safe(result.summary), indent=2))
-    elif not quiet:
-        if result.reused:
-            print(f"kept {result.reused} completed members from before; trained {len(result.rows) - result.reused}")
-        Console().print(points_table(result.points, plan.metric, plan.mode))
-        print(best_line(result.summary))
-        print(f"sweep folder: {result.path}")
+    if result.reused:
+        out.show(f"kept {result.reused} completed members from before; trained {len(result.rows) - result.reused}")
+    out.show(points_table(result.points, plan.metric, plan.mode), best_line(result.summary),
+             f"sweep folder: {result.path}")
+    out.result({**result.summary, "points": result.points, "path": str(result.path)})
     if not no_report:
         from .report_cmd import group_report
 
-        group_report(result.path, quiet=quiet or json_)
+        group_report(result.path, quiet=not out.human)
     if result.summary["status"] != "completed":
         raise typer.Exit(EXIT_FAILED)
 
 
-def _print_members(plan: Any) -> None:
+def _print_members(plan: Any, out: Output) -> None:
     cols = [Col("#", "index"), Col("point", "values", "text"), Col("seed", "seed"), Col("fold", "fold"),
             Col("member id", "id", "id")]
     rows = [{"index": m.index, "values": m.values, "seed": m.config["seed"], "fold": m.fold, "id": m.id}
             for m in plan.members]
-    Console().print(FitTable(cols, rows, title=f"sweep {plan.name}: {len(plan.members)} members (dry run, nothing "
-                                               f"trains)"))
+    out.show(FitTable(cols, rows, title=f"sweep {plan.name}: {len(plan.members)} members (dry run, nothing trains)"))
+    out.result(rows)
 
 
 def points_table(points: list[dict[str, Any]], metric: str, mode: str) -> FitTable:

@@ -151,6 +151,37 @@ def load_idx_dataset(name: str, root: str | None = None, download: bool = True, 
     return arrays, folder
 
 
+def local_idx_facts(name: str, root: str | None = None,
+                    image_shape: tuple[int, int] = (28, 28)) -> tuple[np.ndarray, int] | None:
+    """(training labels, test samples) of an MNIST-format data set found on disk (the first folder of
+    :func:`candidate_dirs` holding it), reading only the headers and the training labels (60 KB for MNIST), not
+    the images; None when no copy is found. A local copy may have any number of samples, so shapes-only commands
+    (`dlb model`, `train --dry-run`, `schedule`) count them rather than trust the published sizes. DataError
+    names a file whose header is bad."""
+    from .idx import IDXError, read_idx, read_idx_header
+
+    folder = find_idx_dataset(name, root)
+    if folder is None:
+        return None
+    counts = []
+    try:
+        for split, (images, labels) in IDX_FILES.items():
+            image_path, label_path = find_file(folder, images), find_file(folder, labels)
+            dims, _ = read_idx_header(image_path)
+            if len(dims) != 3 or dims[1:] != tuple(image_shape):
+                raise IDXError(f"{image_path}: expected images of shape (N, {image_shape[0]}, {image_shape[1]}), "
+                               f"header claims {dims}")
+            label_dims, _ = read_idx_header(label_path)
+            if label_dims != (dims[0],):
+                raise IDXError(f"{label_path}: {label_dims} labels for the {dims[0]} images of {image_path}")
+            counts.append(dims[0])
+            if split == "train":
+                train_labels = read_idx(label_path, shape=(dims[0],))
+    except IDXError as err:
+        raise DataError(f"{err} (delete it to download again, or point DLB_DATA_DIR elsewhere)") from None
+    return train_labels.astype(np.int64), counts[1]
+
+
 # ---------------------------------------------------------------- the registry
 
 

@@ -101,8 +101,8 @@ def write_study(folder: Any, rows: list[dict[str, Any]], raw: dict, inits: Seque
     for act in activations:
         for which in ("activations", "gradients"):
             name = f"{which}_{act}.png"
-            folder.save_figure(plot_histograms(raw, act, inits, which), name)
+            folder.save_figure(plot_histograms(raw, act, inits, which, run=folder.run_id), name)
             written.append(name)
-    folder.save_figure(plot_spread(rows, "act_std"), "activation_std_by_layer.png")
-    folder.save_figure(plot_spread(rows, "grad_std"), "gradient_std_by_layer.png")
+    folder.save_figure(plot_spread(rows, "act_std", run=folder.run_id), "activation_std_by_layer.png")
+    folder.save_figure(plot_spread(rows, "grad_std", run=folder.run_id), "gradient_std_by_layer.png")
     return [*written, "activation_std_by_layer.png", "gradient_std_by_layer.png"]

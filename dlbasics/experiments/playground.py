@@ -284,8 +284,9 @@ def write_playground(folder: Any, results: dict[str, list[dict[str, Any]]], rows
     written = []
     for name, res in results.items():
         prob = get_problem(name)
-        folder.save_figure(plot_trajectories(prob, res), f"{name}_trajectories.png")
-        folder.save_figure(plot_losses(res, prob.min_value, title=f"{name}: loss - minimum"), f"{name}_loss.png")
+        folder.save_figure(plot_trajectories(prob, res, run=folder.run_id), f"{name}_trajectories.png")
+        folder.save_figure(plot_losses(res, prob.min_value, title=f"{folder.run_id}\n{name}: loss - minimum"),
+                           f"{name}_loss.png")
         written += [f"{name}_trajectories.png", f"{name}_loss.png"]
     buf = io.StringIO()
     columns = ["problem", "optimizer", "lr", "final_loss", "min_loss", "steps_to_target", "diverged_step"]

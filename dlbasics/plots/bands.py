@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..stats import mean_ci
-from .style import integer_epochs, series_style
+from .style import integer_epochs, plain_text, series_style
 
 MAX_FAINT = 12  # replicates drawn faintly behind a band (more would only be noise)
 
@@ -45,6 +45,7 @@ def band(frames: Sequence[pd.DataFrame], column: str, x: str = "epoch", confiden
     return table.astype({"epoch": int, "n": int, "x": float, "mean": float, "low": float, "high": float})
 
 
+@plain_text
 def plot_bands(groups: Mapping[str, Sequence[pd.DataFrame]], metric: str = "loss", x: str = "epoch",
                title: str = "") -> Figure:
     """``metric`` ("loss" or "acc") of every group against ``x`` ("epoch" or "elapsed_s"): the validation mean

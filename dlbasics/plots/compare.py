@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import integer_epochs, series_style
+from .style import integer_epochs, plain_text, series_style
 
 
+@plain_text
 def plot_overlay(curves: Mapping[str, Any], metric: str = "loss", x: str = "epoch", title: str = "") -> Figure:
     """``metric`` ("loss" or "acc") of every run against ``x`` ("epoch" or "elapsed_s"); ``curves``: name -> DataFrame.
 

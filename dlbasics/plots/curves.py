@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import integer_epochs
+from .style import integer_epochs, plain_text
 
 LABELS = {"loss": "loss", "acc": "accuracy"}
 
 
+@plain_text
 def plot_curves(rows: Sequence[dict[str, Any]], metric: str = "loss", title: str = "",
                 x: str = "epoch") -> Figure:
     """Train and validation ``metric`` ("loss" or "acc") against ``x`` from metrics rows (dicts or a DataFrame).

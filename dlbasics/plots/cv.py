@@ -12,7 +12,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .style import plain_text
 
+
+@plain_text
 def plot_folds(rows: Sequence[dict[str, Any]], metric: str, stats: dict[str, Any], title: str = "") -> Figure:
     """``metric`` per fold (dots), a line at the mean and a band for its t-interval (``stats`` from mean_ci), and
     the mean with its interval as an error bar at the right."""

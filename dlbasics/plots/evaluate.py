@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from .style import plain_text
+
 #: more classes than this and the cells are too small to hold their numbers
 ANNOTATE_MAX_CLASSES = 25
 
@@ -24,6 +26,7 @@ def _share(v: float) -> str:
     return "" if not np.isfinite(v) or v == 0 else "<.01" if v < 0.005 else f"{v:.2f}"
 
 
+@plain_text
 def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix") -> Figure:
     """Two panels of the (K, K) confusion matrix, rows true class, columns predicted.
 
@@ -70,6 +73,7 @@ def _as_image(x: np.ndarray) -> tuple[np.ndarray, str | None]:
     return (rgb - low) / (high - low) if high > low else np.zeros_like(rgb), None
 
 
+@plain_text
 def plot_confident_mistakes(images: np.ndarray, true_names: Sequence[str], pred_names: Sequence[str],
                             probs: Sequence[float], title: str = "most confidently wrong") -> Figure:
     """A grid of wrongly classified images (N, C, H, W), each titled "true X / pred Y (p=0.97)", where p is
@@ -95,6 +99,7 @@ def plot_confident_mistakes(images: np.ndarray, true_names: Sequence[str], pred_
     return fig
 
 
+@plain_text
 def plot_residuals(y: np.ndarray, yhat: np.ndarray, title: str = "residuals") -> Figure:
     """Regression diagnostics, every output's points together.
 

@@ -9,8 +9,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from .style import plain_text
 
-def plot_histograms(raw: dict, activation: str, inits: Sequence[str], which: str = "activations") -> Figure:
+
+@plain_text
+def plot_histograms(raw: dict, activation: str, inits: Sequence[str], which: str = "activations",
+                    run: str = "") -> Figure:
     """A grid: one row per initialiser, one column per layer, the histogram of that layer's values.
 
     ``which``: "activations" (outputs of the non-linearity) or "gradients" (weight gradients).
@@ -39,7 +43,7 @@ def plot_histograms(raw: dict, activation: str, inits: Sequence[str], which: str
                 ax.set_title(f"layer {c + 1}", fontsize=8)
             if c == 0:
                 ax.set_ylabel(init, fontsize=7)
-    fig.suptitle(f"{which} per layer, {activation} (rows: initialisation)", fontsize=10)
+    fig.suptitle(f"{run + ': ' if run else ''}{which} per layer, {activation} (rows: initialisation)", fontsize=10)
     fig.supxlabel("activation value" if which == "activations" else "weight-gradient value", fontsize=8)
     fig.supylabel("count (per panel's own scale)", fontsize=8, x=0.3 / width)
     return fig
@@ -52,7 +56,8 @@ def _short(value: float, _pos: int) -> str:
     return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.0e}"
 
 
-def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std") -> Figure:
+@plain_text
+def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std", run: str = "") -> Figure:
     """``key`` (act_std or grad_std) against depth, one line per initialiser, one panel per activation (log y)."""
     activations = list(dict.fromkeys(r["activation"] for r in rows))
     inits = list(dict.fromkeys(r["init"] for r in rows))
@@ -71,6 +76,6 @@ def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std") -> Figure:
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel(key.replace("_", " "))
     axes[-1].legend(fontsize=7)
-    fig.suptitle(f"{'activation' if key == 'act_std' else 'weight-gradient'} standard deviation by layer "
-                 "(log scale)", fontsize=10)
+    fig.suptitle(f"{run + ': ' if run else ''}{'activation' if key == 'act_std' else 'weight-gradient'} "
+                 "standard deviation by layer (log scale)", fontsize=10)
     return fig

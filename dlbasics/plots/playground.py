@@ -39,7 +39,7 @@ def _label(res: dict[str, Any]) -> str:
 
 
 def plot_trajectories(problem: Any, results: Sequence[dict[str, Any]], grid: int = 300,
-                      title: str = "") -> Figure:
+                      title: str = "", run: str = "") -> Figure:
     """The contours of ``problem`` (a Problem or its name) and every run's path over them.
 
     Contours are of f - f_min, log-spaced when ``problem.log_levels`` (the floor of a valley is much flatter
@@ -94,6 +94,7 @@ def plot_trajectories(problem: Any, results: Sequence[dict[str, Any]], grid: int
     ax.set_ylabel(prob.labels[1])
     steps = max((len(r["trajectory"]) - 1 for r in results), default=0)
     head = textwrap.wrap(f"{prob.name}: {prob.doc}", int(11 * width), break_on_hyphens=False)
+    head = [run, *head] if run else head
     ax.set_title(title or "\n".join([*head, f"{steps} steps, a marker every {max(1, steps // 25)} steps"]),
                  fontsize=10)
     fig.legend(loc="outside right upper", fontsize=8, frameon=False)

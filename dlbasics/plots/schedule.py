@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import integer_epochs
+from .style import integer_epochs, plain_text
 
 
+@plain_text
 def plot_schedule(seq: dict[str, list[float]], steps_per_epoch: int = 1, title: str = "") -> Figure:
     """lr (and, when it changes, momentum / beta1) against epoch; ``seq`` from ``schedules.simulate``."""
     lrs = np.asarray(seq["lr"], dtype=float)

@@ -6,9 +6,14 @@ lie on top of each other, still tell apart (and survive a greyscale print).
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import matplotlib
 from matplotlib.ticker import MaxNLocator
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")
 LINESTYLES = ("-", "--", "-.", ":")
@@ -28,3 +33,16 @@ def integer_epochs(ax: Any, x: str = "epoch") -> None:
     """Ticks at whole epochs (never 2.5) when ``x`` counts epochs."""
     if x == "epoch":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plain_text(plot: F) -> F:
+    """Draw a figure whose text comes from users (run and member names, config values, class names) as plain
+    text: matplotlib reads ``$...$`` as math and fails on an unbalanced ``$`` (a member named ``cost $x^$``);
+    with ``text.parse_math`` off while the figure is built, every label is shown as written."""
+
+    @functools.wraps(plot)
+    def draw(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return draw  # type: ignore[return-value]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import series_style
+from .style import plain_text, series_style
 
 
 def _numeric(values: Sequence[Any]) -> bool:
@@ -27,6 +27,7 @@ def log_scale(values: Sequence[Any]) -> bool:
     return _numeric(values) and len(values) > 1 and min(values) > 0 and max(values) / min(values) >= 10
 
 
+@plain_text
 def plot_metric_vs_key(points: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], key: str,
                        metric: str, title: str = "") -> Figure:
     """``metric`` (mean and 95 % interval over the replicates) against swept ``key``; one line per combination
@@ -68,6 +69,7 @@ def plot_metric_vs_key(points: Sequence[dict[str, Any]], rows: Sequence[dict[str
     return fig
 
 
+@plain_text
 def plot_heatmap(points: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], keys: Sequence[str],
                  metric: str, title: str = "") -> Figure:
     """Mean ``metric`` for every pair of values of two swept keys, annotated."""

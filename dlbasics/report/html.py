@@ -192,8 +192,13 @@ def _block(block: Block) -> str:
 
 
 def _plot(plot: Plot, prefix: str) -> str:
-    """A figure at most a quarter larger than matplotlib drew it; a wide one spans the grid's columns."""
-    svg = figure_svg(plot.figure, prefix)
+    """A figure at most a quarter larger than matplotlib drew it; a wide one spans the grid's columns. A figure
+    that cannot be drawn is a one-line note in its place, as a part that fails is."""
+    try:
+        svg = figure_svg(plot.figure, prefix)
+    except Exception as err:  # drawing happens here, after the part that built the figure returned
+        reason = " ".join(str(err).split())
+        return f"<p class=\"note\">{_e(f'this figure could not be drawn: {type(err).__name__}: {reason}')}</p>"
     width, _ = plot.figure.get_size_inches()
     wide = " class=\"wide\"" if width >= WIDE_INCHES else ""
     caption = f"<figcaption>{_e(plot.caption)}</figcaption>" if plot.caption else ""

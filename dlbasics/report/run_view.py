@@ -47,7 +47,8 @@ def overview(path: Path, s: Mapping[str, Any]) -> list[Block]:
 
 
 def metrics(path: Path, s: Mapping[str, Any]) -> list[Block] | None:
-    """Final, best and test metrics: one row per metric."""
+    """Final, best and test metrics: one row per metric; the test metrics' bootstrap intervals when `dlb
+    bootstrap` has written bootstrap.json."""
     final, best = s.get("final") or {}, s.get("best") or {}
     if not final and not best:
         return None
@@ -60,7 +61,22 @@ def metrics(path: Path, s: Mapping[str, Any]) -> list[Block] | None:
         if any(v is not None for k, v in row.items() if k != "metric"):
             rows.append(row)
     note = "best: the epoch of the lowest validation loss; test: once, after training"
-    return [Table(rows, caption="final, best and test metrics"), Text(note, "note")] if rows else None
+    blocks: list[Block] = [Table(rows, caption="final, best and test metrics"), Text(note, "note")] if rows else []
+    boot = read.json_file(path / "bootstrap.json")
+    if isinstance(boot, Mapping) and isinstance(boot.get("metrics"), Mapping):
+        shown = []
+        for metric, st in boot["metrics"].items():
+            numbers = isinstance(st, Mapping) and all(isinstance(st.get(k), (int, float))
+                                                      for k in ("estimate", "low", "high"))
+            if numbers:
+                shown.append({"metric": metric, "estimate": st["estimate"], "low": st["low"], "high": st["high"],
+                              "method": st.get("method", boot.get("method", ""))})
+        if shown:
+            level = boot.get("confidence", 0.95)
+            blocks.append(Table(shown, ["metric", "estimate", "low", "high", "method"],
+                                caption=f"{level:.0%} bootstrap intervals of the test metrics ({boot.get('B', '?')} "
+                                        f"resamples of the {boot.get('n_test', '?')} test samples; dlb bootstrap)"))
+    return blocks or None
 
 
 def curves(path: Path, s: Mapping[str, Any]) -> list[Block] | None:

@@ -103,7 +103,7 @@ def compare_runs(paths: Sequence[Path], out: Path | None = None, runs_dir: Path 
             shown = overlay_curves(table.curves, metric, x) if suffix in against else {}
             if shown:
                 name = f"{'accuracy' if metric == 'acc' else 'loss'}_vs_{suffix}.png"
-                folder.save_figure(plot_overlay(shown, metric, x), name)
+                folder.save_figure(plot_overlay(shown, metric, x, title=folder.run_id), name)
                 figures.append(name)
     if out is None:
         folder.write_summary({"status": "completed", "kind": "runs-compare", "run_id": folder.run_id,

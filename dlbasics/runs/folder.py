@@ -35,6 +35,11 @@ METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penal
                   "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
 
 
+#: the command line of this process when it is the `dlb` CLI (set by ``dlbasics.cli.main.main``), recorded in
+#: every summary.json it writes, so a report can say how a folder was made
+COMMAND: list[str] | None = None
+
+
 def default_runs_dir() -> Path:
     """``$DLB_RUNS_DIR`` or ``./runs``."""
     return Path(os.environ.get("DLB_RUNS_DIR") or "runs")
@@ -163,8 +168,11 @@ class RunFolder:
         atomic_write(self.path / "config.yaml", yaml_io.dumps(cfg).encode())
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        """summary.json, atomically. When that fails (a full disk), the essentials (status, message, ids) are
-        written over the existing file in place, which needs no new space, and the error is raised."""
+        """summary.json, atomically, with ``command`` (the `dlb` command line that made it, when this process is
+        the CLI). When that fails (a full disk), the essentials (status, message, ids) are written over the
+        existing file in place, which needs no new space, and the error is raised."""
+        if COMMAND is not None and "command" not in summary:
+            summary = {**summary, "command": COMMAND}
         text = json.dumps(json_safe(summary), indent=2, allow_nan=False) + "\n"
         try:
             atomic_write(self.path / "summary.json", text.encode())
