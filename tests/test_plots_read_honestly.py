@@ -99,3 +99,20 @@ def test_init_study_histograms_have_an_x_label_and_tick_labels_that_do_not_touch
             assert len(boxes) >= 2
             for left, right in itertools.pairwise(boxes):
                 assert left.x1 < right.x0, [t.get_text() for t in ax.get_xticklabels()]
+
+
+def test_user_names_with_dollars_are_plain_text_and_log_ticks_stay_math():
+    import io
+
+    import matplotlib
+
+    curves = {"cost $x^$ b": pd.DataFrame(_rows(3)), "plain": pd.DataFrame(_rows(3))}
+    fig = plot_overlay(curves, title="a $ title")
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to read it back
+        fig.savefig(buf, format="svg")
+    import re
+
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", buf.getvalue())
+    assert "cost $x^$ b" in texts and "a $ title" in texts
+    assert not any("mathdefault" in t for t in texts)  # log-axis ticks (10^-1) still drawn as math, not as source

@@ -81,7 +81,7 @@ def plot_bands(groups: Mapping[str, Sequence[pd.DataFrame]], metric: str = "loss
         ax.set_yscale("log")
     ax.set_xlabel("epoch" if x == "epoch" else "wall-clock time (s)")
     integer_epochs(ax, x)
-    ax.set_ylabel(f"{name} (validation: mean and 95 % band; training: dashed)")
+    ax.set_ylabel(f"{name} (validation solid, training dashed)")
     ax.set_title(title or f"{name}: mean over replicates with 95 % t-band")
     ax.grid(True, alpha=0.3)
     if ax.lines:

@@ -10,7 +10,6 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import matplotlib
 from matplotlib.ticker import MaxNLocator
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,13 +35,35 @@ def integer_epochs(ax: Any, x: str = "epoch") -> None:
 
 
 def plain_text(plot: F) -> F:
-    """Draw a figure whose text comes from users (run and member names, config values, class names) as plain
-    text: matplotlib reads ``$...$`` as math and fails on an unbalanced ``$`` (a member named ``cost $x^$``);
-    with ``text.parse_math`` off while the figure is built, every label is shown as written."""
+    """Draw a figure whose text comes from users (run and member names, config values, class names) as written:
+    matplotlib reads ``$...$`` as math and fails on an unbalanced ``$`` (a member named ``cost $x^$``). After the
+    figure is built, every title, axis label, legend entry, annotation and fixed tick label holding a ``$`` is
+    set to plain text; the axes' own number formatters (log-axis ticks drawn as math) are left alone."""
 
     @functools.wraps(plot)
     def draw(*args: Any, **kwargs: Any) -> Any:
-        with matplotlib.rc_context({"text.parse_math": False}):
-            return plot(*args, **kwargs)
+        fig = plot(*args, **kwargs)
+        literal_dollars(fig)
+        return fig
 
     return draw  # type: ignore[return-value]
+
+
+def literal_dollars(fig: Any) -> None:
+    """Show every ``$`` in the figure's user-given text as a dollar sign (see :func:`plain_text`)."""
+    from matplotlib.ticker import FixedFormatter
+
+    texts = [fig._suptitle, fig._supxlabel, fig._supylabel, *fig.texts]
+    for legend in fig.legends:
+        texts += legend.get_texts()
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        if ax.get_legend() is not None:
+            texts += ax.get_legend().get_texts()
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, FixedFormatter):  # tick labels given as strings: class names, swept values
+                formatter.seq = [str(t).replace("$", r"\$") for t in formatter.seq]
+    for text in texts:
+        if text is not None and "$" in text.get_text():
+            text.set_parse_math(False)
