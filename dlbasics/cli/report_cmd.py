@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import EXIT_INTERRUPTED, EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, JsonOpt, Output, QuietOpt, RunsDirOpt, fail, user_errors, wrap
 
 
 def report(
@@ -65,5 +65,5 @@ def group_report(path: Path, quiet: bool = False) -> Path | None:
         print(f"warning: no report written: {type(err).__name__}: {' '.join(str(err).split())}", file=sys.stderr)
         return None
     if not quiet:
-        print(f"report: {written}")
+        print(wrap(f"report: {written}"))
     return written
