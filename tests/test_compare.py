@@ -93,18 +93,18 @@ def test_compare_cli_one_line_errors_and_nothing_started(write_config, tmp_path)
     for args, fragment in ((["--optimizers", ""], "--optimizers is empty"),
                            (["--optimizers", "sgd,adamm"], "did you mean 'adam'"),
                            (["--optimizers", "adam", "--set", "optimizer.eps=-1"], "optimizer.eps")):
-        result = dlb("compare", path, *args, "--runs-dir", tmp_path / "r")
+        result = dlb("compare", path, *args, "--no-report", "--runs-dir", tmp_path / "r")
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and fragment in result.stderr
     assert not (tmp_path / "r").exists()
-    result = dlb("compare", path, "--runs-dir", tmp_path / "r")
+    result = dlb("compare", path, "--no-report", "--runs-dir", tmp_path / "r")
     assert result.returncode == 2 and "two or more configs" in result.stderr
 
 
 def test_compare_cli_on_two_configs(write_config, tmp_path):
     a = write_config(TINY.replace("name: tiny\n", ""), "a.yaml")
     b = write_config(TINY.replace("name: tiny\n", "").replace("[16]", "[32]"), "b.yaml")
-    result = dlb("compare", a, b, "--jobs", "2", "--runs-dir", tmp_path / "r")
+    result = dlb("compare", a, b, "--jobs", "2", "--no-report", "--runs-dir", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     assert "comparison" in result.stdout and " a " in result.stdout and " b " in result.stdout
 

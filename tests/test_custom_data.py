@@ -246,7 +246,7 @@ def test_area_resampling_matches_a_naive_loop_over_pixel_overlaps():
 def test_dlb_cv_runs_on_a_csv_regression(tmp_path, write_config):
     path = linear_csv(tmp_path / "linear.csv", n=200)
     config = write_config(f"data: {{name: csv, path: {path}, target: y}}\n" + TRAIN)
-    result = dlb("cv", config, "--kfold", "3", "--jobs", "1", "--runs-dir", tmp_path / "r")
+    result = dlb("cv", config, "--kfold", "3", "--jobs", "1", "--no-report", "--runs-dir", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     assert "held-out loss:" in result.stdout and "3 folds" in result.stdout
     (folder,) = (tmp_path / "r").iterdir()
@@ -256,7 +256,7 @@ def test_dlb_cv_runs_on_a_csv_regression(tmp_path, write_config):
 def test_dlb_cv_runs_on_an_image_folder_with_stratified_folds(tmp_path, write_config):
     root = image_folder(tmp_path / "pics")
     result = dlb("cv", write_config(f"data: {{name: images, path: {root}, size: [8, 8]}}\n" + TRAIN),
-                 "--kfold", "3", "--jobs", "1", "--runs-dir", tmp_path / "r")
+                 "--kfold", "3", "--jobs", "1", "--no-report", "--runs-dir", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     assert "held-out acc:" in result.stdout and "3 folds" in result.stdout
     (folder,) = (tmp_path / "r").iterdir()

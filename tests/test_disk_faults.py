@@ -69,7 +69,7 @@ def test_whatever_space_is_left_the_summary_never_says_completed_or_running(tmpf
 
 def test_members_on_a_full_disk_fail_and_so_does_the_comparison(tmpfs, write_config):
     path = write_config(TINY.replace("epochs: 3", "epochs: 1").replace("[16]", "[512, 512]"))
-    result = dlb("compare", path, "--optimizers", "sgd,adam", "--jobs", "2", "--runs-dir", tmpfs)
+    result = dlb("compare", path, "--optimizers", "sgd,adam", "--jobs", "2", "--no-report", "--runs-dir", tmpfs)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert ".npz: no space left on device (ENOSPC)" in " ".join(result.stderr.split())
     assert statuses(tmpfs) == ["failed"] * 3

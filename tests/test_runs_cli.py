@@ -251,7 +251,7 @@ def test_dlb_compare_reuses_a_finished_run_without_training_it(scratch, tmp_path
     folder_stamp = a.stat().st_mtime_ns
     config = tmp_path / "other.yaml"
     config.write_text(TINY.replace("name: tiny", "name: other").replace("[16]", "[8]"))
-    result = dlb("compare", config, a.name[:-1], "--jobs", "1", "--runs-dir", root)
+    result = dlb("compare", config, a.name[:-1], "--jobs", "1", "--no-report", "--runs-dir", root)
     assert result.returncode == 0, result.stderr
     (group,) = root.glob("*-compare-other-tiny-*")
     df = pd.read_csv(group / "comparison.csv")
@@ -266,7 +266,7 @@ def test_dlb_compare_reuses_a_finished_run_without_training_it(scratch, tmp_path
 
 def test_dlb_compare_of_finished_runs_only_trains_nothing(scratch):
     root, runs = scratch
-    result = dlb("compare", runs["a"], runs["c"].name, "--runs-dir", root)
+    result = dlb("compare", runs["a"], runs["c"].name, "--no-report", "--runs-dir", root)
     assert result.returncode == 0, result.stderr
     (group,) = [p for p in root.glob("*-compare-*") if "-ab-" not in p.name and "-seeds-" not in p.name]
     assert not [p for p in group.iterdir() if p.is_dir()]
