@@ -600,6 +600,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         folder.open_metrics(columns, history.rows)  # a resumed run: the rows up to its checkpoint, no more
         every = cfg["train"]["checkpoint_every"]
         extra = [_Checkpoint(folder, every, cfg["train"]["epochs"], parts)] if every else []
+        if cfg["train"]["diagnostics"]:
+            extra.append(_diagnostics(exp, folder, start))
         fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, settings=fit_settings(cfg, exp), rng=shuffle,
             x_val=s.x_val, y_val=s.y_val, schedule=exp.schedule, history=history, regularizer=regularizer,
             callbacks=[_ToFolder(folder, summary), *([stopper] if stopper else []), *extra, *callbacks],
@@ -625,6 +627,21 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     finally:
         _finish(exp, folder, summary, history, test, t0, load_s, raise_errors=ended, plots=plots)
     return Run(folder.path, summary)
+
+
+def _diagnostics(exp: Experiment, folder: RunFolder, start: int) -> Callback:
+    """``train.diagnostics``: the callback measuring a probe batch of the training split, its rows appended to
+    diagnostics.csv as each epoch ends (a resumed run keeps the rows of the epochs before ``start``)."""
+    from .train.diagnostics import COLUMNS, Diagnostics, probe_indices
+
+    cfg, s = exp.config, exp.splits
+    idx = probe_indices(len(s.x_train), cfg["train"]["diagnostics_probe"], stream(cfg["seed"], "diagnostics"))
+    kept = [r for r in folder.read_rows("diagnostics.csv") if start > 1 and int(r["epoch"]) < start]
+    (folder.path / "diagnostics.csv").unlink(missing_ok=True)
+    if kept:
+        folder.append_rows("diagnostics.csv", COLUMNS, kept)
+    return Diagnostics(exp.model, exp.loss, s.x_train[idx], s.y_train[idx],
+                       on_rows=lambda rows: folder.append_rows("diagnostics.csv", COLUMNS, rows))
 
 
 def fit_settings(cfg: dict[str, Any], exp: Experiment) -> FitSettings:
@@ -673,6 +690,11 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
             folder.save_figure(plot_curves(rows, "loss", title=f"{folder.run_id}: loss"), "loss.png")
             if "train_acc" in rows[0]:
                 folder.save_figure(plot_curves(rows, "acc", title=f"{folder.run_id}: accuracy"), "accuracy.png")
+        if exp.config["train"]["diagnostics"] and (folder.path / "diagnostics.csv").exists():
+            from .plots.diagnostics import plot_diagnostics
+
+            folder.save_figure(plot_diagnostics(folder.read_rows("diagnostics.csv"), title=folder.run_id),
+                               "diagnostics.png")
     except OSError as err:
         failure = err
         if summary["status"] != "interrupted" and summary["status"] != "failed":

@@ -211,6 +211,11 @@ TRAIN = Section({
                                      doc="end the run as diverged when a batch's training loss (or the validation "
                                          "loss) exceeds this, as for NaN/inf; auto: 1e4 x the first batch's loss, "
                                          "at least 1e4; null: only NaN/inf"),
+    "diagnostics": Bool(False, doc="per layer and epoch, on a fixed probe batch: activation mean/std, dead-ReLU "
+                                    "fraction, gradient norm and the first step's update/weight ratio -> "
+                                    "diagnostics.csv and diagnostics.png"),
+    "diagnostics_probe": Num(256, integer=True, ge=1, le=100_000,
+                             doc="training samples in the diagnostics' probe batch (drawn once from the seed)"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
     "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "
                                       "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),

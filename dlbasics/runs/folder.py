@@ -258,6 +258,27 @@ class RunFolder:
         except OSError as err:
             raise OSError(err.errno, err.strerror, str(path)) from None
 
+    def append_rows(self, name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+        """Append ``rows`` to the CSV file ``name`` (a header of ``columns`` first if it does not exist yet), in one
+        flushed write, as metrics.csv: a table that grows while the run trains (diagnostics.csv)."""
+        path = self.path / name
+        text = ("" if path.exists() else _csv_line(columns)) + "".join(
+            _csv_line(["" if r.get(c) is None else _fmt(r[c]) for c in columns]) for r in rows)
+        try:
+            with open(path, "a", newline="", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(path)) from None
+
+    def read_rows(self, name: str) -> list[dict[str, str]]:
+        """A CSV file of the folder as rows of strings ([] when it does not exist)."""
+        path = self.path / name
+        if not path.exists():
+            return []
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
     def save_arrays(self, arrays: dict[str, np.ndarray], name: str) -> None:
         """An .npz of named arrays (loads with ``np.load(path, allow_pickle=False)``)."""
         buf = io.BytesIO()
