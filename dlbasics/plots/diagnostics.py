@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from .style import integer_epochs, plain_text
 
 #: (column, panel title, log scale, which layers: "act" activations / "param" layers with parameters / "relu")
-PANELS = [("act_mean", "activation mean", False, "act"), ("act_std", "activation std", True, "act"),
+PANELS = [("act_mean", "activation mean", False, "act"), ("act_std", "activation std", False, "act"),
           ("dead_fraction", "dead-ReLU fraction (never active on the probe)", False, "relu"),
           ("grad_norm", "gradient norm ||dL/dθ||", True, "param"),
           ("update_ratio", "update / weight ||Δθ|| / ||θ|| (first step)", True, "param")]
@@ -59,7 +59,7 @@ def plot_diagnostics(rows: Sequence[dict[str, Any]], title: str = "") -> Figure:
                     va="center", transform=ax.transAxes, color="0.4")
         if log and drawn:
             ax.set_yscale("log")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(name, fontsize=10, y=1.0)  # a fixed place: no layout pass over the tick labels
         ax.set_xlabel("epoch (0: initial weights)", fontsize=8)
         ax.grid(alpha=0.3)
         integer_epochs(ax)
@@ -72,7 +72,7 @@ def plot_diagnostics(rows: Sequence[dict[str, Any]], title: str = "") -> Figure:
     ax.set_xticks(range(len(params)), [str(i) for i in params], fontsize=8)
     if params and np.nanmax([_value(by.get((e, i), {}), "grad_norm") for e in picks for i in params] or [0]) > 0:
         ax.set_yscale("log")
-    ax.set_title("gradient norm by depth (input → output)", fontsize=10)
+    ax.set_title("gradient norm by depth (input → output)", fontsize=10, y=1.0)
     ax.set_xlabel("layer index (layers with parameters)", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

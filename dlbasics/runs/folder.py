@@ -31,8 +31,8 @@ from ..config import yaml_io
 from ..errors import describe_os_error, one_line
 from .paths import run_path
 
-METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penalty", "val_loss", "val_acc",
-                  "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
+METRIC_COLUMNS = ["epoch", "step", "lr", "batch_size", "train_loss", "train_acc", "train_penalty", "val_loss",
+                  "val_acc", "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
 
 
 #: the command line of this process when it is the `dlb` CLI (set by ``dlbasics.cli.main.main``), recorded in
@@ -239,7 +239,8 @@ class RunFolder:
         """metrics.csv back as the rows the training loop made: epoch and step integers, the rest floats
         (exactly: they were written with repr), empty cells left out."""
         with open(self.path / "metrics.csv", newline="", encoding="utf-8") as fh:
-            return [{k: int(v) if k in ("epoch", "step") else float(v) for k, v in row.items() if v not in ("", None)}
+            return [{k: int(v) if k in ("epoch", "step", "batch_size") else float(v) for k, v in row.items()
+                     if v not in ("", None)}
                     for row in csv.DictReader(fh)]
 
     def _cells(self, row: dict[str, Any]) -> list[str]:
