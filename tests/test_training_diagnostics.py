@@ -10,11 +10,11 @@ import pytest
 
 from dlbasics.config import load_config
 from dlbasics.nn.activations import ReLU
+from dlbasics.nn.dropout import Dropout
 from dlbasics.nn.layers import Dense
 from dlbasics.nn.losses import CrossEntropyLoss
 from dlbasics.nn.model import Sequential
 from dlbasics.nn.norm import BatchNorm1d
-from dlbasics.nn.dropout import Dropout
 from dlbasics.optim.optimizers import SGD
 from dlbasics.train.diagnostics import COLUMNS, Diagnostics, probe_statistics
 from dlbasics.train.loop import fit
