@@ -51,13 +51,16 @@ def test_fit_measures_the_validation_loss_every_n_steps():
 
 
 @pytest.mark.parametrize("text,fragment", [
-    ("schedule: {name: plateau, every: 5}\n", "every: 5 checks every N optimizer steps and needs interval: step"),
-    ("schedule: {name: plateau, interval: step, monitor: train_acc}\n", "monitor 'train_acc' is not measured"),
+    ("schedule: {name: plateau, every: 5}\n", "schedule.every: 5 checks every N optimizer steps and needs "
+                                              "schedule.interval: step"),
+    ("schedule: {name: plateau, interval: step, monitor: train_acc}\n", "schedule.monitor: 'train_acc' is not "
+                                                                        "measured every N steps"),
     ("schedule: {name: plateau, interval: step, every: 0}\n", "schedule.every: expected an integer >= 1"),
 ])
 def test_bad_step_plateau_settings_name_the_key(write_config, text, fragment):
-    from dlbasics.runner import build_schedule_only
-
     with pytest.raises(ConfigError) as err:
-        build_schedule_only(load_config(write_config("data: {name: moons, n_train: 50, n_test: 10}\n" + text)))
+        load_config(write_config("data: {name: moons, n_train: 50, n_test: 10}\n" + text))
     assert fragment in str(err.value)
+    opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError):  # the library refuses the same, for Python users
+        ReduceLROnPlateau(opt, every=5)

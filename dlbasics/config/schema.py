@@ -377,6 +377,14 @@ def check_across_sections(cfg: dict[str, Any]) -> None:
         if metric.startswith("val") and cfg["data"]["val_split"] == 0:
             raise ConfigError(f"{metric!r} is never measured with data.val_split 0; hold out a validation split "
                               "or watch a train_ metric", key)
+    sched = cfg["schedule"]
+    if sched["name"] == "plateau":  # also checked by the schedule itself; here the keys are named
+        if sched["every"] != 1 and sched["interval"] != "step":
+            raise ConfigError(f"{sched['every']} checks every N optimizer steps and needs schedule.interval: step "
+                              "(per epoch, the metric is checked at every evaluated epoch)", "schedule.every")
+        if sched["interval"] == "step" and sched["monitor"] == "train_acc":
+            raise ConfigError("'train_acc' is not measured every N steps; with interval: step watch train_loss, "
+                              "val_loss or val_acc", "schedule.monitor")
     if cfg["train"]["batch_schedule"] is not None and cfg["train"]["batch_size"] == "full":
         raise ConfigError("needs a number as train.batch_size (the size of the first epochs), not 'full'",
                           "train.batch_schedule")

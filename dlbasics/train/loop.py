@@ -133,6 +133,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     ``divergence_threshold``: besides a NaN/inf loss, a batch (or validation) loss above this number ends
     training as diverged; ``"auto"`` sets it to ``AUTO_DIVERGENCE_FACTOR`` times the first batch's loss (at
     the initial weights; at least that factor); None: only NaN/inf.
+    ``batch_schedule`` (epoch -> batch size, e.g. :class:`~dlbasics.train.batch_schedule.BatchSchedule`) changes the
+    mini-batch size per epoch (recorded as ``batch_size`` in each row). A reduce-on-plateau schedule with
+    ``interval: step`` is checked every ``schedule.every`` steps by :mod:`~dlbasics.train.step_plateau`.
     ``start_epoch`` > 1 continues a run: ``history`` then holds the rows and steps so far, and the model,
     optimizer, schedule, callbacks and generators have been restored to the end of epoch ``start_epoch - 1``.
     """
