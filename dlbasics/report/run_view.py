@@ -14,7 +14,8 @@ from .parts import build_sections, config_value, files_part
 
 def run_sections(path: Path, summary: Mapping[str, Any]) -> list[Section]:
     return build_sections([("Overview", overview), ("Metrics", metrics), ("Learning curves", curves),
-                           ("Training diagnostics", diagnostics), ("Evaluation", evaluation), ("Config", config), ("Environment", environment),
+                           ("Training diagnostics", diagnostics),
+                           ("Evaluation", evaluation), ("Config", config), ("Environment", environment),
                            ("Files", files_part)], path, summary)
 
 
