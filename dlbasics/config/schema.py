@@ -166,8 +166,8 @@ SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES, skip=("total", *SCHEDU
                     doc="the learning-rate schedule (per epoch, or per step where so defined)")
 
 REGULARIZATION = Section({
-    "l1": Num(0.0, ge=0.0, doc="L1 penalty l1 * sum|w| on dense/conv weights: its gradient adds l1 sign(w). "
-                               "Keras l1(a): l1 = a; the notes' a/2 sum|w|: l1 = a/2"),
+    "l1": Num(0.0, ge=0.0, doc="L1 penalty l1 * sum abs(w) on dense/conv weights: its gradient adds l1 sign(w). "
+                               "Keras l1(a): l1 = a; the notes' a/2 sum abs(w): l1 = a/2"),
     "l2": Num(0.0, ge=0.0, doc="L2 penalty l2 / 2 * sum w^2: its gradient adds l2 w. The notes' a/2 sum w^2 and "
                                "PyTorch's weight_decay=a: l2 = a; Keras l2(a), a sum w^2: l2 = 2a"),
     "early_stopping": Optional(Section({
