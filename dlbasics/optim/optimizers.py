@@ -371,7 +371,9 @@ class Adadelta(Optimizer):
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
-        "lr": _LR, "rho": Num(ge=0.0, le=1.0, doc="decay rate of the running averages"), "eps": _EPS,
+        "lr": Num(ge=0.0, doc="scales every step (PyTorch's form); 1, the default, is the rule without a "
+                              "learning rate (Zeiler, the course notes)"),
+        "rho": Num(ge=0.0, le=1.0, doc="decay rate of the running averages"), "eps": _EPS,
         "weight_decay": _WD, "maximize": _MAXIMIZE,
         "eps_mode": Choice(list(EPS_MODES), doc="where eps enters the denominator: inside, sqrt(v + eps) "
                                                 "(PyTorch), or outside, sqrt(v) + eps (the course notes)"),
