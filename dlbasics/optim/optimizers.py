@@ -268,17 +268,20 @@ class SGD(Optimizer):
         """The velocity form: v <- momentum v - lr (1 - dampening) g; p <- p + v (or the look-ahead step)."""
         momentum, lr = group["momentum"], group["lr"]
         v = state.get("velocity")
-        if v is None:
-            v = state["velocity"] = -lr * np.asarray(grad, dtype=p.data.dtype)
-            old = np.zeros_like(v)
+        if v is None:  # v_0 = 0, and the first step undamped, as PyTorch's b_1 = g
+            v = state["velocity"] = np.zeros_like(p.data)
+            scale = lr
         else:
-            old = v.copy() if group["nesterov"] else None
-            v *= momentum
-            v -= (lr * (1 - group["dampening"])) * grad
-        if group["nesterov"]:
-            p.data += v + momentum * (v - old)
-        else:
+            scale = lr * (1 - group["dampening"])
+        old = v.copy() if group["nesterov"] else None
+        v *= momentum
+        v -= scale * grad
+        if old is None:
             p.data += v
+        else:  # p <- p + v + momentum (v - v_old) = p + (1 + momentum) v - momentum v_old
+            old *= -momentum
+            old += (1 + momentum) * v
+            p.data += old
 
 
 class Momentum(SGD):
