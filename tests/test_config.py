@@ -32,8 +32,8 @@ def test_empty_config_resolves_to_full_defaults():
 def test_sgd_defaults_are_pytorchs():
     cfg = resolve_config({"optimizer": {"name": "sgd"}}, "x.yaml")
     assert cfg["optimizer"] == {"name": "sgd", "lr": 1e-3, "momentum": 0.0, "dampening": 0.0,
-                                "weight_decay": 0.0, "nesterov": False, "maximize": False, "param_groups": [],
-                                "no_weight_decay": ["bias", "norm"]}
+                                "weight_decay": 0.0, "nesterov": False, "maximize": False,
+                                "momentum_form": "pytorch", "param_groups": [], "no_weight_decay": ["bias", "norm"]}
 
 
 def test_unknown_top_level_key_suggests_the_close_one():

@@ -36,7 +36,7 @@ CASES = {
 IMAGES = """
 name: images
 seed: 1
-data: {name: mnist-mini, train_size: 240, val_split: 0.25, augment: {shift: 2, rotation: 10}}
+data: {name: mnist-mini, train_size: 180, val_split: 0.25, augment: {shift: 2, rotation: 10}}
 model: {type: mlp, hidden: [16]}
 regularization: {cutmix: {alpha: 1.0}, cutout: {size: 6}, l2: 1.0e-4}
 schedule: {name: cosine_restarts, T_0: 2, warmup: 1}

@@ -413,10 +413,12 @@ def init_study(
 ) -> None:
     """The initialisation study: per-layer activation and gradient histograms for every init x activation.
 
-    Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier, he; activations: sigmoid,
-    tanh, relu. Writes init_study.csv (per-layer mean, std, fraction zero / saturated, gradient spread) and PNGs.
+    Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier 1/sqrt(n) (the notes' Xavier:
+    lecun_normal, N(0, 1/fan_in); Glorot's xavier_normal is the same only when fan_in = fan_out, as here), he
+    (he_normal, N(0, 2/fan_in)); activations: sigmoid, tanh, relu. Writes init_study.csv (per-layer mean, std,
+    fraction zero / saturated, gradient spread) and PNGs.
     """
-    from ..experiments.init_study import STUDY_ACTIVATIONS, STUDY_INITS, run_study, write_study
+    from ..experiments.init_study import STUDY_ACTIVATIONS, STUDY_INITS, STUDY_LEGEND, run_study, write_study
     from ..runs.folder import RunFolder
 
     out = Output(quiet, json_)
@@ -425,7 +427,7 @@ def init_study(
     files = write_study(folder, rows, raw, list(STUDY_INITS), STUDY_ACTIVATIONS)
     folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "init-study", "seed": seed,
                           "layers": layers, "width": width, "samples": samples, "files": files})
-    out.show(init_study_table(rows, layers), f"run folder: {folder.path}")
+    out.show(init_study_table(rows, layers), STUDY_LEGEND, f"run folder: {folder.path}")
     out.folder(folder.path, rows=rows)
 
 
@@ -453,7 +455,8 @@ def playground(
     steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps of every run.")] = 500,
     lr: Annotated[float | None, typer.Option(
         help="One learning rate for every optimizer (default: each optimizer's own, PyTorch's), e.g. 0.05 "
-             "to compare sgd and momentum on the regression.", show_default=False)] = None,
+             "to compare sgd and momentum on the regression; adadelta keeps lr 1 (it has no learning rate).",
+        show_default=False)] = None,
     runs_dir: RunsDirOpt = None,
     quiet: QuietOpt = False,
     json_: JsonOpt = False,

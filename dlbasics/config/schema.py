@@ -100,8 +100,11 @@ DATA = Registry(
         "val_split": Num(0.1, ge=0.0, lt=1.0, doc="fraction of the training set held out for validation"),
         "normalize": Choice(["none", "standardize"], "none",
                             doc="standardize: subtract the training split's mean, divide by its std"),
-        "train_size": Optional(Num(integer=True, ge=2), doc="use a stratified subset of this many training samples "
-                                                             "(before the validation split); null: all"),
+        "train_size": Optional(Num(integer=True, ge=2), doc="train on exactly this many samples (a stratified subset, "
+                                                             "after the validation split): validation, val_split of "
+                                                             "training + validation, comes from the samples left "
+                                                             "(all of them if fewer remain); under cv from each "
+                                                             "fold's training part; null: all"),
         "fold": Optional(Seq(Section({
             "strategy": Choice(["kfold", "stratified", "holdout", "timeseries", "rolling"], doc="the splitter"),
             "k": Num(integer=True, ge=1, doc="number of folds"),
@@ -142,7 +145,8 @@ MODEL = Registry(
                                  doc="activation after each hidden layer"),
             "init": INIT.with_default("he_normal"),
             "batchnorm": Bool(False, doc="batch normalisation after each hidden dense layer (which then has no bias)"),
-            "dropout": Num(0.0, ge=0.0, lt=1.0, doc="dropout probability after each hidden activation (0: none)"),
+            "dropout": Num(0.0, ge=0.0, lt=1.0, doc="probability of DROPPING a unit after each hidden activation "
+                                                    "(0: none; keep ratio = 1 - p)"),
         }, doc="a multi-layer perceptron: [flatten], per hidden width dense, [batchnorm], activation, [dropout]; "
                "then dense to the outputs"),
         "sequential": Section({
@@ -169,8 +173,10 @@ SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES, skip=("total", *SCHEDU
                     doc="the learning-rate schedule (per epoch, or per step where so defined)")
 
 REGULARIZATION = Section({
-    "l1": Num(0.0, ge=0.0, doc="lambda of the L1 penalty lambda * sum|w| (dense/conv weights)"),
-    "l2": Num(0.0, ge=0.0, doc="lambda of the L2 penalty lambda / 2 * sum w^2: its gradient adds lambda w"),
+    "l1": Num(0.0, ge=0.0, doc="L1 penalty l1 * sum abs(w) on dense/conv weights: its gradient adds l1 sign(w). "
+                               "Keras l1(a): l1 = a; the notes' a/2 sum abs(w): l1 = a/2"),
+    "l2": Num(0.0, ge=0.0, doc="L2 penalty l2 / 2 * sum w^2: its gradient adds l2 w. The notes' a/2 sum w^2 and "
+                               "PyTorch's weight_decay=a: l2 = a; Keras l2(a), a sum w^2: l2 = 2a"),
     "early_stopping": Optional(Section({
         "monitor": Choice(["val_loss", "val_acc", "train_loss", "train_acc"], "val_loss", doc="metric watched"),
         "mode": Choice(["auto", "min", "max"], "auto", doc="auto: max for accuracies, min for losses"),

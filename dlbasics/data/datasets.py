@@ -21,7 +21,7 @@ import numpy as np
 from ..config.fields import Bool, Num, Optional, Section, Spec, Str, section_from_signature
 from . import synthetic
 from .preprocess import Preprocessing
-from .splits import train_val_split
+from .splits import train_val_split, validation_size
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -349,8 +349,33 @@ def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | Non
         raise ValueError(f"{size} is more than the {n} training samples of the data set")
     if ordered:
         return np.arange(size)
-    keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels) if size < n else (np.arange(n), None)
+    keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels, n_val=n - size) if size < n else (np.arange(n),
+                                                                                                      None)
     return keep
+
+
+def sized_split(n: int, train_size: int, val_split: float, rng: np.random.Generator,
+                labels: np.ndarray | None = None, ordered: bool = False,
+                where: str = "the data set") -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) indices into ``range(n)`` with exactly ``train_size`` training samples.
+
+    Validation is ``val_split`` of training + validation together (:func:`validation_size`: 1,111 for 10,000
+    at 0.1), taken from the samples the training subset leaves when there is room; when fewer remain, it is all
+    that remain (``n - train_size``). A stratified subset of ``train_size + n_val`` samples is drawn, then its
+    validation split (the last block for a time series). ValueError (naming "training samples of") when
+    ``train_size > n``, or when validation is asked for and ``train_size = n`` leaves none.
+    """
+    n_val = validation_size(train_size, val_split)
+    if train_size > n:
+        raise ValueError(f"{train_size} is more than the {n} training samples of {where}")
+    if n_val > 0 and train_size >= n:
+        raise ValueError(f"{train_size} training samples leave none of the {n} training samples of {where} for "
+                         f"validation (val_split {val_split}): at most {n - 1}, or val_split 0")
+    n_val = min(n_val, n - train_size)
+    keep = subset(n, train_size + n_val, rng, labels, ordered)
+    tr, va = train_val_split(len(keep), val_split, rng, labels=None if labels is None else labels[keep],
+                             ordered=ordered, n_val=n_val)
+    return keep[tr], keep[va]
 
 
 def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: float, rng: np.random.Generator,
@@ -364,8 +389,6 @@ def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: f
     from .folds import make_folds
 
     pool = np.arange(n)
-    if train_size is not None:
-        pool = subset(len(pool), train_size, rng, labels, ordered)
     test_idx = None
     for level, spec in enumerate(folds or []):
         level_labels = None if labels is None else labels[pool]
@@ -376,7 +399,11 @@ def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: f
         train_part, held_out = splits[spec["index"]]
         pool, test_idx = pool[train_part], pool[held_out]
     pool_labels = None if labels is None else labels[pool]
-    tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ordered)
+    if train_size is None:
+        tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ordered)
+    else:
+        where = f"fold {folds[-1]['index']}'s training part" if folds else "the data set"
+        tr, va = sized_split(len(pool), train_size, val_split, rng, pool_labels, ordered, where)
     tr, va = pool[tr], pool[va]
     if bootstrap is not None:
         tr = np.sort(bootstrap_rng.choice(tr, size=max(1, round(bootstrap * len(tr))), replace=True))
@@ -389,10 +416,13 @@ def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: 
                 bootstrap_rng: np.random.Generator | None = None) -> Splits:
     """Split off validation (stratified for classes, the last block for series), scale to ``dtype``.
 
-    ``train_size`` first keeps a stratified subset of that many samples of the training set (the validation
-    split is then taken from them). ``normalize: standardize`` subtracts the training split's mean and divides
-    by its std, per channel for images and per feature for vectors; the statistics come from the training split
-    only (no leakage).
+    ``train_size`` is the number of training samples after the validation split (:func:`sized_split`): the
+    validation split (``val_split`` of training + validation) comes from the samples left over, all of them
+    when fewer remain. Under cross-validation it applies within the fold's training part, as scikit-learn's
+    ``learning_curve`` takes its training sizes from each training fold: every fold trains on ``train_size``
+    samples and tests on its whole held-out fold. ``normalize: standardize`` subtracts the training split's mean
+    and divides by its std, per channel for images and per feature for vectors; the statistics come from the
+    training split only (no leakage).
 
     ``folds`` (cross-validation, one entry per nesting level) replaces the official test set by a held-out fold
     of the training set: each level splits what the previous one left for training, with its own generator

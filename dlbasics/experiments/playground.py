@@ -19,7 +19,9 @@ updates ``p.data``. What the problems teach:
   y = w x + b on the ``linear`` data set as a function of the weights (w, b).
 
 The optimizers' default learning rates are PyTorch's, chosen for networks; pass ``lr`` (``dlb playground
---lr``) to compare them at one learning rate, e.g. 0.05 on the regression, 0.03 on ill_conditioned.
+--lr``) to compare them at one learning rate, e.g. 0.05 on the regression, 0.03 on ill_conditioned. Adadelta
+keeps lr 1 (``LR_FREE``): it has no learning rate (the course notes, Zeiler 2012), and PyTorch's lr would
+scale its every step.
 """
 
 from __future__ import annotations
@@ -251,19 +253,23 @@ def steps_to_reach(losses: np.ndarray, target: float) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+#: optimizers a shared ``lr`` leaves at their default: adadelta's lr 1 is its rule without a learning rate
+LR_FREE = ("adadelta",)
+
+
 def run_all(problems: list[str], optimizers: list[str], steps: int, lr: float | None = None,
             tolerance: float = 1e-3) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Every optimizer on every problem. Returns ``{problem: [run results]}`` and one summary row per run:
     problem, optimizer, lr, final_loss (None after a divergence), min_loss (the problem's minimum),
     steps_to_target (the first step within ``tolerance`` of the minimum, None if never) and diverged_step
-    (None if it did not)."""
+    (None if it did not). ``lr`` applies to every optimizer except those in ``LR_FREE``."""
     results: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     for name in problems:
         prob = get_problem(name)
         results[name] = []
         for opt in optimizers:
-            res = run(prob, opt, steps, lr)
+            res = run(prob, opt, steps, None if opt in LR_FREE else lr)
             results[name].append(res)
             reached = steps_to_reach(res["losses"], prob.min_value + tolerance)
             rows.append({"problem": name, "optimizer": opt, "lr": res["lr"],
