@@ -19,6 +19,7 @@ from .._version import __version__
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
 from . import generalization_cmd as generalization_commands
+from . import lr_find_cmd as lr_find_commands
 from . import plain_help
 from . import predict_cmd as predict_commands
 from . import report_cmd as report_commands
@@ -551,6 +552,7 @@ for _command, _name, _summary in (
         (generalization_commands.boosting, None, "AdaBoost vs bagged stumps vs one stump on 2-D data."),
         (stats_commands.bootstrap, None, "Bootstrap confidence intervals of a run's test metrics."),
         (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
+        (lr_find_commands.lr_find, "lr-find", "Learning-rate range test: the loss against a growing lr."),
 ):
     app.command(_name, short_help=_summary)(_command)
 
