@@ -18,6 +18,7 @@ from rich.text import Text
 from .._version import __version__
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
+from . import fit_study_cmd as fit_study_commands
 from . import generalization_cmd as generalization_commands
 from . import lr_find_cmd as lr_find_commands
 from . import plain_help
@@ -553,6 +554,7 @@ for _command, _name, _summary in (
         (stats_commands.bootstrap, None, "Bootstrap confidence intervals of a run's test metrics."),
         (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
         (lr_find_commands.lr_find, "lr-find", "Learning-rate range test: the loss against a growing lr."),
+        (fit_study_commands.fit_study, "fit-study", "Under-, good and over-fitting: polynomial degree 1 / 3 / 12."),
 ):
     app.command(_name, short_help=_summary)(_command)
 
