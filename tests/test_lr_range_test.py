@@ -112,6 +112,7 @@ def test_cli_writes_the_curve_and_applies_the_suggestion_to_a_copy(write_config,
     (["--start", "1", "--end", "0.1"], "needs 0 < start < end"),
     (["--suggestion", "best"], "one of valley, steep, minimum"),
     (["--stop-factor", "1"], "must be a number > 1"),
+    (["--beta", "1"], "must be in [0, 1)"),
 ])
 def test_cli_mistakes_are_one_line_errors(write_config, tmp_path, args, fragment):
     result = dlb("lr-find", write_config(TINY), *args, "--runs-dir", tmp_path / "r")

@@ -21,6 +21,8 @@ def lr_find(
                                                                "factor at each.")] = 100,
     stop_factor: Annotated[float, typer.Option(help="Stop when the smoothed loss exceeds this many times its "
                                                     "minimum.")] = 4.0,
+    beta: Annotated[float, typer.Option(help="Smoothing of the loss (0.98 averages over ~50 steps: with few steps the "
+                                             "curve lags the batch losses; 0 = no smoothing).")] = 0.98,
     suggestion: Annotated[str, typer.Option(help="The suggestion --apply writes and the table heads with: valley, "
                                                  "steep or minimum.")] = "valley",
     apply: Annotated[bool, typer.Option("--apply", help="Write a copy of CONFIG with the suggested lr next to it "
@@ -33,7 +35,7 @@ def lr_find(
     """The learning-rate range test (Smith 2017): how 1cycle's maximum learning rate is chosen.
 
     From the config's initial weights, train at most --steps mini-batches while the lr grows exponentially from
-    --start to --end; stop when the smoothed loss (moving average with bias correction, beta 0.98) exceeds
+    --start to --end; stop when the smoothed loss (moving average with bias correction, --beta 0.98) exceeds
     --stop-factor times its minimum. Suggestions: valley (fastai's default: half-way down the longest falling
     stretch), steep (the steepest fall per log lr) and minimum (the lowest loss's lr / 10). Writes lr_find.csv
     (step, lr, loss, smoothed) and lr_find.png into runs/<stamp>-lr-find-<name>-<hex6>/; the suggestion goes into
@@ -51,6 +53,8 @@ def lr_find(
         raise fail(f"--suggestion {suggestion!r}: one of {', '.join(SUGGESTIONS)}", EXIT_USAGE)
     if not 0 < start < end < math.inf:
         raise fail(f"--start {start:g} --end {end:g}: the lr range needs 0 < start < end", EXIT_USAGE)
+    if not 0 <= beta < 1:
+        raise fail(f"--beta {beta:g}: must be in [0, 1)", EXIT_USAGE)
     if not 1 < stop_factor < math.inf:
         raise fail(f"--stop-factor {stop_factor:g}: must be a number > 1", EXIT_USAGE)
     overrides = list(set_ or [])
@@ -59,7 +63,8 @@ def lr_find(
         Console(stderr=True, quiet=not out.human).print(
             f"lr-find: {cfg['name']}, lr {start:g} -> {end:g} over at most {steps} steps ...", highlight=False)
         try:
-            result = run_lr_find(cfg, start=start, end=end, steps=steps, stop_factor=stop_factor, progress=out.human)
+            result = run_lr_find(cfg, start=start, end=end, steps=steps, stop_factor=stop_factor, beta=beta,
+                                 progress=out.human)
         except ValueError as err:
             raise fail(f"{config}: {err}", EXIT_USAGE) from None
         key = lr_key(cfg)
@@ -79,7 +84,8 @@ def lr_find(
             chosen_written = value["schedule"]["max_lr"] if key == "schedule.max_lr" else value["optimizer"]["lr"]
         summary = {"status": "completed", "run_id": folder.run_id, "kind": "lr-find", "name": cfg["name"],
                    "config": str(config), "start": start, "end": end, "steps": steps, "steps_run": len(result.lrs),
-                   "stopped": result.stopped, "stop_factor": stop_factor, "suggestions": result.suggestions,
+                   "stopped": result.stopped, "stop_factor": stop_factor, "beta": beta,
+                   "suggestions": result.suggestions,
                    "suggestion": suggestion, "lr": chosen, "key": key,
                    "applied_config": None if applied is None else str(applied),
                    "files": ["config.yaml", "lr_find.csv", "lr_find.png"]}
