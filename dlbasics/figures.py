@@ -151,8 +151,9 @@ FIGURES: tuple[Figure, ...] = (
            ("dlb playground double_well --optimizers sgd,momentum,adam --lr sgd=0.05,momentum=0.01,adam=0.05 "
             "--batch-size 4",), "double_well_minibatch.png"),
     Figure("sgd-noise-camel", GD, "Mini-batch against full-batch paths on the six-hump camel",
-           "Two global and four local minima: the full-batch path stops in the basin it starts in, the "
-           "mini-batch one wanders across basins.",
+           "Two global and four local minima: full-batch SGD and Adam stop in the shallow basin they start in "
+           "(f = 2.104), momentum's speed carries it to a global minimum; SGD with batches of 4 crosses basins "
+           "and ends in a global one.",
            ("dlb playground camel --optimizers sgd,momentum,adam --lr sgd=0.05,momentum=0.01,adam=0.05 "
             "--batch-size 4",), "camel_minibatch.png"),
     Figure("lr-find", LR, "The learning-rate range test",

@@ -88,6 +88,13 @@ def test_mini_batch_noise_carries_sgd_out_of_the_local_minimum_that_full_batch_s
     assert prob.nearest_minimum(mini["trajectory"][-1]) == "global (-1, 0)"
 
 
+def test_a_run_ends_in_the_basin_gradient_flow_leads_to_not_the_nearest_minimum():
+    prob = PROBLEMS["double_well"]
+    point = np.array([0.15, 1.3])  # left of the saddle's x = 0.2, but nearer (1, 0) than (-1, 0)
+    assert prob.nearest_minimum(point) == "local (1, 0)" and prob.basin(point) == "global (-1, 0)"
+    assert PROBLEMS["rosenbrock"].basin(point) is None  # no list of minima: nothing to name
+
+
 def test_mini_batches_need_data():
     with pytest.raises(ValueError, match="has no data"):
         run("rosenbrock", "sgd", 3, batch_size=4)

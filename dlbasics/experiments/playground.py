@@ -94,6 +94,18 @@ class Problem:
         dist = [np.hypot(*(point - np.asarray(m))) for _, m, _ in self.minima]
         return self.minima[int(np.argmin(dist))][0]
 
+    def basin(self, point: np.ndarray, lr: float = 0.005, steps: int = 4000) -> str | None:
+        """The label of the minimum whose basin holds ``point``: where plain gradient descent with a small step
+        (the gradient flow) from ``point`` settles. A point half-way up a wall belongs to the minimum below it, not
+        to the nearest one. None without minima."""
+        p = np.asarray(point, dtype=float)
+        if not self.minima or not np.isfinite(p).all():
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(steps):
+                p = p - lr * self.grad(p)
+        return self.nearest_minimum(p) if np.isfinite(p).all() else self.nearest_minimum(point)
+
 
 # ---------------------------------------------------------------------------------------------- Rosenbrock
 ROSENBROCK_A, ROSENBROCK_B = 1.0, 100.0
@@ -480,7 +492,8 @@ def run_all(problems: list[str], optimizers: list[str], steps: int, lr: float | 
     without data walk once, with their exact gradient. A row: problem, optimizer, lr, batch_size (None: full
     batch), final_loss (None after a divergence), min_loss (the problem's minimum), steps_to_target (the first
     step within ``tolerance`` of the minimum, None if never), diverged_step (None if it did not), final_x,
-    final_y and end (the nearest minimum where the problem lists them, e.g. "local (1, 0)")."""
+    final_y and end (the minimum whose basin the run ended in, where the problem lists them, e.g.
+    "local (1, 0)")."""
     results: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     for name in problems:
@@ -500,7 +513,7 @@ def run_all(problems: list[str], optimizers: list[str], steps: int, lr: float | 
                              "steps_to_target": reached, "diverged_step": res["diverged_step"],
                              "final_x": None if end is None else float(end[0]),
                              "final_y": None if end is None else float(end[1]),
-                             "end": None if end is None else prob.nearest_minimum(end)})
+                             "end": None if end is None else prob.basin(end)})
     return results, rows
 
 

@@ -139,7 +139,7 @@ def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 
 
     ``results`` holds, per optimizer, its full-batch run (``batch_size`` None) and its mini-batch run. The
     full-batch path is black, the mini-batch path the optimizer's colour; where each ended is marked (a square,
-    a diamond) and named in the panel's title after the nearest minimum of the problem.
+    a diamond) and named in the panel's title after the minimum whose basin it is in.
     """
     from ..experiments.playground import get_problem
 
@@ -170,7 +170,7 @@ def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 
             ax.plot(path[:, 0], path[:, 1], style, color=color, lw=1.4 if what == "full" else 0.8,
                     alpha=1.0 if what == "full" else 0.85, zorder=3 if what == "full" else 2)
             ax.plot(*path[-1], end_marker, color=color, markeredgecolor="white", markersize=8, zorder=6)
-            ended = ("diverged" if res["diverged_step"] else prob.nearest_minimum(path[-1]) or
+            ended = ("diverged" if res["diverged_step"] else prob.basin(path[-1]) or
                      f"({path[-1][0]:.2f}, {path[-1][1]:.2f})")
             lines.append(f"{what} -> {ended}")
         ax.plot(*prob.start, "o", color="black", markersize=7, zorder=5)
@@ -188,6 +188,6 @@ def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 
                Line2D([], [], color="gold", marker="*", markeredgecolor="black", markersize=12, ls="",
                       label=f"global minimum, f = {prob.min_value:.4g}"),
                Line2D([], [], color="white", marker="X", markeredgecolor="black", markersize=8, ls="",
-                      label="other stationary points")]
+                      label="other minima and saddle points")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     return fig
