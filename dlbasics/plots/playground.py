@@ -186,8 +186,9 @@ def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 
 
     handles = [Line2D([], [], color="black", marker="o", ls="", label=f"start ({prob.start[0]:g}, {prob.start[1]:g})"),
                Line2D([], [], color="gold", marker="*", markeredgecolor="black", markersize=12, ls="",
-                      label=f"global minimum, f = {prob.min_value:.4g}"),
-               Line2D([], [], color="white", marker="X", markeredgecolor="black", markersize=8, ls="",
-                      label="other minima and saddle points")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+                      label=f"{'global ' if prob.minima else ''}minimum, f = {prob.min_value:.4g}")]
+    if prob.marks:
+        handles.append(Line2D([], [], color="white", marker="X", markeredgecolor="black", markersize=8, ls="",
+                              label="other minima and saddle points"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     return fig
