@@ -150,6 +150,12 @@ FIGURES: tuple[Figure, ...] = (
            "settles in the shallow minimum, SGD with batches of 4 hops the barrier into the deep one.",
            ("dlb playground double_well --optimizers sgd,momentum,adam --lr sgd=0.05,momentum=0.01,adam=0.05 "
             "--batch-size 4",), "double_well_minibatch.png"),
+    Figure("sgd-batch-sizes-double-well", GD, "Batch, mini-batch and stochastic gradient descent",
+           "SGD at lr 0.05 from the same start with the full batch (black) and batches of 32, 4 and 1 of the "
+           "double well's 200 samples: the full batch and 32 settle in the shallow minimum, 4 hops into the deep "
+           "one, 1 wanders over both.",
+           ("dlb playground double_well --optimizers sgd --lr 0.05 --batch-size 1,4,32",),
+           "double_well_minibatch.png"),
     Figure("sgd-noise-camel", GD, "Mini-batch against full-batch paths on the six-hump camel",
            "Two global and four local minima: full-batch SGD and Adam stop in the shallow basin they start in "
            "(f = 2.104), momentum's speed carries it to a global minimum; SGD with batches of 4 crosses basins "

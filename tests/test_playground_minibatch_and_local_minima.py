@@ -140,8 +140,18 @@ def test_cli_draws_mini_batch_against_full_batch(tmp_path):
     assert [r["batch_size"] for r in rows] == [None] and len(results["saddle"]) == 1
 
 
+def test_several_batch_sizes_walk_from_the_same_start_and_those_of_the_whole_data_are_dropped():
+    results, rows = run_all(["double_well"], ["sgd"], 5, 0.05, batch_size=[1, 32, 200, 32], seed=1)
+    assert [r["batch_size"] for r in rows] == [None, 1, 32]  # 200 samples in a batch is the full batch
+    assert all((r["trajectory"][0] == PROBLEMS["double_well"].start).all() for r in results["double_well"])
+    one = run("double_well", "sgd", 5, lr=0.05, batch_size=1, seed=1)["trajectory"]
+    np.testing.assert_array_equal(results["double_well"][1]["trajectory"], one)
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["rosenbrock", "--batch-size", "4"], "--batch-size: rosenbrock has no data"),
+    (["double_well", "--batch-size", "4,0"], "batch sizes are integers >= 1"),
+    (["double_well", "--batch-size", "four"], "expected a positive integer"),
     (["regression", "--lr", "sgd=x"], "expected a number or name=number pairs"),
 ])
 def test_cli_mistakes_are_one_line_errors(tmp_path, args, fragment):

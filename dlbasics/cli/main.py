@@ -458,10 +458,10 @@ def playground(
              "adadelta (which has no learning rate and keeps 1), e.g. 0.05 to compare sgd and momentum on the "
              "regression; per optimizer, e.g. sgd=0.05,adam=0.1 (the others keep their defaults); or both, "
              "0.05,adam=0.1.", show_default=False)] = None,
-    batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", min=1, help="Also walk the data-based problems (regression, double_well, camel) with "
-                                    "mini-batch gradients of this many samples, from the same start: "
-                                    "<problem>_minibatch.png.", show_default=False)] = None,
+    batch_size: Annotated[str | None, typer.Option(
+        "--batch-size", help="Also walk the data-based problems (regression, double_well, camel) with mini-batch "
+                             "gradients of this many samples (or several sizes, e.g. 1,16), from the same start: "
+                             "<problem>_minibatch.png.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the mini-batches (the same for every optimizer).")] = 0,
     runs_dir: RunsDirOpt = None,
     quiet: QuietOpt = False,
@@ -497,16 +497,23 @@ def playground(
         rates = parse_lr(lr)
     except ValueError as err:
         raise fail(str(err), EXIT_USAGE) from None
-    if batch_size is not None and problems and not set(names) & set(STOCHASTIC):
+    try:
+        sizes = None if batch_size is None else [int(b) for b in batch_size.split(",") if b.strip()]
+    except ValueError:
+        raise fail(f"--batch-size {batch_size}: expected a positive integer or several, e.g. 4 or 1,16",
+                   EXIT_USAGE) from None
+    if sizes is not None and (not sizes or min(sizes) < 1):
+        raise fail(f"--batch-size {batch_size}: batch sizes are integers >= 1, e.g. 4 or 1,16", EXIT_USAGE)
+    if sizes is not None and problems and not set(names) & set(STOCHASTIC):
         raise fail(f"--batch-size: {', '.join(names)} {'has' if len(names) == 1 else 'have'} no data, only an exact "
                    f"gradient; mini-batches need one of {', '.join(STOCHASTIC)}", EXIT_USAGE)
-    results, rows = run_all(names, opts, steps, rates, batch_size=batch_size, seed=seed)
+    results, rows = run_all(names, opts, steps, rates, batch_size=sizes, seed=seed)
     with user_errors():
         folder = RunFolder.create(runs_dir, "playground")
         files = write_playground(folder, results, rows)
         folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "playground",
                               "problems": names, "optimizers": opts, "steps": steps, "lr": rates,
-                              "batch_size": batch_size, "seed": seed, "files": files})
+                              "batch_size": sizes, "seed": seed, "files": files})
     out.show(playground_table(rows, steps), f"run folder: {folder.path}")
     out.folder(folder.path, rows=rows)
 

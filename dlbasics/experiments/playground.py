@@ -34,7 +34,7 @@ per optimizer (``{"sgd": 0.05, "adam": 0.1}``), e.g. 0.05 on the regression, 0.0
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -482,25 +482,25 @@ def steps_to_reach(losses: np.ndarray, target: float) -> int | None:
 
 
 def run_all(problems: list[str], optimizers: list[str], steps: int, lr: float | dict[str, float] | None = None,
-            tolerance: float = 1e-3, batch_size: int | None = None,
+            tolerance: float = 1e-3, batch_size: int | Sequence[int] | None = None,
             seed: int = 0) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Every optimizer on every problem. Returns ``{problem: [run results]}`` and one summary row per run.
 
     ``lr``: see :func:`lr_for` (a number, a dict by optimizer name, or None for the defaults). With
-    ``batch_size``, every optimizer on a data-based problem walks twice from the same start: with the full-batch
-    gradient and with mini-batches of that size (batches from ``seed``, the same for every optimizer); problems
-    without data walk once, with their exact gradient. A row: problem, optimizer, lr, batch_size (None: full
-    batch), final_loss (None after a divergence), min_loss (the problem's minimum), steps_to_target (the first
-    step within ``tolerance`` of the minimum, None if never), diverged_step (None if it did not), final_x,
-    final_y and end (the minimum whose basin the run ended in, where the problem lists them, e.g.
-    "local (1, 0)")."""
+    ``batch_size`` (one size or several, e.g. ``[1, 16]``), every optimizer on a data-based problem walks from the
+    same start with the full-batch gradient and then with mini-batches of each size (smaller than the data;
+    batches from ``seed``, the same for every optimizer); problems without data walk once, with their exact
+    gradient. A row: problem, optimizer, lr, batch_size (None: full batch), final_loss (None after a divergence),
+    min_loss (the problem's minimum), steps_to_target (the first step within ``tolerance`` of the minimum, None if
+    never), diverged_step (None if it did not), final_x, final_y and end (the minimum whose basin the run ended
+    in, where the problem lists them, e.g. "local (1, 0)")."""
     results: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     for name in problems:
         prob = get_problem(name)
         results[name] = []
-        sizes = [None, batch_size] if batch_size is not None and prob.stochastic and batch_size < prob.n_samples \
-            else [None]
+        wanted = [] if batch_size is None else [batch_size] if isinstance(batch_size, int) else list(batch_size)
+        sizes = [None, *dict.fromkeys(b for b in wanted if prob.stochastic and b < prob.n_samples)]
         for size in sizes:
             for opt in optimizers:
                 res = run(prob, opt, steps, lr_for(opt, lr), batch_size=size, seed=seed)

@@ -134,45 +134,65 @@ def plot_losses(results: Sequence[dict[str, Any]], optimum: float, title: str = 
     return fig
 
 
-def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 240, run: str = "") -> Figure:
-    """Mini-batch against full-batch gradient, one panel per optimizer, both paths from the same start.
+#: colours of the mini-batch paths when several batch sizes are drawn (smallest, noisiest batch first)
+_BATCH_COLORS = ("#d62728", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2")
+_END_MARKERS = ("D", "v", "^", "P", "h", "<")
 
-    ``results`` holds, per optimizer, its full-batch run (``batch_size`` None) and its mini-batch run. The
-    full-batch path is black, the mini-batch path the optimizer's colour; where each ended is marked (a square,
-    a diamond) and named in the panel's title after the minimum whose basin it is in.
+
+def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 240, run: str = "") -> Figure:
+    """Mini-batch against full-batch gradient, one panel per optimizer, every path from the same start.
+
+    ``results`` holds, per optimizer, its full-batch run (``batch_size`` None) and one run per batch size. The
+    full-batch path is black; a single mini-batch path takes the optimizer's colour, several take one colour per
+    batch size (the same in every panel). Where each ended is marked (a square for the full batch) and named in
+    the panel's title after the minimum whose basin it is in.
     """
+    from matplotlib.lines import Line2D
+
     from ..experiments.playground import get_problem
 
     prob = get_problem(problem)
-    pairs: dict[str, dict[str, dict[str, Any]]] = {}
+    groups: dict[str, dict[int | None, dict[str, Any]]] = {}
     for res in results:
-        pairs.setdefault(res["optimizer"], {})["mini" if res.get("batch_size") else "full"] = res
-    names = [n for n, pair in pairs.items() if len(pair) == 2]
+        groups.setdefault(res["optimizer"], {})[res.get("batch_size")] = res
+    names = [n for n, runs in groups.items() if None in runs and len(runs) > 1]
+    sizes = sorted({b for n in names for b in groups[n] if b is not None})
     cols = min(3, len(names)) or 1
     rows = -(-len(names) // cols) or 1
     (x0, x1), (y0, y1) = prob.bounds
     aspect = (y1 - y0) / (x1 - x0)
-    fig = Figure(figsize=(4.4 * cols, rows * (4.4 * aspect + 1.1) + 1.0), layout="constrained")
-    batch = next((pairs[n]["mini"]["batch_size"] for n in names), None)
+    width = max(4.4 * cols, 7.0)
+    fig = Figure(figsize=(width, rows * (4.4 * aspect + 1.0 + 0.15 * len(sizes)) + 1.2), layout="constrained")
     head = [run] if run else []
-    head.append(f"{prob.name}: mini-batch gradient (batch {batch} of {prob.n_samples} samples, black: full batch) "
-                "from the same start")
+    batches = ", ".join(map(str, sizes))
+    head += textwrap.wrap(f"{prob.name}: mini-batch gradients (batch {batches} of {prob.n_samples} samples) against "
+                          "the full batch (black), from the same start", int(13 * width))
     fig.suptitle("\n".join(head), fontsize=10)
+
+    def style(size: int | None, name: str) -> tuple[str, str]:
+        if size is None:
+            return "black", "s"
+        i = sizes.index(size)
+        return (optimizer_color(name) if len(sizes) == 1 else _BATCH_COLORS[i % len(_BATCH_COLORS)],
+                _END_MARKERS[i % len(_END_MARKERS)])
+
     for i, name in enumerate(names):
         ax = fig.add_subplot(rows, cols, i + 1)
         _contours(ax, prob, grid)
-        full, mini = pairs[name]["full"], pairs[name]["mini"]
-        lines = [f"{name}, lr {full['lr']:g}"]
-        for res, color, style, end_marker, what in ((full, "black", "-", "s", "full"),
-                                                    (mini, optimizer_color(name), "-", "D", f"batch {batch}")):
+        runs = groups[name]
+        lines = [f"{name}, lr {runs[None]['lr']:g}"]
+        for size in [None, *[b for b in sizes if b in runs]]:
+            res = runs[size]
+            color, end_marker = style(size, name)
             path = res["trajectory"]
             path = path[np.isfinite(path).all(axis=1)]
-            ax.plot(path[:, 0], path[:, 1], style, color=color, lw=1.4 if what == "full" else 0.8,
-                    alpha=1.0 if what == "full" else 0.85, zorder=3 if what == "full" else 2)
+            full = size is None
+            ax.plot(path[:, 0], path[:, 1], "-", color=color, lw=1.4 if full else 0.8, alpha=1.0 if full else 0.85,
+                    zorder=3 if full else 2)
             ax.plot(*path[-1], end_marker, color=color, markeredgecolor="white", markersize=8, zorder=6)
             ended = ("diverged" if res["diverged_step"] else prob.basin(path[-1]) or
                      f"({path[-1][0]:.2f}, {path[-1][1]:.2f})")
-            lines.append(f"{what} -> {ended}")
+            lines.append(f"{'full' if full else f'batch {size}'} -> {ended}")
         ax.plot(*prob.start, "o", color="black", markersize=7, zorder=5)
         ax.plot(*prob.minimum, "*", color="gold", markeredgecolor="black", markersize=14, zorder=5)
         for _, point in prob.marks:
@@ -182,13 +202,16 @@ def plot_minibatch(problem: Any, results: Sequence[dict[str, Any]], grid: int = 
         ax.set_xlabel(prob.labels[0])
         ax.set_ylabel(prob.labels[1])
         ax.set_title("\n".join(lines), fontsize=9)
-    from matplotlib.lines import Line2D
-
     handles = [Line2D([], [], color="black", marker="o", ls="", label=f"start ({prob.start[0]:g}, {prob.start[1]:g})"),
                Line2D([], [], color="gold", marker="*", markeredgecolor="black", markersize=12, ls="",
                       label=f"{'global ' if prob.minima else ''}minimum, f = {prob.min_value:.4g}")]
     if prob.marks:
         handles.append(Line2D([], [], color="white", marker="X", markeredgecolor="black", markersize=8, ls="",
                               label="other minima and saddle points"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
+    handles.append(Line2D([], [], color="black", marker="s", label="full batch"))
+    if len(sizes) > 1:
+        handles += [Line2D([], [], color=_BATCH_COLORS[i % len(_BATCH_COLORS)], marker=_END_MARKERS[i % 6],
+                           label=f"batch {b}") for i, b in enumerate(sizes)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6 if cols > 1 else 4), fontsize=8,
+               frameon=False)
     return fig
