@@ -184,7 +184,7 @@ def schedule(
         exp = build_schedule_only(cfg)  # the run's exact steps per epoch (train_size, folds, batch size), offline
         per_step = exp.schedule.interval == "step"
         steps = steps_per_epoch(cfg, exp.n_train) if per_step else 1
-        seq = trace(exp.schedule, cfg["train"]["epochs"] * steps)
+        seq = trace(exp.schedule, exp.schedule.total)  # epochs x steps, or the steps of a growing batch
         unit = "step" if per_step else "epoch"
         fig = plot_schedule(seq, steps, f"{cfg['name']}: {name} schedule")
         result = {"status": "completed", "kind": "schedule", "schedule": name, "unit": unit, "steps_per_epoch": steps,

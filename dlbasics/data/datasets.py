@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.fields import Num, Optional, Section, Spec, Str, section_from_signature
+from ..config.fields import Bool, Num, Optional, Section, Spec, Str, section_from_signature
 from . import synthetic
 from .preprocess import Preprocessing
 from .splits import train_val_split
@@ -252,6 +252,25 @@ def _synthetic(name: str, generate: Callable, task: str, ordered: bool = False) 
     return load
 
 
+def _linear(rng: np.random.Generator, progress: bool = True, n_train: int = 1000, n_test: int = 1000,
+            outliers: dict[str, Any] | None = None, **params: Any) -> Dataset:
+    """The linear set, with ``outliers`` (fraction, magnitude, test) corrupting targets after the draw: those of
+    the training set (training and validation splits), and of the test set too only with ``test: true``, so a
+    clean test error measures the distance to the true line y = 4x - 2."""
+    ds = _synthetic("linear", synthetic.linear, "regression")(rng, progress, n_train, n_test, **params)
+    if outliers and outliers["fraction"] > 0:
+        ds.y_train, _ = synthetic.corrupt_targets(ds.y_train, rng, outliers["fraction"], outliers["magnitude"])
+        if outliers["test"]:
+            ds.y_test, _ = synthetic.corrupt_targets(ds.y_test, rng, outliers["fraction"], outliers["magnitude"])
+    return ds
+
+
+_OUTLIERS = Optional(Section({
+    "fraction": Num(0.1, ge=0.0, le=1.0, doc="fraction of the targets corrupted"),
+    "magnitude": Num(20.0, doc="added to each corrupted target (one-sided gross errors)"),
+    "test": Bool(False, doc="corrupt the test set too (default: training set only, so test error is clean)"),
+}), doc="gross errors in the targets, drawn from the seed (null: none)")
+
 #: the synthetic sets are toys: a million samples is already more than any of them needs (and stays in memory)
 MAX_SYNTHETIC = 1_000_000
 _SIZE = {"n_train": Num(integer=True, ge=2, le=MAX_SYNTHETIC, doc="training samples"),
@@ -287,8 +306,8 @@ DATASETS: dict[str, DatasetEntry] = {
                                         "train_counts": [6000] * 10}),
     "mnist-mini": DatasetEntry(_mnist_mini, "classification", {},
                                "a stratified real subset of MNIST shipped with dlbasics: 10,000 train / 2,000 test"),
-    "linear": DatasetEntry(_synthetic("linear", synthetic.linear, "regression"), "regression",
-                           {**_SIZE, "noise": Num(ge=0.0, doc="std of the Gaussian noise on y"),
+    "linear": DatasetEntry(_linear, "regression",
+                           {**_SIZE, "outliers": _OUTLIERS, "noise": Num(ge=0.0, doc="std of the Gaussian noise on y"),
                             "x_min": Num(doc="x ~ U(x_min, x_max)"), "x_max": Num(doc="x ~ U(x_min, x_max)")},
                            "y = 4x - 2 + noise: the optimizer assignment (regression)", synthetic.linear),
     "spirals": DatasetEntry(_synthetic("spirals", synthetic.spirals, "classification"), "classification",
