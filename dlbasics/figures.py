@@ -128,6 +128,45 @@ FIGURES: tuple[Figure, ...] = (
     Figure("init-sigmoid-histograms", INIT, "Sigmoid activations saturating",
            "Histograms of the activations of each layer of a sigmoid network per initialisation.",
            ("dlb init-study",), "activations_sigmoid.png"),
+    Figure("fit-study-fits", G, "Under-, good and over-fitting: polynomial degree 1, 3 and 12",
+           "Exact least-squares polynomials fitted to 15 noisy samples of sin(2 pi x), scored on 100 fresh "
+           "validation samples: degree 1 cannot bend, degree 3 follows the sine, degree 12 threads the training "
+           "points and swings between them.",
+           ("dlb fit-study",), "fits.png"),
+    Figure("fit-study-error-curve", G, "Training and validation error against degree",
+           "Training error falls with every degree; validation error is U-shaped, lowest near the noise variance.",
+           ("dlb fit-study",), "error_vs_degree.png"),
+    Figure("cv-fold-map-kfold", CV, "Which samples train, validate and are held out: stratified k-fold",
+           "Five stratified folds of mnist-mini's 10,000 training images, a row per fold: each fold's held-out "
+           "fifth is scattered over the set, and its validation split is cut from its own training part.",
+           ("dlb cv configs/quickstart.yaml --kfold 5 --plot-folds",), "fold_map.png"),
+    Figure("cv-fold-map-timeseries", CV, "Time-series cross-validation with a gap",
+           "Forward chaining on the sine series: each fold trains on the past, validates on its last stretch, "
+           "drops a gap of 25 samples and is tested on the next block; later blocks are unused.",
+           ("dlb cv configs/quickstart.yaml --plot-folds --set data.name=sine --set loss.name=mse "
+            "--set cv.strategy=timeseries --set cv.k=4 --set cv.gap=25",), "fold_map.png"),
+    Figure("sgd-noise-double-well", GD, "Mini-batch noise escaping a local minimum",
+           "A double well whose 200 samples each tilt it: from the same start, full-batch gradient descent "
+           "settles in the shallow minimum, SGD with batches of 4 hops the barrier into the deep one.",
+           ("dlb playground double_well --optimizers sgd,momentum,adam --lr sgd=0.05,momentum=0.01,adam=0.05 "
+            "--batch-size 4",), "double_well_minibatch.png"),
+    Figure("sgd-batch-sizes-double-well", GD, "Batch, mini-batch and stochastic gradient descent",
+           "SGD at lr 0.05 from the same start with the full batch (black) and batches of 32, 4 and 1 of the "
+           "double well's 200 samples: the full batch and 32 settle in the shallow minimum, 4 hops into the deep "
+           "one, 1 wanders over both.",
+           ("dlb playground double_well --optimizers sgd --lr 0.05 --batch-size 1,4,32",),
+           "double_well_minibatch.png"),
+    Figure("sgd-noise-camel", GD, "Mini-batch against full-batch paths on the six-hump camel",
+           "Two global and four local minima: full-batch SGD and Adam stop in the shallow basin they start in "
+           "(f = 2.104), momentum's speed carries it to a global minimum; SGD with batches of 4 crosses basins "
+           "and ends in a global one.",
+           ("dlb playground camel --optimizers sgd,momentum,adam --lr sgd=0.05,momentum=0.01,adam=0.05 "
+            "--batch-size 4",), "camel_minibatch.png"),
+    Figure("lr-find", LR, "The learning-rate range test",
+           "The lr grows exponentially from 1e-7 to 10 over at most 100 batches of the quickstart config; the "
+           "smoothed loss against lr with the valley, steepest-descent and minimum / 10 readings: the valley "
+           "is 1cycle's max_lr.",
+           ("dlb lr-find configs/quickstart.yaml",), "lr_find.png"),
     Figure("confusion-matrix", EVAL, "Confusion matrix of a trained model",
            "The quickstart MLP's test-set confusion matrix (rows: true digit, columns: predicted).",
            ("dlb train configs/quickstart.yaml", "dlb evaluate {run}"), "confusion*.png"),
