@@ -185,6 +185,8 @@ def _denominator(v: np.ndarray, eps: float, mode: str, out: np.ndarray) -> np.nd
     np.sqrt(v, out=out)
     out += eps
     return out
+
+
 _BETAS = Seq(Num(ge=0.0, lt=1.0), length=2, doc="decay rates of the first and second moment estimates")
 
 
@@ -313,7 +315,8 @@ class Adagrad(Optimizer):
         state_sum <- state_sum + g^2
         p <- p - clr * g / (sqrt(state_sum) + eps)     eps_mode "outside" (PyTorch, the default)
         p <- p - clr * g / sqrt(state_sum + eps)       eps_mode "inside" (the course notes 001:
-                                                       W <- W - eta / sqrt(G + eps) g; notes 002 have no eps)
+                                                       W <- W - eta / sqrt(G + eps) g; notes 002 have no eps,
+                                                       but eps 0 gives 0/0 where g has always been 0)
 
     The sum only grows, so the effective learning rate decays toward 0. Defaults as PyTorch: lr=1e-2,
     lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, eps_mode outside.
