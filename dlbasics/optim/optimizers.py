@@ -235,7 +235,9 @@ class SGD(Optimizer):
         "dampening": Num(ge=0.0, le=1.0, doc="dampening for momentum"), "weight_decay": _WD,
         "nesterov": Bool(doc="Nesterov momentum: the gradient at the look-ahead point"), "maximize": _MAXIMIZE,
         "momentum_form": Choice(list(MOMENTUM_FORMS), doc="pytorch: b <- mu b + g, p <- p - lr b; classic (the "
-                                                          "notes, Keras): v <- mu v - lr g, p <- p + v"),
+                                                          "notes, Keras): v <- mu v - lr g, p <- p + v. With "
+                                                          "nesterov both keep (evaluate, save) the look-ahead point "
+                                                          "W + mu v, not the notes' W"),
     }
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
