@@ -120,7 +120,7 @@ def test_classic_momentum_is_the_notes_velocity_form_and_differs_from_pytorchs_o
     assert np.allclose(*same, rtol=0, atol=TOL)
 
 
-def test_classic_nesterov_takes_the_gradient_at_the_notes_look_ahead_point_and_keeps_the_notes_w():
+def test_classic_nesterov_takes_the_gradient_at_the_notes_look_ahead_point_and_the_notes_w_is_p_minus_alpha_v():
     # v <- alpha v - eta dL(W + alpha v); W <- W + v, on L = w^2 (dL = 2w), alpha 0.5, W0 1, eta 0.1, 0.2, 0.2:
     # look-ahead 1,                        v = -0.1 * 2            = -0.2,   W = 0.8
     # look-ahead 0.8 - 0.1   = 0.7,        v = -0.1 - 0.2 * 1.4    = -0.38,  W = 0.42

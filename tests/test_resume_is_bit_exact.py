@@ -29,6 +29,10 @@ CASES = {
         "schedule.name=plateau", "schedule.patience=0", "schedule.threshold=0.9", "model.dropout=0.3",
         "regularization.mixup.alpha=0.4", "regularization.early_stopping={monitor: val_acc, patience: 5, "
         "min_delta: 0.5, restore_best: true}", "train.epochs=7"],
+    # the classic velocity carries each step's own lr (the step schedule halves it): it must be restored as saved
+    "nesterov-classic-step": ["optimizer.name=nesterov", "optimizer.lr=0.1",
+                                           "optimizer.momentum_form=classic", "schedule.name=step",
+                                           "schedule.step_size=2", "schedule.gamma=0.5", "train.epochs=6"],
     "batchnorm-onecycle-noise-clipping": ["model.batchnorm=true", "schedule.name=onecycle",
                                           "regularization.input_noise.std=0.05", "regularization.weight_noise.std=0.01",
                                           "regularization.grad_clip.max_norm=1.0", "train.epochs=5"],

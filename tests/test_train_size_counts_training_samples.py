@@ -30,9 +30,25 @@ def test_without_room_validation_takes_what_is_left_and_none_left_is_an_error():
     assert (len(tr), len(va)) == (1000, 0)
 
 
-def test_a_time_series_keeps_time_order_training_block_then_validation_block():
+def test_a_time_series_keeps_its_most_recent_samples_training_block_then_validation_block():
     tr, va = sized_split(100, 40, 0.2, np.random.default_rng(0), ordered=True)
-    assert tr.tolist() == list(range(40)) and va.tolist() == list(range(40, 50))
+    assert tr.tolist() == list(range(50, 90)) and va.tolist() == list(range(90, 100))
+
+
+@pytest.mark.parametrize("strategy", ["timeseries", "rolling"])
+def test_every_time_series_fold_trains_on_the_block_just_before_its_held_out_block(strategy):
+    # forward chaining moves the training block with the held-out block; the first samples of each fold's
+    # training part would be the same for every fold and ever further from what it predicts
+    blocks = set()
+    for i in range(4):
+        spec = {"strategy": strategy, "k": 4, "index": i, "gap": 5, "window": 190 if strategy == "rolling" else None,
+                "fraction": None}
+        tr, va, held = split_indices(1000, None, True, 0.2, np.random.default_rng(0), 150, [spec],
+                                     [np.random.default_rng(1)])
+        assert (len(tr), len(va)) == (150, 38) and tr.max() < va.min() and va.max() + 1 + 5 == held.min()
+        assert np.array_equal(np.concatenate([tr, va]), np.arange(tr.min(), va.max() + 1))
+        blocks.add(int(tr.min()))
+    assert len(blocks) == 4
 
 
 def test_every_cross_validation_fold_trains_on_train_size_and_tests_on_its_whole_fold():

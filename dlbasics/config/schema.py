@@ -101,7 +101,8 @@ DATA = Registry(
         "normalize": Choice(["none", "standardize"], "none",
                             doc="standardize: subtract the training split's mean, divide by its std"),
         "train_size": Optional(Num(integer=True, ge=2), doc="train on exactly this many samples (a stratified subset, "
-                                                             "after the validation split): validation, val_split of "
+                                                             "the most recent for a time series, after the "
+                                                             "validation split): validation, val_split of "
                                                              "training + validation, comes from the samples left "
                                                              "(all of them if fewer remain); under cv from each "
                                                              "fold's training part; null: all"),

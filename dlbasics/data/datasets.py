@@ -344,11 +344,12 @@ def load_dataset(name: str, rng: np.random.Generator | None = None, progress: bo
 def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | None = None,
            ordered: bool = False) -> np.ndarray:
     """Sorted indices of ``size`` of ``n`` samples: stratified by ``labels`` (exact class proportions, largest
-    remainder), the first ``size`` for a time series, else uniform. ValueError if size > n."""
+    remainder), the last ``size`` for a time series (the most recent, next to the block that is predicted, as
+    scikit-learn's ``TimeSeriesSplit(max_train_size)``), else uniform. ValueError if size > n."""
     if size > n:
         raise ValueError(f"{size} is more than the {n} training samples of the data set")
     if ordered:
-        return np.arange(size)
+        return np.arange(n - size, n)
     keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels, n_val=n - size) if size < n else (np.arange(n),
                                                                                                       None)
     return keep
@@ -362,8 +363,10 @@ def sized_split(n: int, train_size: int, val_split: float, rng: np.random.Genera
     Validation is ``val_split`` of training + validation together (:func:`validation_size`: 1,111 for 10,000
     at 0.1), taken from the samples the training subset leaves when there is room; when fewer remain, it is all
     that remain (``n - train_size``). A stratified subset of ``train_size + n_val`` samples is drawn, then its
-    validation split (the last block for a time series). ValueError (naming "training samples of") when
-    ``train_size > n``, or when validation is asked for and ``train_size = n`` leaves none.
+    validation split; a time series keeps its most recent ``train_size + n_val`` samples, training block then
+    validation block, so every cross-validation fold trains just before its held-out block. ValueError (naming
+    "training samples of") when ``train_size > n``, or when validation is asked for and ``train_size = n`` leaves
+    none.
     """
     n_val = validation_size(train_size, val_split)
     if train_size > n:

@@ -185,6 +185,8 @@ def _denominator(v: np.ndarray, eps: float, mode: str, out: np.ndarray) -> np.nd
     np.sqrt(v, out=out)
     out += eps
     return out
+
+
 _BETAS = Seq(Num(ge=0.0, lt=1.0), length=2, doc="decay rates of the first and second moment estimates")
 
 
@@ -233,7 +235,9 @@ class SGD(Optimizer):
         "dampening": Num(ge=0.0, le=1.0, doc="dampening for momentum"), "weight_decay": _WD,
         "nesterov": Bool(doc="Nesterov momentum: the gradient at the look-ahead point"), "maximize": _MAXIMIZE,
         "momentum_form": Choice(list(MOMENTUM_FORMS), doc="pytorch: b <- mu b + g, p <- p - lr b; classic (the "
-                                                          "notes, Keras): v <- mu v - lr g, p <- p + v"),
+                                                          "notes, Keras): v <- mu v - lr g, p <- p + v. With "
+                                                          "nesterov both keep (evaluate, save) the look-ahead point "
+                                                          "W + mu v, not the notes' W"),
     }
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -313,7 +317,8 @@ class Adagrad(Optimizer):
         state_sum <- state_sum + g^2
         p <- p - clr * g / (sqrt(state_sum) + eps)     eps_mode "outside" (PyTorch, the default)
         p <- p - clr * g / sqrt(state_sum + eps)       eps_mode "inside" (the course notes 001:
-                                                       W <- W - eta / sqrt(G + eps) g; notes 002 have no eps)
+                                                       W <- W - eta / sqrt(G + eps) g; notes 002 have no eps,
+                                                       but eps 0 gives 0/0 where g has always been 0)
 
     The sum only grows, so the effective learning rate decays toward 0. Defaults as PyTorch: lr=1e-2,
     lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, eps_mode outside.
