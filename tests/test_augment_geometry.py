@@ -77,6 +77,14 @@ def test_elastic_with_a_constant_field_is_a_translation_in_the_interior():
     np.testing.assert_allclose(out[:, :, 8:11, 8:11], x[:, :, 9:12, 9:12], rtol=1e-12)
 
 
+def test_a_displacement_far_off_the_image_reads_zeros_not_nan():
+    x = _batch()
+    out = elastic(x, np.random.default_rng(0), alpha=1e300, sigma=1.0)  # every pixel reads far off the image
+    assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    far = scale(x, np.full(6, 1e-300))  # 1 / factor = 1e300: only the centre may still read the image
+    assert np.isfinite(far).all()
+
+
 @pytest.mark.parametrize("text,fragment", [
     ("data: {augment: {scale: 1.5}}\n", "data.augment.scale: expected a number >= 0 and < 1"),
     ("data: {augment: {elastic: {sigma: 0}}}\n", "data.augment.elastic.sigma: expected a number > 0"),

@@ -44,6 +44,9 @@ def bilinear(x: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:
     augmentation here uses: each output pixel says where it comes from.
     """
     n, c, h, w = x.shape
+    # every point beyond one pixel off the image reads zeros alone: clipping there changes no value, and keeps a
+    # huge displacement (elastic alpha 1e300) from overflowing the integer cast into garbage indices and NaN weights
+    src_x, src_y = np.clip(src_x, -1, w), np.clip(src_y, -1, h)
     x0, y0 = np.floor(src_x).astype(np.intp), np.floor(src_y).astype(np.intp)
     fx, fy = (src_x - x0).astype(x.dtype), (src_y - y0).astype(x.dtype)
     xp = np.zeros((n, c, h + 2, w + 2), x.dtype)  # one pixel of zeros around: neighbours off the image read 0
