@@ -66,14 +66,16 @@ def _kwargs(section: dict[str, Any], key: str = "name") -> dict[str, Any]:
 
 
 def _largest_batch(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The config with train.batch_size the largest of its batch-size schedule (what memory must hold)."""
+    """The config with train.batch_size the largest batch that goes forward and backward at once (what memory
+    must hold): the largest of its batch-size schedule, or the diagnostics' probe batch when that is larger."""
     from .train.batch_schedule import from_config
 
-    sizes = from_config(cfg["train"])
-    if sizes is None:
-        return cfg
-    largest = max(sizes(e) for e in range(1, cfg["train"]["epochs"] + 1))
-    return {**cfg, "train": {**cfg["train"], "batch_size": largest}}
+    train = cfg["train"]
+    sizes = from_config(train)
+    largest = train["batch_size"] if sizes is None else max(sizes(e) for e in range(1, train["epochs"] + 1))
+    if largest != "full" and train.get("diagnostics"):
+        largest = max(largest, train["diagnostics_probe"])  # footprint caps both at the training set
+    return cfg if largest == train["batch_size"] else {**cfg, "train": {**train, "batch_size": largest}}
 
 
 def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int,

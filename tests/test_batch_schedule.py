@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import REPO
 from dlbasics.config import ConfigError, load_config
 from dlbasics.nn.losses import MSELoss
 from dlbasics.nn.model import Sequential
@@ -21,6 +22,30 @@ def test_sizes_change_after_the_milestone_epochs():
     assert [listed(e) for e in range(1, 5)] == [10, 30, 30, 50]
     with pytest.raises(ValueError, match="one per milestone"):
         BatchSchedule(10, [1, 3], sizes=[30])
+
+
+def test_a_factor_too_large_for_a_float_means_the_whole_training_set_not_a_traceback():
+    huge = BatchSchedule(8, [1, 2], factor=1e300)  # 8 * 1e600 overflows a float
+    assert huge(1) == 8 and huge(3) >= 2**62
+    assert BatchSchedule(8, [1, 2], factor=1e300, max_batch_size=64)(3) == 64
+
+
+@pytest.mark.parametrize("overrides,refused", [
+    ([], False),
+    (["train.batch_schedule={milestones: [2], batch_sizes: [1000]}"], True),  # the grown batch must fit
+    (["train.diagnostics=true", "train.diagnostics_probe=1000"], True),  # so must the diagnostics' probe batch
+    (["train.diagnostics=true"], False),  # the default probe of 256
+])
+def test_the_memory_check_holds_the_largest_batch_and_the_diagnostics_probe(overrides, refused):
+    from dlbasics.runner import build_model
+
+    # quickstart's MLP: about 3.8 MB with batches of 64, 9.3 MB with 1000 (weights, Adam state, activations)
+    cfg = load_config(REPO / "configs/quickstart.yaml", ["train.max_memory=6MB", *overrides])
+    if refused:
+        with pytest.raises(ConfigError, match="but the limit is 6 MB"):
+            build_model(cfg, (1, 28, 28), 10, n_train=9000)
+    else:
+        build_model(cfg, (1, 28, 28), 10, n_train=9000)
 
 
 def test_fit_uses_each_epochs_batch_size_and_records_it():

@@ -11,6 +11,7 @@ each epoch is recorded in metrics.csv (``batch_size``).
 from __future__ import annotations
 
 import bisect
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,7 +46,10 @@ class BatchSchedule:
         elif self.sizes is not None:
             size = self.sizes[k - 1]
         else:
-            size = max(1, round(self.base * self.factor**k))
+            try:
+                size = max(1, round(self.base * self.factor**k))
+            except OverflowError:  # a factor such as 1e300: larger than any batch (fit caps it at the data)
+                size = sys.maxsize
         return size if self.max_batch_size is None else min(size, self.max_batch_size)
 
 
