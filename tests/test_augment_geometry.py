@@ -62,6 +62,19 @@ def test_shear_leans_a_vertical_line_by_the_angle():
     assert out.sum() == pytest.approx(9.0)
 
 
+def test_scale_shear_and_elastic_in_one_pass_are_the_three_passes_in_order():
+    # bilinear sampling reproduces a linear image exactly, so one pass and three agree away from the border
+    h = w = 24
+    ramp = (np.arange(h)[:, None] * 1.0 + np.arange(w)[None, :] * 0.37)[None, None].repeat(3, 0)
+    kw = {"scale": 0.3, "shear": 20.0, "elastic": {"alpha": 3.0, "sigma": 3.0}}
+    once = augment(ramp, np.random.default_rng(4), **kw)
+    rng = np.random.default_rng(4)  # the same draws, in augment's order
+    factors, angles = rng.uniform(0.7, 1.3, 3), rng.uniform(-20.0, 20.0, 3)
+    three = elastic(shear(scale(ramp, factors), angles), rng, alpha=3.0, sigma=3.0)
+    np.testing.assert_allclose(once[:, :, 9:15, 9:15], three[:, :, 9:15, 9:15], rtol=1e-9)
+    assert not np.allclose(once[:, :, 9:15, 9:15], ramp[:, :, 9:15, 9:15])
+
+
 class _Constant:
     """A generator stand-in whose displacement field is 1 everywhere."""
 

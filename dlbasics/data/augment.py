@@ -82,28 +82,53 @@ def rotate(x: np.ndarray, degrees: np.ndarray) -> np.ndarray:
 def affine(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Each image n through the linear map about its centre whose INVERSE is matrix[n] (N, 2, 2), acting on
     (row, column) offsets: out(p) = x(matrix[n] (p - centre) + centre), bilinear, zero fill. x: (N, C, H, W)."""
+    return warp(x, matrix)
+
+
+def warp(x: np.ndarray, matrix: np.ndarray | None = None, displacement: np.ndarray | None = None) -> np.ndarray:
+    """One bilinear sampling for a displacement field followed by a linear map about the centre (zero fill):
+    out(p) = x(matrix[n] (p + d_n(p) - centre) + centre), with ``displacement`` d (2, N, H, W) (rows, columns)
+    and ``matrix`` (N, 2, 2) the INVERSE linear map, either may be None. This is elastic(shear(scale(x))) read in
+    one pass: no blur of repeated interpolation, and nothing cut off at an intermediate border."""
     h, w = x.shape[2:]
+    if matrix is None and displacement is None:
+        return x.copy()
+    if matrix is None:  # the absolute grid plus the displacement (elastic alone: :func:`elastic`'s numbers)
+        rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
+        return bilinear(x, rows + displacement[0], cols + displacement[1])
     yy, xx = _centred_grid(h, w)
+    if displacement is not None:
+        yy, xx = yy + displacement[0], xx + displacement[1]  # (N, H, W)
     m = matrix[:, :, :, None, None]  # (N, 2, 2, 1, 1)
     src_y = m[:, 0, 0] * yy + m[:, 0, 1] * xx + (h - 1) / 2
     src_x = m[:, 1, 0] * yy + m[:, 1, 1] * xx + (w - 1) / 2
     return bilinear(x, src_y, src_x)
 
 
+def scale_matrix(factors: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) inverse maps of zooms by factors[n]: diag(1 / factor)."""
+    inv = 1.0 / np.asarray(factors, np.float64)
+    zero = np.zeros_like(inv)
+    return np.stack([np.stack([inv, zero], -1), np.stack([zero, inv], -1)], 1)
+
+
+def shear_matrix(degrees: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) inverse maps of horizontal shears by degrees[n]: [[1, 0], [-tan(a), 1]] on (row, column)."""
+    t = np.tan(np.deg2rad(np.asarray(degrees, np.float64)))
+    one, zero = np.ones_like(t), np.zeros_like(t)
+    return np.stack([np.stack([one, zero], -1), np.stack([-t, one], -1)], 1)
+
+
 def scale(x: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Zoom each image n by factors[n] about its centre (> 1 enlarges, < 1 shrinks; zero fill, bilinear):
     out(p) = x((p - centre) / factor + centre)."""
-    inv = 1.0 / np.asarray(factors, np.float64)
-    zero = np.zeros_like(inv)
-    return affine(x, np.stack([np.stack([inv, zero], -1), np.stack([zero, inv], -1)], 1))
+    return warp(x, scale_matrix(factors))
 
 
 def shear(x: np.ndarray, degrees: np.ndarray) -> np.ndarray:
     """Shear each image n horizontally by the angle degrees[n] about its centre: a row at offset dy below the
     centre moves right by tan(angle) dy (a vertical stroke leans by the angle). out(y, x) = x(y, x - tan(a) dy)."""
-    t = np.tan(np.deg2rad(np.asarray(degrees, np.float64)))
-    one, zero = np.ones_like(t), np.zeros_like(t)
-    return affine(x, np.stack([np.stack([one, zero], -1), np.stack([-t, one], -1)], 1))
+    return warp(x, shear_matrix(degrees))
 
 
 def gaussian_matrix(size: int, sigma: float) -> np.ndarray:
@@ -116,17 +141,23 @@ def gaussian_matrix(size: int, sigma: float) -> np.ndarray:
     return np.where(np.abs(d) <= radius, k[np.clip(d + radius, 0, 2 * radius)], 0.0)
 
 
+def elastic_displacement(rng: np.random.Generator, n: int, h: int, w: int, alpha: float,
+                         sigma: float) -> np.ndarray:
+    """Simard et al.'s displacement fields (2, N, H, W) (rows, columns): U(-1, 1) at every pixel, smoothed by a
+    Gaussian of std ``sigma`` pixels, times ``alpha``."""
+    fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
+    gh, gw = gaussian_matrix(h, sigma), gaussian_matrix(w, sigma)
+    return alpha * (gh @ fields @ gw.T)  # G_h F G_w^T for both fields of every image
+
+
 def elastic(x: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
     """Elastic distortion (Simard, Steinkraus & Platt 2003, ICDAR): per image, displacement fields dy, dx ~ U(-1, 1)
     at every pixel, smoothed by a Gaussian of std ``sigma`` (pixels), scaled by ``alpha``; each output pixel reads
-    the input at p + (dy, dx), bilinearly. Small sigma: random jitter; large sigma: nearly a translation;
-    Simard et al. used sigma = 4, alpha = 34 on MNIST. alpha = 0 is the identity. x: (N, C, H, W)."""
+    the input at p + (dy, dx), bilinearly. Small sigma: random jitter; large sigma: the random values average out
+    to a small, nearly constant shift; Simard et al. used sigma = 4, alpha = 34 on MNIST. alpha = 0 is the
+    identity. x: (N, C, H, W)."""
     n, _, h, w = x.shape
-    fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
-    gh, gw = gaussian_matrix(h, sigma), gaussian_matrix(w, sigma)
-    smooth = alpha * (gh @ fields @ gw.T)  # G_h F G_w^T for both fields of every image: (2, N, H, W)
-    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    return bilinear(x, yy + smooth[0], xx + smooth[1])
+    return warp(x, displacement=elastic_displacement(rng, n, h, w, alpha, sigma))
 
 
 def augment(x: np.ndarray, rng: np.random.Generator, shift: int = 0, rotation: float = 0.0, crop_padding: int = 0,
@@ -138,8 +169,9 @@ def augment(x: np.ndarray, rng: np.random.Generator, shift: int = 0, rotation: f
     "pad then crop" formulation of the same thing); rotation: uniform in [-rotation, rotation] degrees;
     hflip / vflip: mirror half of the images left-right / upside down; scale: zoom by a factor uniform in
     [1 - scale, 1 + scale]; shear: horizontal shear by an angle uniform in [-shear, shear] degrees; elastic:
-    ``{alpha, sigma}`` of :func:`elastic`. Applied in that order; a transform that is off draws nothing, so
-    adding one leaves the draws of the others as they were.
+    ``{alpha, sigma}`` of :func:`elastic`. Applied in that order; scale, shear and elastic compose into one
+    inverse mapping sampled once (:func:`warp`), so the image is interpolated once, not three times. A transform
+    that is off draws nothing, so adding one leaves the draws of the others as they were.
     """
     n = len(x)
     reach = max(shift, crop_padding)
@@ -156,16 +188,17 @@ def augment(x: np.ndarray, rng: np.random.Generator, shift: int = 0, rotation: f
         flip = rng.random(n) < 0.5
         out = out.copy() if out is x else out
         out[flip] = out[flip, :, ::-1, :]
+    matrix = displacement = None  # scale, shear and elastic: drawn in that order, sampled in one pass (warp)
     if scale:
-        out = _scale(out, rng.uniform(1 - scale, 1 + scale, n))
+        matrix = scale_matrix(rng.uniform(1 - scale, 1 + scale, n))
     if shear:
-        out = _shear(out, rng.uniform(-shear, shear, n))
+        sheared = shear_matrix(rng.uniform(-shear, shear, n))
+        matrix = sheared if matrix is None else matrix @ sheared  # x(S^-1 H^-1 q): shear(scale(x))
     if elastic and elastic.get("alpha"):
-        out = _elastic(out, rng, elastic["alpha"], elastic["sigma"])
+        displacement = elastic_displacement(rng, n, *x.shape[2:], elastic["alpha"], elastic["sigma"])
+    if matrix is not None or displacement is not None:
+        out = warp(out, matrix, displacement)
     return out.copy() if out is x else out
-
-
-_scale, _shear, _elastic = scale, shear, elastic  # augment's keyword arguments shadow the function names
 
 
 def cutout_boxes(rng: np.random.Generator, n: int, h: int, w: int, size: int) -> np.ndarray:
