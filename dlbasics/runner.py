@@ -305,19 +305,28 @@ def steps_per_epoch(cfg: dict[str, Any], n_train: int) -> int:
     return 1 if bs == "full" else batches_per_epoch(n_train, bs)
 
 
+def steps_by_epoch(cfg: dict[str, Any], n_train: int) -> list[int]:
+    """Optimizer steps of each epoch 1..train.epochs, as ``fit`` batches them: all ``steps_per_epoch`` alike,
+    unless ``train.batch_schedule`` grows the batch (then fewer steps after each milestone)."""
+    from .train.batch_schedule import from_config
+    from .train.loop import batches_per_epoch
+
+    sizes = from_config(cfg["train"])
+    epochs = range(1, cfg["train"]["epochs"] + 1)
+    if sizes is None:
+        return [steps_per_epoch(cfg, n_train) for _ in epochs]
+    return [batches_per_epoch(n_train, sizes(e)) for e in epochs]
+
+
 def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: int,
                    n_train: int | None = None) -> Schedule:
     """The config's schedule; its length is the run's epochs, or its steps for a per-step schedule (with a
     batch-size schedule, the sum of each epoch's steps over ``n_train`` samples)."""
-    from .train.batch_schedule import from_config
-    from .train.loop import batches_per_epoch
-
     name, params = cfg["schedule"]["name"], _kwargs(cfg["schedule"])
     interval = params.get("interval") or SCHEDULES[name].default_interval
     total = cfg["train"]["epochs"] * (steps_per_epoch if interval == "step" else 1)
-    sizes = from_config(cfg["train"])
-    if interval == "step" and sizes is not None and n_train:
-        total = sum(batches_per_epoch(n_train, sizes(e)) for e in range(1, cfg["train"]["epochs"] + 1))
+    if interval == "step" and n_train:
+        total = sum(steps_by_epoch(cfg, n_train))
     try:
         return SCHEDULES[name](optimizer, total=total, **params)
     except ValueError as err:

@@ -59,7 +59,9 @@ def test_fit_uses_each_epochs_batch_size_and_records_it():
 
 
 def test_a_run_records_batch_size_per_epoch_and_sizes_a_per_step_schedule(write_config, tmp_path):
-    from dlbasics.runner import build_schedule_only, train
+    from dlbasics.optim.schedules import trace
+    from dlbasics.plots.schedule import plot_schedule
+    from dlbasics.runner import build_schedule_only, steps_by_epoch, train
 
     text = ("name: grow\ndata: {name: moons, n_train: 100, n_test: 20, val_split: 0.2}\nmodel: {hidden: [4]}\n"
             "train: {epochs: 3, batch_size: 8, batch_schedule: {milestones: [1], factor: 2.5}}\n")
@@ -68,8 +70,13 @@ def test_a_run_records_batch_size_per_epoch_and_sizes_a_per_step_schedule(write_
     lines = (run.path / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,step,lr,batch_size,") and [ln.split(",")[3] for ln in lines[1:]] == [
         "8", "20", "20"]
-    sched = build_schedule_only(load_config(path, ["schedule.name=onecycle"])).schedule
+    cfg = load_config(path, ["schedule.name=onecycle"])
+    sched = build_schedule_only(cfg).schedule
     assert sched.total == 10 + 4 + 4  # 80 training samples: 10 steps of 8, then 4 of 20 per epoch
+    assert steps_by_epoch(cfg, 80) == [10, 4, 4]  # what --dry-run and dlb schedule report
+    fig = plot_schedule(trace(sched, sched.total), [10, 4, 4])
+    x = fig.axes[0].lines[0].get_xdata()  # each epoch's steps spread over that epoch, not 18 / 10 = 1.8 epochs
+    np.testing.assert_allclose(x[[0, 9, 10, 14, 17]], [0, 0.9, 1, 2, 2.75])
 
 
 @pytest.mark.parametrize("text,fragment", [

@@ -171,7 +171,7 @@ def schedule(
     from ..config import load_config
     from ..optim.schedules import SCHEDULES, trace
     from ..plots.schedule import plot_schedule
-    from ..runner import build_schedule_only, steps_per_epoch
+    from ..runner import build_schedule_only, steps_by_epoch
     from ..runs.folder import RunFolder, atomic_write
 
     output = Output(quiet, json_)
@@ -183,13 +183,17 @@ def schedule(
                        "before training", EXIT_USAGE)
         exp = build_schedule_only(cfg)  # the run's exact steps per epoch (train_size, folds, batch size), offline
         per_step = exp.schedule.interval == "step"
-        steps = steps_per_epoch(cfg, exp.n_train) if per_step else 1
+        by_epoch = steps_by_epoch(cfg, exp.n_train) if per_step else [1]
+        steps = by_epoch[0]
         seq = trace(exp.schedule, exp.schedule.total)  # epochs x steps, or the steps of a growing batch
         unit = "step" if per_step else "epoch"
-        fig = plot_schedule(seq, steps, f"{cfg['name']}: {name} schedule")
+        growing = len(set(by_epoch)) > 1  # train.batch_schedule: fewer steps in later epochs
+        fig = plot_schedule(seq, by_epoch if growing else steps, f"{cfg['name']}: {name} schedule")
         result = {"status": "completed", "kind": "schedule", "schedule": name, "unit": unit, "steps_per_epoch": steps,
                   "lr_first": seq["lr"][0], "lr_max": max(seq["lr"]), "lr_last": seq["lr"][-1],
                   "points": len(seq["lr"])}
+        if growing:
+            result["steps_by_epoch"] = by_epoch
         if out is not None:
             RunFolder(out.parent).save_figure(fig, out.name)
             path = out

@@ -112,16 +112,19 @@ def train(
     with user_errors(config):
         cfg = load_config(config, overrides)
         if dry_run:
-            from ..runner import data_shapes, steps_per_epoch
+            from ..runner import data_shapes, steps_by_epoch
 
             info = _model_info(cfg)
             shapes = data_shapes(cfg, progress=False)
-            steps = steps_per_epoch(cfg, shapes.n_train)
+            by_epoch = steps_by_epoch(cfg, shapes.n_train)
+            steps, epochs = by_epoch[0], cfg["train"]["epochs"]
+            plan = (f"{steps:,} steps per epoch x {epochs} epochs" if len(set(by_epoch)) == 1 else
+                    f"{sum(by_epoch):,} steps in {epochs} epochs ({steps:,} per epoch, then fewer as the batch grows)")
             out.show(_model_table(cfg, info),
                      f"dry run: {shapes.n_train:,} training / {shapes.n_val:,} validation / {shapes.n_test:,} test "
-                     f"samples, {steps:,} steps per epoch x {cfg['train']['epochs']} epochs; nothing trained")
+                     f"samples, {plan}; nothing trained")
             out.result({**info, "n_train": shapes.n_train, "n_val": shapes.n_val, "n_test": shapes.n_test,
-                        "steps_per_epoch": steps, "epochs": cfg["train"]["epochs"]})
+                        "steps_per_epoch": steps, "steps": sum(by_epoch), "epochs": epochs})
             return
         if seeds > 1 or cfg["ensemble"]["method"] != "none":
             from .experiments import train_many

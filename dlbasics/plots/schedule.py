@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -9,11 +11,15 @@ from .style import integer_epochs, plain_text
 
 
 @plain_text
-def plot_schedule(seq: dict[str, list[float]], steps_per_epoch: int = 1, title: str = "") -> Figure:
-    """lr (and, when it changes, momentum / beta1) against epoch; ``seq`` from ``schedules.simulate``."""
+def plot_schedule(seq: dict[str, list[float]], steps_per_epoch: int | Sequence[int] = 1, title: str = "") -> Figure:
+    """lr (and, when it changes, momentum / beta1) against epoch; ``seq`` from ``schedules.trace``.
+    ``steps_per_epoch``: the units per epoch, or each epoch's steps (a growing batch makes fewer later)."""
     lrs = np.asarray(seq["lr"], dtype=float)
     moms = np.asarray(seq.get("momentum", []), dtype=float)
-    x = np.arange(len(lrs)) / steps_per_epoch
+    if isinstance(steps_per_epoch, int):
+        x = np.arange(len(lrs)) / steps_per_epoch
+    else:  # step k of epoch e (0-based) at e + k / steps of that epoch
+        x = np.concatenate([e + np.arange(k) / k for e, k in enumerate(steps_per_epoch)] or [[]])[:len(lrs)]
     cycles = moms.size and np.ptp(moms) > 0
     fig = Figure(figsize=(6.4, 3.8), layout="constrained")
     ax = fig.add_subplot()
