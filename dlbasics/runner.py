@@ -718,10 +718,10 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
     summary["duration_s"] = load_s + time.perf_counter() - t0
     failure: OSError | None = None
     try:
-        from .plots.curves import plot_curves  # matplotlib: imported only when there is something to draw
-
         folder.save_weights(exp.model.state_dict())
         if rows and plots:
+            from .plots.curves import plot_curves  # matplotlib: imported only when there is something to draw
+
             folder.save_figure(plot_curves(rows, "loss", title=f"{folder.run_id}: loss"), "loss.png")
             if "train_acc" in rows[0]:
                 folder.save_figure(plot_curves(rows, "acc", title=f"{folder.run_id}: accuracy"), "accuracy.png")
