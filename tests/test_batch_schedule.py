@@ -22,6 +22,9 @@ def test_sizes_change_after_the_milestone_epochs():
     assert [listed(e) for e in range(1, 5)] == [10, 30, 30, 50]
     with pytest.raises(ValueError, match="one per milestone"):
         BatchSchedule(10, [1, 3], sizes=[30])
+    for bad in ({"sizes": [30, 0]}, {"factor": 0.0}, {"factor": 2.0, "max_batch_size": 0}):  # Python users
+        with pytest.raises(ValueError, match="batch sizes must be >= 1 and factor > 0"):  # (fit: division by 0)
+            BatchSchedule(10, [1, 3], **bad)
 
 
 def test_a_factor_too_large_for_a_float_means_the_whole_training_set_not_a_traceback():

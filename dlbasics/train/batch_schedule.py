@@ -35,6 +35,10 @@ class BatchSchedule:
             raise ValueError(f"milestones must be increasing epochs, got {list(self.milestones)}")
         if (self.sizes is None) == (self.factor is None):
             raise ValueError("give either batch_sizes (one per milestone) or factor")
+        cap = 1 if self.max_batch_size is None else self.max_batch_size
+        if min(self.base, *(self.sizes or []), cap) < 1 or (self.factor is not None and not self.factor > 0):
+            raise ValueError(f"batch sizes must be >= 1 and factor > 0, got base {self.base}, batch_sizes "
+                             f"{self.sizes}, factor {self.factor}, max_batch_size {self.max_batch_size}")
         if self.sizes is not None and len(self.sizes) != len(self.milestones):
             raise ValueError(f"{len(self.sizes)} batch_sizes for {len(self.milestones)} milestones; give one per "
                              "milestone")
