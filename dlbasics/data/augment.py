@@ -171,7 +171,8 @@ def augment(x: np.ndarray, rng: np.random.Generator, shift: int = 0, rotation: f
     [1 - scale, 1 + scale]; shear: horizontal shear by an angle uniform in [-shear, shear] degrees; elastic:
     ``{alpha, sigma}`` of :func:`elastic`. Applied in that order; scale, shear and elastic compose into one
     inverse mapping sampled once (:func:`warp`), so the image is interpolated once, not three times. A transform
-    that is off draws nothing, so adding one leaves the draws of the others as they were.
+    that is off draws nothing, so adding one leaves the draws of those before it as they were (those after it
+    move along the generator's stream: same distribution, other numbers).
     """
     n = len(x)
     reach = max(shift, crop_padding)
