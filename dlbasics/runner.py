@@ -375,7 +375,8 @@ class Run:
     def load_model(self) -> Sequential:
         """The trained model: built from config.yaml, weights from model.npz."""
         data = self.summary["data"]
-        model = build_model(self.config, tuple(data["input_shape"]), data["n_outputs"])
+        model = build_model(self.config, tuple(data["input_shape"]), data["n_outputs"],
+                            n_train=data.get("n_train"))  # batches were never larger than the training split
         with np.load(self.path / "model.npz", allow_pickle=False) as z:
             model.load_state_dict({k: z[k] for k in z.files})
         return model

@@ -64,7 +64,8 @@ def test_fit_uses_each_epochs_batch_size_and_records_it():
 def test_a_run_records_batch_size_per_epoch_and_sizes_a_per_step_schedule(write_config, tmp_path):
     from dlbasics.optim.schedules import trace
     from dlbasics.plots.schedule import plot_schedule
-    from dlbasics.runner import build_schedule_only, steps_by_epoch, train
+    from dlbasics.runner import Run, build_schedule_only, steps_by_epoch, train
+    from dlbasics.runs.folder import RunFolder
 
     text = ("name: grow\ndata: {name: moons, n_train: 100, n_test: 20, val_split: 0.2}\nmodel: {hidden: [4]}\n"
             "train: {epochs: 3, batch_size: 8, batch_schedule: {milestones: [1], factor: 2.5}}\n")
@@ -73,6 +74,10 @@ def test_a_run_records_batch_size_per_epoch_and_sizes_a_per_step_schedule(write_
     lines = (run.path / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,step,lr,batch_size,") and [ln.split(",")[3] for ln in lines[1:]] == [
         "8", "20", "20"]
+    grown = run.config
+    grown["train"]["batch_schedule"]["factor"] = 1e12  # batches past the 80 samples: loading the model counts
+    RunFolder(run.path).write_config(grown)  # batches of 80, as fit made them (not 8e12: "needs about 896 TB")
+    assert Run(run.path).load_model().num_parameters() == 4 * 3 + 5 * 2
     cfg = load_config(path, ["schedule.name=onecycle"])
     sched = build_schedule_only(cfg).schedule
     assert sched.total == 10 + 4 + 4  # 80 training samples: 10 steps of 8, then 4 of 20 per epoch

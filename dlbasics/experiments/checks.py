@@ -87,7 +87,7 @@ def check_config(cfg: dict[str, Any], batch: int = 8, max_coords: int = 30, seed
     cfg = copy.deepcopy(cfg)
     cfg["train"]["dtype"] = "float64"
     shapes = data_shapes(cfg, progress=progress)
-    model = build_model(cfg, shapes.input_shape, shapes.n_outputs)
+    model = build_model(cfg, shapes.input_shape, shapes.n_outputs, n_train=shapes.n_train)
     loss = LOSSES[cfg["loss"]["name"]](**{k: v for k, v in cfg["loss"].items() if k != "name"})
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, (batch, *shapes.input_shape))
