@@ -167,6 +167,26 @@ FIGURES: tuple[Figure, ...] = (
            "smoothed loss against lr with the valley, steepest-descent and minimum / 10 readings: the valley "
            "is 1cycle's max_lr.",
            ("dlb lr-find configs/quickstart.yaml",), "lr_find.png"),
+    Figure("robust-regression-mse", LOSS, "MSE pulled by outliers",
+           "y = 4x - 2 + noise with 20 % of the training targets shifted by +20: the MSE fit's test residuals "
+           "sit about fraction x magnitude = 4 below zero (configs/robust_regression/).",
+           ("dlb compare configs/robust_regression/huber.yaml configs/robust_regression/mae.yaml "
+            "configs/robust_regression/mse.yaml configs/robust_regression/power.yaml --no-report",),
+           "*mse/evaluation/residuals.png"),
+    Figure("robust-regression-mae", LOSS, "MAE robust to the same outliers",
+           "The same data under MAE: the median is not moved by a fifth of the targets, the residuals centre "
+           "on zero.",
+           ("dlb compare configs/robust_regression/huber.yaml configs/robust_regression/mae.yaml "
+            "configs/robust_regression/mse.yaml configs/robust_regression/power.yaml --no-report",),
+           "*mae/evaluation/residuals.png"),
+    Figure("diagnostics-deep-sigmoid", INIT, "Vanishing gradients during training: a deep sigmoid net",
+           "train.diagnostics on 10 sigmoid layers: per layer and epoch the activation mean and std, gradient "
+           "norm and update-to-weight ratio; the first layer's gradient stays about 1e5 times below the last's.",
+           ("dlb train configs/diagnostics/deep_sigmoid.yaml",), "diagnostics.png"),
+    Figure("diagnostics-deep-relu", INIT, "The same depth with ReLU and He initialisation",
+           "The same diagnostics for ReLU layers with He initialisation: gradient norms within a factor of "
+           "about 8 across depth, dead-unit fractions small.",
+           ("dlb train configs/diagnostics/deep_relu.yaml",), "diagnostics.png"),
     Figure("confusion-matrix", EVAL, "Confusion matrix of a trained model",
            "The quickstart MLP's test-set confusion matrix (rows: true digit, columns: predicted).",
            ("dlb train configs/quickstart.yaml", "dlb evaluate {run}"), "confusion*.png"),
