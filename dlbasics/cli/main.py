@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .._version import __version__
+from . import batch_study_cmd as batch_study_commands
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
 from . import generalization_cmd as generalization_commands
@@ -531,6 +532,7 @@ for _command, _name, _summary in (
         (generalization_commands.boosting, None, "AdaBoost vs bagged stumps vs one stump on 2-D data."),
         (stats_commands.bootstrap, None, "Bootstrap confidence intervals of a run's test metrics."),
         (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
+        (batch_study_commands.batch_study, "batch-study", "Batch sizes vs generalization gap and sharpness (Keskar)."),
 ):
     app.command(_name, short_help=_summary)(_command)
 
