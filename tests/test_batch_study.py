@@ -50,7 +50,9 @@ def test_cli_writes_the_study_folder_and_an_80_column_table(here, write_config, 
     assert max(len(line) for line in lines if str(folder) not in line) <= 80, result.stdout
     assert any(line.startswith("8 ") for line in lines) and any(line.startswith("full=90 ") for line in lines)
     assert "λ_max" in result.stdout and "ε-sharp. %" in result.stdout and "±" in result.stdout
-    assert "as Keskar et al. report:" in result.stdout and "wall time:" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "batch full minus batch 8 (paired by seed): λ_max" in said and "; sharper: " in said
+    assert "as Keskar et al. report: " in said and "wall time: " in said
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["kind"] == "batch-study" and summary["status"] == "completed"
     assert summary["batch_sizes"] == [8, "full"] and summary["n_replicates"] == 2
@@ -70,17 +72,21 @@ def test_cli_writes_the_study_folder_and_an_80_column_table(here, write_config, 
     assert len(line) == 2 * 3 and list(line["alpha"][:3]) == [-0.5, 0.5, 1.5]
     assert {"train_loss", "test_loss", "train_acc", "test_acc"} <= set(line.columns)
     verdict = summary["larger_vs_smallest"]
-    assert verdict["largest"] == "full" and verdict["lambda_max"]["n"] == 2 and "answer" in verdict
+    assert verdict["largest"] == "full" and "answer" in verdict
+    versus, = verdict["against_smallest"]
+    assert versus["lambda_max"]["n"] == 2 and versus["lambda_max"]["test"] == "paired t over seeds"
 
 
-@pytest.mark.parametrize("sizes, why", [("16,abc", "neither a positive integer nor 'full'"),
-                                        ("16", "at least two"), ("0,16", ">= 1"), ("16,full,16", "twice"),
-                                        (",", "at least two")])
-def test_bad_batch_sizes_are_a_one_line_usage_error(sizes, why, write_config, tmp_path):
-    result = dlb("batch-study", write_config(SMALL), "--batch-sizes", sizes, "--runs-dir", tmp_path / "runs")
+@pytest.mark.parametrize("args, why", [
+    (["--batch-sizes", "16,abc"], "--batch-sizes '16,abc': 'abc' is neither a positive integer nor 'full'"),
+    (["--batch-sizes", "16"], "--batch-sizes '16': give at least two"), (["--batch-sizes", "0,16"], ">= 1"),
+    (["--batch-sizes", "16,full,16"], "given twice"),
+    (["--batch-sizes", "16,full", "--epochs-for", "64=3"], "--epochs-for '64=3': 64 is not one of the batch sizes"),
+    (["--batch-sizes", "16,full", "--epochs-for", "full=x"], "--epochs-for 'full=x': expected BATCH=EPOCHS")])
+def test_bad_batch_sizes_are_a_one_line_usage_error(args, why, write_config, tmp_path):
+    result = dlb("batch-study", write_config(SMALL), *args, "--runs-dir", tmp_path / "runs")
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --batch-sizes") \
-        and why in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --") and why in result.stderr
     assert not (tmp_path / "runs").exists()
 
 
@@ -89,12 +95,15 @@ def test_python_returns_the_study_and_parses_sizes_in_order(write_config, tmp_pa
     monkeypatch.setattr(RunFolder, "save_figure", lambda self, fig, name: figures.setdefault(name, fig))
     assert parse_batch_sizes("full, 64,16") == [16, 64, "full"]
     cfg = load_config(write_config(SMALL))
-    study = batch_study(cfg, [30, 10], runs_dir=tmp_path / "runs", executor=InProcessExecutor(),
+    study = batch_study(cfg, [30, 10], runs_dir=tmp_path / "runs", executor=InProcessExecutor(), epochs={30: 2},
                         settings=SharpnessSettings(samples=None, power_iters=2, ascent_steps=1, alphas=2))
     assert isinstance(study, BatchStudy) and [r["batch_size"] for r in study.rows] == [10, 30]
-    assert all(r["sharpness_samples"] == 90 and r["steps"] == {10: 9, 30: 3}[r["batch_size"]] for r in study.runs)
+    # 90 training samples: 9 steps an epoch at batch 10; 3 at batch 30, which trains 2 epochs
+    assert all(r["sharpness_samples"] == 90 and r["steps"] == {10: 9, 30: 6}[r["batch_size"]] for r in study.runs)
+    assert study.summary["epochs"] == {"10": 1, "30": 2}
     assert study.rows[0]["lambda_max_low"] is None  # one seed: no interval
-    assert study.summary["larger_vs_smallest"]["lambda_max"]["n"] == 1
+    versus, = study.summary["larger_vs_smallest"]["against_smallest"]
+    assert versus["lambda_max"]["n"] == 1 and "p_value" not in versus["lambda_max"] and "comparable" in versus
     assert len(study.interpolation) == 2 and study.path.is_dir()
     line = figures["interpolation.png"]  # loss and accuracy panels; train and test; the two solutions marked
     assert [ax.get_ylabel() for ax in line.axes] == ["loss", "accuracy"]

@@ -5,10 +5,19 @@ grows with ε."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from dlbasics.experiments.sharpness import ModelObjective, epsilon_sharpness, hvp, interpolate, top_eigenvalue
+from dlbasics.experiments.sharpness import (
+    ModelObjective,
+    epsilon_sharpness,
+    hvp,
+    interpolate,
+    largest_eigenvalue,
+    top_eigenvalue,
+)
 from dlbasics.nn.activations import Tanh
 from dlbasics.nn.layers import Dense
 from dlbasics.nn.losses import CrossEntropyLoss
@@ -78,6 +87,18 @@ def test_power_iteration_finds_the_known_top_eigenvalue_of_a_quadratic():
     assert not capped.converged and capped.iterations == 2
 
 
+def test_a_negative_eigenvalue_of_larger_magnitude_is_shifted_away_to_find_the_largest_one():
+    """Away from a minimum (a saddle: eigenvalues 3 ... -9) plain power iteration finds -9; the largest is 3."""
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    A = q @ np.diag([3.0, 2.0, 1.0, 0.5, 0.0, -1.0, -4.0, -9.0]) @ q.T
+    assert top_eigenvalue(lambda t: A @ t, np.zeros(8), iters=500, tol=1e-12).value == pytest.approx(-9.0)
+    eig = largest_eigenvalue(lambda t: A @ t, np.zeros(8), iters=500, tol=1e-12)
+    assert eig.value == pytest.approx(3.0, rel=1e-8) and eig.most_negative == pytest.approx(-9.0, rel=1e-8)
+    positive = largest_eigenvalue(lambda t: A @ t + 10 * t, np.zeros(8), iters=500, tol=1e-12)
+    assert positive.value == pytest.approx(13.0, rel=1e-8) and positive.most_negative is None
+
+
 def test_epsilon_sharpness_is_the_closed_form_on_a_separable_quadratic_and_grows_with_epsilon():
     """f = ½ Σ a_i y_i² at its minimum θ = 0: every corner of the box |y_i| ≤ ε is a maximum, f = ½ ε² Σ a_i, so
     φ = 100 · ½ ε² Σ a_i (f(θ) = 0): found although the gradient at θ is exactly 0."""
@@ -96,7 +117,7 @@ def test_epsilon_sharpness_of_a_trained_net_is_non_negative_and_grows_with_epsil
     f = ModelObjective(model, CrossEntropyLoss(), x, y)
     values = [epsilon_sharpness(f.loss_grad, f.theta0, eps, steps=4, loss=f.loss).percent
               for eps in (1e-4, 1e-3, 1e-2, 1e-1)]
-    assert values[0] >= 0 and all(b > a for a, b in zip(values, values[1:])), values
+    assert values[0] >= 0 and all(b > a for a, b in itertools.pairwise(values)), values
 
 
 def test_interpolation_passes_through_both_solutions_and_leaves_the_model_at_the_first():

@@ -50,6 +50,10 @@ def batch_study(
     epsilon: Annotated[float, typer.Option(help="Keskar's ε: the box |y_i| ≤ ε(|θ_i| + 1) of the "
                                                 "ε-sharpness.")] = 1e-3,
     ascent_steps: Annotated[int, typer.Option(help="Projected gradient-ascent steps of the ε-sharpness.")] = 10,
+    epochs_for: Annotated[str | None, typer.Option(
+        help="Epochs of particular batch sizes, e.g. full=300,1024=40 (the others keep train.epochs): with the "
+             "same epochs a large batch takes far fewer steps and may stop far from a minimum.",
+        show_default=False)] = None,
     alphas: Annotated[int, typer.Option(help="Points of the interpolation (1 − α) θ_small + α θ_large, α in "
                                              "[−0.5, 1.5].")] = 21,
     jobs: Annotated[int | None, typer.Option(min=1, help="Runs trained at once (default: CPU cores).")] = None,
@@ -73,13 +77,14 @@ def batch_study(
     interpolation.csv/png, sharpness.png, the members' comparison.csv and curves, and summary.json.
     """
     from ..config import load_config
-    from ..experiments.batch_study import SharpnessSettings, parse_batch_sizes
+    from ..experiments.batch_study import SharpnessSettings, batch_members, parse_batch_sizes, parse_epochs_for
     from ..experiments.batch_study import batch_study as run_study
     from ..experiments.compare import check_members
 
     out = Output(quiet, json_)
     try:
         sizes = parse_batch_sizes(batch_sizes)
+        epochs = parse_epochs_for(epochs_for, sizes)
     except ValueError as err:
         raise fail(str(err), EXIT_USAGE) from None
     if seeds < 1:
@@ -92,9 +97,7 @@ def batch_study(
     with user_errors(config):
         settings.check()
         cfg = load_config(config)
-        from ..experiments.batch_study import batch_members
-
-        members = batch_members(cfg, sizes, list(set_ or []), str(config))
+        members = batch_members(cfg, sizes, list(set_ or []), str(config), epochs)
         terminate_as_interrupt()
         with executor_for(executor, jobs, collect) as ex:
             check_members(members, seeds=seeds)
@@ -104,7 +107,7 @@ def batch_study(
             try:
                 with Board([], console, ex.jobs, quiet=not out.human) as board:
                     result = run_study(cfg, sizes, seeds=seeds, overrides=list(set_ or []), source=str(config),
-                                       name=name, runs_dir=runs_dir, executor=ex, settings=settings,
+                                       name=name, runs_dir=runs_dir, executor=ex, settings=settings, epochs=epochs,
                                        on_done=board.on_done, on_progress=board.on_progress,
                                        on_start=board.on_start,
                                        on_measure=lambda text: console.print(text, highlight=False))
@@ -185,18 +188,31 @@ def verdict_lines(summary: dict[str, Any], runs: list[dict[str, Any]], settings:
         lines.append(f"sharpness on {n} of {done[0].get('n_train')} training samples (float64, eval mode); power "
                      f"iteration met tolerance {settings.power_tol:g} in {conv} of {len(done)} runs{others}; "
                      f"ε = {settings.epsilon:g}, {settings.ascent_steps} ascent steps")
-    parts = []
-    for key, label, scale, unit in (("lambda_max", "λ_max", 1, ""), ("eps_sharpness", "ε-sharpness", 1, " %"),
-                                    ("gap_acc", "accuracy gap", 100, " points")):
-        d = v.get(key)
-        if d is None:
+    for entry in v.get("against_smallest") or []:
+        parts = []
+        for key, label, scale, unit in (("lambda_max", "λ_max", 1, ""), ("eps_sharpness", "ε-sharpness", 1, " %"),
+                                        ("gap_acc", "accuracy gap", 100, " points")):
+            d = entry.get(key)
+            if d is None:
+                continue
+            text = f"{label} {d['diff'] * scale:+.3g}{unit}"
+            if d.get("low") is not None:
+                text += f" [{d['low'] * scale:+.3g}, {d['high'] * scale:+.3g}], p = {d['p_value']:.2g}"
+            parts.append(text)
+        if not parts:
             continue
-        text = f"{label} {d['diff'] * scale:+.3g}{unit}"
-        if d.get("low") is not None:
-            text += f" [{d['low'] * scale:+.3g}, {d['high'] * scale:+.3g}], p = {d['p_value']:.2g}"
-        parts.append(text)
-    if parts:
-        lines.append(f"batch {v['largest']} minus batch {v['smallest']} (paired by seed): {'; '.join(parts)}")
+        line = f"batch {entry['batch_size']} minus batch {v['smallest']} (paired by seed): {'; '.join(parts)}"
+        if "answer" in entry:
+            line += f"; sharper: {entry['answer']}"
+        if entry.get("comparable") is False:
+            what = (f"training accuracy {100 * entry['train_acc']:.1f} % vs {100 * entry['smallest_train_acc']:.1f} %"
+                    if entry.get("train_acc") is not None else
+                    f"training loss {entry['train_loss']:.3g} vs {entry['smallest_train_loss']:.3g}")
+            line += (f" (not comparable: {what}, not a minimum like the other; give it more epochs with "
+                     f"--epochs-for {entry['batch_size']}=N)")
+        lines.append(line)
     if "answer" in v:
-        lines.append(f"larger batch sharper here (both measures larger), as Keskar et al. report: {v['answer']}")
+        fair = "" if v.get("comparable") is not False else " (but its solution is not a comparable minimum)"
+        lines.append(f"largest batch ({v['largest']}) sharper than the smallest ({v['smallest']}) here, as Keskar et "
+                     f"al. report: {v['answer']}{fair}")
     return lines

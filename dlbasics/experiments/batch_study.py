@@ -81,17 +81,42 @@ def label_of(batch_size: BatchSize) -> str:
     return f"batch-{batch_size}"
 
 
+def parse_epochs_for(text: str | None, batch_sizes: Sequence[BatchSize]) -> dict[BatchSize, int]:
+    """ "full=300,1024=40" -> {"full": 300, 1024: 40}: epochs of some of ``batch_sizes`` (the others keep
+    ``train.epochs``). ValueError with a one-line message for anything else."""
+    out: dict[BatchSize, int] = {}
+    example = "e.g. full=300,1024=40"
+    for item in [t.strip() for t in (text or "").split(",") if t.strip()]:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        try:
+            b: BatchSize = key if key == FULL else int(key)
+            epochs = int(value)
+        except ValueError:
+            raise ValueError(f"--epochs-for {text!r}: expected BATCH=EPOCHS pairs ({example})") from None
+        if not sep or epochs < 1:
+            raise ValueError(f"--epochs-for {text!r}: expected BATCH=EPOCHS pairs with EPOCHS >= 1 ({example})")
+        if b not in batch_sizes:
+            raise ValueError(f"--epochs-for {text!r}: {key} is not one of the batch sizes "
+                             f"({', '.join(map(str, batch_sizes))})")
+        out[b] = epochs
+    return out
+
+
 def batch_members(cfg: Mapping[str, Any], batch_sizes: Sequence[BatchSize], overrides: Sequence[str] = (),
-                  source: str = "<config>") -> list[tuple[str, dict[str, Any]]]:
-    """One resolved config per batch size: ``overrides``, then ``train.batch_size`` and ``train.eval_train:
-    true``; named ``<name>-batch-<b>``. ConfigError naming the member for an invalid one."""
+                  source: str = "<config>", epochs: Mapping[BatchSize, int] | None = None
+                  ) -> list[tuple[str, dict[str, Any]]]:
+    """One resolved config per batch size: ``overrides``, then ``train.batch_size``, ``train.eval_train: true``
+    and the batch size's own ``epochs`` where given; named ``<name>-batch-<b>``. ConfigError naming the member for
+    an invalid one."""
     members = []
     for b in batch_sizes:
         raw = copy.deepcopy(dict(cfg))
         raw["name"] = f"{cfg['name']}-{label_of(b)}"
+        own = [f"train.epochs={epochs[b]}"] if epochs and b in epochs else []
         try:
             members.append((label_of(b), resolve_config(raw, source, [*overrides, f"train.batch_size={b}",
-                                                                        "train.eval_train=true"],
+                                                                        "train.eval_train=true", *own],
                                                         name=raw["name"])))
         except ConfigError as err:
             err.source = f"member {label_of(b)}: {err.source}" if err.source else f"member {label_of(b)}"
@@ -171,7 +196,7 @@ def measure_run(cfg: Mapping[str, Any], run_dir: Path, settings: SharpnessSettin
     gap (test - train loss; train - test accuracy), lambda_max by power iteration and Keskar's epsilon-sharpness
     (percent) of the training loss on ``settings.samples`` training samples."""
     from ..train.loop import evaluate
-    from .sharpness import ModelObjective, epsilon_sharpness, top_eigenvalue
+    from .sharpness import ModelObjective, epsilon_sharpness, largest_eigenvalue
 
     t0 = time.perf_counter()
     exp = _float64(cfg)
@@ -191,7 +216,7 @@ def measure_run(cfg: Mapping[str, Any], run_dir: Path, settings: SharpnessSettin
         idx = np.sort(np.random.default_rng(settings.seed).permutation(n)[:settings.samples])
     f = ModelObjective(exp.model, exp.loss, s.x_train[idx], s.y_train[idx], bs)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        eig = top_eigenvalue(f.grad, f.theta0, iters=settings.power_iters, tol=settings.power_tol,
+        eig = largest_eigenvalue(f.grad, f.theta0, iters=settings.power_iters, tol=settings.power_tol,
                              r=settings.fd_step, rng=np.random.default_rng(settings.seed))
         sharp = epsilon_sharpness(f.loss_grad, f.theta0, settings.epsilon, settings.ascent_steps,
                                   rng=np.random.default_rng(settings.seed), loss=f.loss)
@@ -199,7 +224,8 @@ def measure_run(cfg: Mapping[str, Any], run_dir: Path, settings: SharpnessSettin
     change = abs(eig.history[-1] - eig.history[-2]) / abs(eig.history[-1]) if len(eig.history) > 1 and \
         eig.history[-1] else None
     out.update({"sharpness_samples": len(idx), "sharpness_loss": sharp.loss, "lambda_max": eig.value,
-                "power_iters": eig.iterations, "power_converged": eig.converged, "power_last_change": change,
+                "lambda_negative": eig.most_negative, "power_iters": eig.iterations,
+                "power_converged": eig.converged, "power_last_change": change,
                 "eps_sharpness": sharp.percent, "eps_max_loss": sharp.max_loss, "parameters": int(f.theta0.size),
                 "measure_s": time.perf_counter() - t0})
     note = eval_mode_note(exp.model)
@@ -228,11 +254,14 @@ def _size_value(b: BatchSize, n_train: int | None) -> int | None:
 def batch_study(cfg: dict[str, Any], batch_sizes: Sequence[BatchSize], *, seeds: int = 1,
                 overrides: Sequence[str] = (), source: str = "<config>", name: str | None = None,
                 runs_dir: str | Path | None = None, executor: Executor | None = None,
-                settings: SharpnessSettings | None = None, on_done: OnDone | None = None,
+                settings: SharpnessSettings | None = None, epochs: Mapping[BatchSize, int] | None = None,
+                on_done: OnDone | None = None,
                 on_progress: OnProgress | None = None, on_start: OnStart | None = None,
                 on_measure: Callable[[str], None] | None = None) -> BatchStudy:
     """Train ``cfg`` at every batch size with seeds seed .. seed + seeds - 1, then measure and tabulate (module
-    docstring). ``on_measure(text)`` reports the measuring stage (one call per run measured)."""
+    docstring). ``epochs``: epochs of particular batch sizes (e.g. ``{"full": 300}``: a full-batch run of the
+    config's 10 epochs takes 10 steps and is nowhere near a minimum); the others keep ``train.epochs``.
+    ``on_measure(text)`` reports the measuring stage (one call per run measured)."""
     from ..runner import cache_datasets
 
     if seeds < 1:
@@ -240,11 +269,16 @@ def batch_study(cfg: dict[str, Any], batch_sizes: Sequence[BatchSize], *, seeds:
     sizes = parse_batch_sizes(",".join(map(str, batch_sizes)))
     settings = settings or SharpnessSettings()
     settings.check()
-    members = batch_members(cfg, sizes, overrides, source)
+    epochs = {(b if b == FULL else int(b)): e for b, e in (epochs or {}).items()}
+    stray = [b for b in epochs if b not in sizes]
+    if stray:
+        raise ConfigError(f"epochs given for batch sizes {stray} that the study does not train")
+    members = batch_members(cfg, sizes, overrides, source, epochs)
     labels = [label for label, _ in members]
     sort_by = default_sort(members)
     group = open_group("batch-study", name or cfg["name"], runs_dir, members=labels, batch_sizes=sizes,
-                       replicates="seeds", n_replicates=seeds, sort_by=sort_by, sharpness=asdict(settings))
+                       replicates="seeds", n_replicates=seeds, sort_by=sort_by, sharpness=asdict(settings),
+                       epochs={str(b): m["train"]["epochs"] for b, (_, m) in zip(sizes, members)})
     tasks = []
     for i, (label, member) in enumerate(members):
         folder = member_path(group.path, i, label)
@@ -331,34 +365,53 @@ def _per_batch_size(measured: list[dict[str, Any]], sizes: Sequence[BatchSize],
 
 
 def _verdict(measured: list[dict[str, Any]], sizes: Sequence[BatchSize]) -> dict[str, Any]:
-    """The largest batch against the smallest, paired by seed: the difference of lambda_max, epsilon-sharpness
-    and the accuracy gap (paired t over seeds), and whether the largest batch came out sharper (both measures
-    larger, and distinguishable at 5 % when there are two or more seeds)."""
-    small = [r for r in measured if r["batch_size"] == sizes[0]]
-    large = [r for r in measured if r["batch_size"] == sizes[-1]]
-    out: dict[str, Any] = {"smallest": sizes[0], "largest": sizes[-1]}
-
+    """Every larger batch size against the smallest, paired by seed (``against_smallest``, one entry each): the
+    differences of lambda_max, epsilon-sharpness, the gaps and the test accuracy (paired t over seeds; the plain
+    difference with one seed), whether it came out sharper (``answer``: "yes" when both measures are larger and
+    distinguishable at 5 %, "yes, but not distinguishable over these seeds", "no", "mixed"), and whether it is a
+    fair comparison (``comparable``: its training accuracy within 2 points of the smallest batch's, or its
+    training loss at most twice that; Keskar et al. compare minimizers that fit the training set alike).
+    ``answer`` at the top: the largest batch's."""
     def seed(r: dict[str, Any]) -> int:
         return r["seed_index"]
 
-    for key in ("lambda_max", "eps_sharpness", "gap_acc", "gap_loss", "test_acc"):
-        test = paired_test(large, small, key, False, seed)
-        if test is not None:
-            out[key] = test
-        else:  # one seed: the plain difference
+    def mean(runs: list[dict[str, Any]], key: str) -> float | None:
+        values = [r[key] for r in runs if r["status"] == "completed" and r.get(key) is not None]
+        return float(np.mean(values)) if values else None
+
+    small = [r for r in measured if r["batch_size"] == sizes[0]]
+    out: dict[str, Any] = {"smallest": sizes[0], "largest": sizes[-1], "against_smallest": []}
+    for b in sizes[1:]:
+        large = [r for r in measured if r["batch_size"] == b]
+        entry: dict[str, Any] = {"batch_size": b}
+        for key in ("lambda_max", "eps_sharpness", "gap_acc", "gap_loss", "test_acc"):
+            test = paired_test(large, small, key, False, seed)
+            if test is not None:
+                entry[key] = test
+                continue
             a = {seed(r): r.get(key) for r in large if r["status"] == "completed"}
-            b = {seed(r): r.get(key) for r in small if r["status"] == "completed"}
-            shared = [k for k in a if k in b and a[k] is not None and b[k] is not None]
-            if shared:
-                out[key] = {"diff": float(np.mean([a[k] - b[k] for k in shared])), "n": len(shared)}
-    measures = [out.get(k) for k in ("lambda_max", "eps_sharpness")]
-    if all(m is not None for m in measures):
-        larger = all(m["diff"] > 0 for m in measures)
-        sure = all(m.get("distinguishable", False) for m in measures)
-        out["sharper"] = bool(larger)
-        out["distinguishable"] = bool(sure)
-        out["answer"] = ("yes" if larger and sure else "yes, but not distinguishable over these seeds" if larger
-                         else "no" if all(m["diff"] < 0 for m in measures) else "mixed")
+            c = {seed(r): r.get(key) for r in small if r["status"] == "completed"}
+            shared = [k for k in a if k in c and a[k] is not None and c[k] is not None]
+            if shared:  # one seed: the plain difference
+                entry[key] = {"diff": float(np.mean([a[k] - c[k] for k in shared])), "n": len(shared)}
+        fit = {k: (mean(large, k), mean(small, k)) for k in ("train_acc", "train_loss")}
+        entry.update({"train_acc": fit["train_acc"][0], "smallest_train_acc": fit["train_acc"][1],
+                      "train_loss": fit["train_loss"][0], "smallest_train_loss": fit["train_loss"][1]})
+        acc, loss = fit["train_acc"], fit["train_loss"]
+        if None not in acc:
+            entry["comparable"] = bool(acc[0] >= acc[1] - 0.02)
+        elif None not in loss:
+            entry["comparable"] = bool(loss[0] <= 2 * loss[1])
+        measures = [entry.get(k) for k in ("lambda_max", "eps_sharpness")]
+        if all(m is not None for m in measures):
+            larger = all(m["diff"] > 0 for m in measures)
+            sure = all(m.get("distinguishable", False) for m in measures)
+            entry["answer"] = ("yes" if larger and sure else "yes, but not distinguishable over these seeds"
+                               if larger else "no" if all(m["diff"] < 0 for m in measures) else "mixed")
+        out["against_smallest"].append(entry)
+    last = out["against_smallest"][-1]
+    if "answer" in last:
+        out["answer"], out["comparable"] = last["answer"], last.get("comparable")
     return out
 
 

@@ -14,6 +14,9 @@ running statistics, dropout is off: f is then a deterministic function of the we
 - :func:`top_eigenvalue`: power iteration on H v: v ← Hv / ‖Hv‖, λ = vᵀHv (the Rayleigh quotient), until
   |λ_k − λ_{k−1}| ≤ tol·|λ_k| or ``iters`` products. It finds the eigenvalue of largest magnitude, which at a
   minimum (H positive semi-definite) is the largest one, λ_max: the curvature along the sharpest direction.
+  :func:`largest_eigenvalue` makes sure of that away from a minimum: when power iteration ends on a negative
+  eigenvalue λ_neg (a saddle, an undertrained net), it runs again on H − λ_neg I, whose eigenvalues λ_i − λ_neg
+  are >= 0 up to the estimate's error, and returns its top one plus λ_neg.
 
 - :func:`epsilon_sharpness`: Keskar's Metric 2.1 with A = I (the full parameter space):
 
@@ -69,6 +72,8 @@ class Eigen:
     iterations: int
     converged: bool
     history: list[float] = field(default_factory=list)
+    #: the negative eigenvalue power iteration found first, when :func:`largest_eigenvalue` had to shift
+    most_negative: float | None = None
 
 
 def top_eigenvalue(grad: GradFn, theta: np.ndarray, *, iters: int = 20, tol: float = 1e-3, r: float = 1e-5,
@@ -96,6 +101,23 @@ def top_eigenvalue(grad: GradFn, theta: np.ndarray, *, iters: int = 20, tol: flo
         if k > 1 and abs(lam - history[-2]) <= tol * abs(lam):
             return Eigen(lam, v, k, True, history)
     return Eigen(history[-1], v, iters, False, history)
+
+
+def largest_eigenvalue(grad: GradFn, theta: np.ndarray, *, iters: int = 20, tol: float = 1e-3, r: float = 1e-5,
+                       rng: np.random.Generator | None = None,
+                       matvec: Callable[[np.ndarray], np.ndarray] | None = None) -> Eigen:
+    """The Hessian's largest (most positive) eigenvalue λ_max at θ: :func:`top_eigenvalue`, and when that ends on a
+    negative eigenvalue λ_neg, power iteration again on H − λ_neg I (``iters`` more products at most); the result's
+    ``iterations`` and ``history`` cover both runs, ``most_negative`` is λ_neg."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    product = matvec or (lambda v: hvp(grad, theta, v, r))
+    first = top_eigenvalue(grad, theta, iters=iters, tol=tol, rng=rng, matvec=product)
+    if first.value >= 0 or not math.isfinite(first.value):
+        return first
+    shift = first.value
+    second = top_eigenvalue(grad, theta, iters=iters, tol=tol, rng=rng, matvec=lambda v: product(v) - shift * v)
+    return Eigen(second.value + shift, second.vector, first.iterations + second.iterations, second.converged,
+                 first.history + [h + shift for h in second.history], shift)
 
 
 @dataclass
