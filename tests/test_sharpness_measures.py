@@ -99,6 +99,16 @@ def test_a_negative_eigenvalue_of_larger_magnitude_is_shifted_away_to_find_the_l
     assert positive.value == pytest.approx(13.0, rel=1e-8) and positive.most_negative is None
 
 
+def test_the_shifted_run_is_not_stopped_by_the_shift():
+    """H − λ_neg I is nearly a multiple of I when |λ_neg| is large: its Rayleigh quotient barely moves at first.
+    Measured against the eigenvalue of H (not of the shifted operator), the tolerance does not end it there."""
+    rng = np.random.default_rng(2)
+    q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    A = q @ np.diag(np.r_[2.0, 1.9, np.zeros(197), -50.0]) @ q.T
+    eig = largest_eigenvalue(lambda t: A @ t, np.zeros(200), iters=200, tol=1e-3)
+    assert eig.most_negative == pytest.approx(-50.0, rel=1e-3) and eig.value == pytest.approx(2.0, rel=0.05)
+
+
 def test_epsilon_sharpness_is_the_closed_form_on_a_separable_quadratic_and_grows_with_epsilon():
     """f = ½ Σ a_i y_i² at its minimum θ = 0: every corner of the box |y_i| ≤ ε is a maximum, f = ½ ε² Σ a_i, so
     φ = 100 · ½ ε² Σ a_i (f(θ) = 0): found although the gradient at θ is exactly 0."""

@@ -77,12 +77,14 @@ class Eigen:
 
 
 def top_eigenvalue(grad: GradFn, theta: np.ndarray, *, iters: int = 20, tol: float = 1e-3, r: float = 1e-5,
-                   rng: np.random.Generator | None = None, matvec: Callable[[np.ndarray], np.ndarray] | None = None
-                   ) -> Eigen:
+                   rng: np.random.Generator | None = None, matvec: Callable[[np.ndarray], np.ndarray] | None = None,
+                   offset: float = 0.0) -> Eigen:
     """The Hessian's eigenvalue of largest magnitude at θ by power iteration on :func:`hvp` (module docstring).
 
     Starts from a standard normal vector of ``rng`` (seed 0 by default). ``matvec`` replaces the finite-difference
-    product (an exact H v, for tests). Each iteration costs two gradients over the objective's samples."""
+    product (an exact H v, for tests). Each iteration costs two gradients over the objective's samples. The
+    tolerance is relative to |λ + offset|: for an operator H − s I, offset = s measures it against the eigenvalue
+    of H itself (against λ − s, a large shift would make the first change look small enough to stop)."""
     if iters < 1:
         raise ValueError(f"power iteration needs iters >= 1, got {iters}")
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -98,7 +100,7 @@ def top_eigenvalue(grad: GradFn, theta: np.ndarray, *, iters: int = 20, tol: flo
         if norm == 0.0 or not math.isfinite(norm):
             return Eigen(lam, v, k, norm == 0.0, history)
         v = w / norm
-        if k > 1 and abs(lam - history[-2]) <= tol * abs(lam):
+        if k > 1 and abs(lam - history[-2]) <= tol * abs(lam + offset):
             return Eigen(lam, v, k, True, history)
     return Eigen(history[-1], v, iters, False, history)
 
@@ -115,7 +117,8 @@ def largest_eigenvalue(grad: GradFn, theta: np.ndarray, *, iters: int = 20, tol:
     if first.value >= 0 or not math.isfinite(first.value):
         return first
     shift = first.value
-    second = top_eigenvalue(grad, theta, iters=iters, tol=tol, rng=rng, matvec=lambda v: product(v) - shift * v)
+    second = top_eigenvalue(grad, theta, iters=iters, tol=tol, rng=rng, matvec=lambda v: product(v) - shift * v,
+                            offset=shift)
     return Eigen(second.value + shift, second.vector, first.iterations + second.iterations, second.converged,
                  first.history + [h + shift for h in second.history], shift)
 
