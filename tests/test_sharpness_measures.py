@@ -50,7 +50,7 @@ def test_hessian_vector_product_matches_the_analytic_hessian_of_softmax_regressi
     f = ModelObjective(model, CrossEntropyLoss(), x, y, batch_size=16)  # three chunks: the weighting is checked
     H = _analytic_hessian(model, x)
     v = np.random.default_rng(5).standard_normal(f.theta0.size)
-    got = hvp(f.grad, f.theta0, v, r=1e-5)
+    got = hvp(f.grad, f.theta0, v)  # the default r
     assert np.abs(got - H @ v).max() < 1e-8 * np.abs(H @ v).max()
     eig = top_eigenvalue(f.grad, f.theta0, iters=200, tol=1e-10)
     assert eig.converged and eig.value == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-6)

@@ -45,8 +45,8 @@ def batch_study(
                                                   "two gradients).")] = 20,
     power_tol: Annotated[float, typer.Option(help="Power iteration stops when the eigenvalue estimate changes by "
                                                   "less than this fraction.")] = 1e-3,
-    fd_step: Annotated[float, typer.Option(help="r of Hv ≈ (g(θ + rv) − g(θ − rv)) / 2r, ‖v‖ = 1, in "
-                                                "float64.")] = 1e-5,
+    fd_step: Annotated[float, typer.Option(help="r of Hv ≈ (g(θ + rv) − g(θ − rv)) / 2r, ‖v‖ = 1, in float64; "
+                                                "small, so that the step crosses no ReLU kink.")] = 1e-7,
     epsilon: Annotated[float, typer.Option(help="Keskar's ε: the box |y_i| ≤ ε(|θ_i| + 1) of the "
                                                 "ε-sharpness.")] = 1e-3,
     ascent_steps: Annotated[int, typer.Option(help="Projected gradient-ascent steps of the ε-sharpness.")] = 10,

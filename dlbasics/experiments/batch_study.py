@@ -138,7 +138,7 @@ class SharpnessSettings:
     samples: int | None = 2000
     power_iters: int = 20
     power_tol: float = 1e-3
-    fd_step: float = 1e-5
+    fd_step: float = 1e-7
     epsilon: float = 1e-3
     ascent_steps: int = 10
     alphas: int = 21
