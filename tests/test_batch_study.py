@@ -111,3 +111,16 @@ def test_python_returns_the_study_and_parses_sizes_in_order(write_config, tmp_pa
     assert [t.get_text() for t in line.axes[0].texts] == ["batch 10", "batch 30"]
     bars = figures["sharpness.png"]
     assert len(bars.axes) == 3 and [t.get_text() for t in bars.axes[1].get_xticklabels()] == ["10", "30"]
+
+
+def test_the_eval_mode_of_batchnorm_and_dropout_is_stated():
+    from dlbasics.experiments.batch_study import eval_mode_note
+    from dlbasics.nn.dropout import Dropout
+    from dlbasics.nn.layers import Dense
+    from dlbasics.nn.model import Sequential
+    from dlbasics.nn.norm import BatchNorm1d
+
+    assert eval_mode_note(Sequential([Dense(4), BatchNorm1d(), Dropout(0.2), Dense(2)])) == \
+        "sharpness in eval mode: BatchNorm uses its running statistics, dropout is off"
+    assert eval_mode_note(Sequential([Dense(4), Dropout(0.2)])) == "sharpness in eval mode: dropout is off"
+    assert eval_mode_note(Sequential([Dense(2)])) is None
