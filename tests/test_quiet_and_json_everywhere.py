@@ -139,6 +139,9 @@ CASES = [
     Case("runs prune", lambda s: _prune_a_failed_copy(s), {"deleted", "bytes"}),
     Case("data list", lambda s: ["data", "list"], set(), quiet=False),
     Case("data download", lambda s: ["data", "download", "mnist"], {"name", "path", "already_present"}),
+    Case("batch-study", lambda s: ["batch-study", s.config, *ONE_EPOCH, "--batch-sizes", "64,full", "--power-iters",
+                                   "1", "--ascent-steps", "1", "--alphas", "2", "--sharpness-samples", "20",
+                                   "--runs-dir", s.runs, "--no-report"], {"status", "rows", "runs", "path"}),
 ]
 
 
@@ -241,6 +244,5 @@ def test_shared_options_have_the_same_names_and_help_in_every_command():
     assert json_commands == {
         "train", "config", "model", "gradcheck", "init-study", "playground", "version", "compare", "schedule", "cv",
         "sweep", "report", "predict", "bias-variance", "boosting", "bootstrap", "evaluate", "lr-find", "fit-study",
-        "runs list",
-        "runs show",
-        "runs compare", "runs rm", "runs prune", "data list", "data download"}
+        "batch-study", "runs list", "runs show", "runs compare", "runs rm", "runs prune", "data list",
+        "data download"}

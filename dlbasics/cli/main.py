@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .._version import __version__
+from . import batch_study_cmd as batch_study_commands
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
 from . import fit_study_cmd as fit_study_commands
@@ -567,6 +568,7 @@ for _command, _name, _summary in (
         (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
         (lr_find_commands.lr_find, "lr-find", "Learning-rate range test: the loss against a growing lr."),
         (fit_study_commands.fit_study, "fit-study", "Under-, good and over-fitting: polynomial degree 1 / 3 / 12."),
+        (batch_study_commands.batch_study, "batch-study", "Batch sizes vs generalization gap and sharpness (Keskar)."),
 ):
     app.command(_name, short_help=_summary)(_command)
 
