@@ -223,17 +223,16 @@ class Residual(Layer):
         return {f"layers.{j}.{name}": arr for j, layer in enumerate(self.body) for name, arr in layer.buffers().items()}
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """For `dlb model`: one row per inner layer ("layers.0", ..., "shortcut") with its output shape."""
+        """For `dlb model`: one row per inner layer (index "0", "1", ..., then "s", the shortcut) with its output
+        shape and parameters."""
         shape, rows = self.input_shape, []
         for j, layer in enumerate(self.body):
             shape = layer.plan(shape)[0]
-            rows.append({"index": f"layers.{j}", "layer": f"  {layer!r}", "output_shape": tuple(shape),
+            rows.append({"index": str(j), "layer": f"  {layer!r}", "output_shape": tuple(shape),
                          "params": sum(p.size for p in layer.parameters())})
-        if self.shortcut is not None:
-            rows.append({"index": "shortcut", "layer": f"  {self.shortcut!r}", "output_shape": self.output_shape,
-                         "params": sum(p.size for p in self.shortcut.parameters())})
-        else:
-            rows.append({"index": "shortcut", "layer": "  identity", "output_shape": self.output_shape, "params": 0})
+        shortcut = "identity" if self.shortcut is None else repr(self.shortcut)
+        rows.append({"index": "s", "layer": f"  shortcut: {shortcut}", "output_shape": self.output_shape,
+                     "params": sum(p.size for p in self.shortcut.parameters()) if self.shortcut else 0})
         return rows
 
     def extra_repr(self):
