@@ -18,6 +18,7 @@ from rich.text import Text
 from .._version import __version__
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
+from . import features_cmd as features_commands
 from . import generalization_cmd as generalization_commands
 from . import plain_help
 from . import predict_cmd as predict_commands
@@ -531,6 +532,7 @@ for _command, _name, _summary in (
         (generalization_commands.boosting, None, "AdaBoost vs bagged stumps vs one stump on 2-D data."),
         (stats_commands.bootstrap, None, "Bootstrap confidence intervals of a run's test metrics."),
         (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
+        (features_commands.features, None, "Draw a trained CNN's kernels and feature maps; classic filters."),
 ):
     app.command(_name, short_help=_summary)(_command)
 
