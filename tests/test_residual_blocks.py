@@ -163,7 +163,7 @@ def test_a_resnet_trains_and_resumes_bit_for_bit(write_config, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(cfg, runs_dir=tmp_path / "part", progress=False, callbacks=[StopAt(2)], plots=False)
     (folder,) = (tmp_path / "part").iterdir()
-    same(resume(folder, progress=False, plots=False), whole)  # weights, Adam's moments, BN statistics and dropout's stream
+    same(resume(folder, progress=False, plots=False), whole)  # weights, Adam's moments, BN statistics, dropout
     with np.load(whole.path / "model.npz") as z:
         assert {"1.layers.0.weight", "1.shortcut.weight", "1.layers.1.running_var"} <= set(z.files)
     loaded = Run(whole.path).load_model()

@@ -183,7 +183,7 @@ def features_run(run_dir: str | Path, index: int = 0, kernels: Sequence[str] | N
     if convs:
         first, weight = first_kernels(model)
         save(plot_kernels(weight, title=f"{name}: kernels of conv layer {first} (learned)"), "kernels.png")
-        for layer_name, layer, out in maps:
+        for layer_name, _layer, out in maps:
             save(plot_feature_maps(x[0], out[0], title=f"{name}: conv layer {layer_name} "
                                                        f"{'x'.join(map(str, out.shape[1:]))}, {about}"),
                  f"maps_{_filename(layer_name)}.png")

@@ -140,7 +140,8 @@ class Sequential:
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per layer: index, layer, output shape (per sample) and parameter count. A container (a
-        residual block) is followed by rows for the layers inside it, indexed "3.0", "3.1", ... and "3.s" (its shortcut)."""
+        residual block) is followed by rows for the layers inside it, indexed "3.0", "3.1", ... and "3.s" (its
+        shortcut)."""
         rows = []
         for i, (layer, shape) in enumerate(zip(self.layers, self.shapes)):
             rows.append({"index": i, "layer": repr(layer), "output_shape": shape,

@@ -38,8 +38,9 @@ class TargetShape(Spec):
 
 
 class Reshape(Layer):
-    """Reshape each sample: (N, *input_shape) -> (N, *shape), the values in the same (C) order, as
-    ``torch.reshape(x, (N, *shape))``.
+    """Reshape each sample to ``shape`` (per sample; one -1 is inferred), the values kept in C order.
+
+    (N, *input_shape) -> (N, *shape), as ``torch.reshape(x, (N, *shape))``.
 
     ``shape`` is per sample (no N); one entry may be -1, inferred so that the number of values is kept. The
     product must equal the input's per-sample size: (20,) -> [1, 20] or [1, -1]; (1, 28, 28) -> [784] or [28, 28].

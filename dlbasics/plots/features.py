@@ -7,7 +7,6 @@ so the sign pattern of an edge detector is visible; feature maps in grey, each o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
