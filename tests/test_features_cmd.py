@@ -13,6 +13,7 @@ from conftest import TINY, dlb
 from dlbasics import load_config, train
 from dlbasics.experiments.features import CLASSIC_KERNELS, apply_filters, conv_layers, feature_maps
 from dlbasics.runner import Run
+from dlbasics.runs.folder import RunFolder
 
 CNN = """
 name: cnn
@@ -75,6 +76,17 @@ def test_features_draws_kernels_maps_and_filters_into_the_run_folder(cnn_run):
     for name in doc["files"][1:]:
         assert (cnn_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((cnn_run / "summary.json").read_text())["features"] == doc["files"]
+
+
+def test_features_quiet_prints_nothing_and_plain_names_the_files(cnn_run, monkeypatch):
+    monkeypatch.setattr(RunFolder, "save_figure", lambda self, fig, name: (self.path / name).write_bytes(b""))
+    quiet = dlb("features", cnn_run, "-q")
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    plain = dlb("features", cnn_run, "--index", "1")
+    assert plain.returncode == 0 and plain.stdout.splitlines()[0].endswith(
+        "test sample 1 (label 1, predicted " + plain.stdout.split("predicted ")[1].split(")")[0] + "); conv layers: "
+        "0, 3.layers.0, 3.shortcut")
+    assert f"wrote {cnn_run / 'features' / 'maps_3_shortcut.png'}" in plain.stdout
 
 
 @pytest.mark.parametrize("args, message", [

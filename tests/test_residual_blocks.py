@@ -82,6 +82,8 @@ def test_a_block_whose_shapes_cannot_add_up_is_a_config_error_naming_it(write_co
     with pytest.raises(ConfigError) as info:
         build_model(load_config(path), (1, 28, 28), 10)
     assert info.value.path == "model.layers.2" and message in info.value.message
+    if "(4,)" not in message:
+        return  # the command line once: it loads the data set's shapes
     result = dlb("model", path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(f"error: {path}: model.layers.2: ") and "Traceback" not in result.stderr
