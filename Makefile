@@ -12,10 +12,10 @@ ENV :=
 endif
 BIN := $(dir $(shell command -v $(PY) 2>/dev/null || echo $(PY)))
 
-.PHONY: help install dev demo test lint bench docs mnist-mini clean
+.PHONY: help install dev demo test lint bench figures docs mnist-mini clean
 
 help:
-	@echo "make demo | test | lint | bench | docs | install | dev | mnist-mini | clean"
+	@echo "make demo | test | lint | bench | figures | docs | install | dev | mnist-mini | clean"
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -38,6 +38,10 @@ lint: dev
 
 bench: install
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m dlbasics.bench
+
+# Regenerate every teaching figure into docs/figures/ and the index docs/gallery.md (offline; a few minutes).
+figures: install
+	$(PY) -m dlbasics.figures
 
 # Regenerate the config reference in README.md from the schema (a test checks they agree).
 docs: install

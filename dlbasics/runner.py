@@ -65,6 +65,17 @@ def _kwargs(section: dict[str, Any], key: str = "name") -> dict[str, Any]:
     return {k: v for k, v in section.items() if k != key}
 
 
+def _largest_batch(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The config with train.batch_size the largest of its batch-size schedule (what memory must hold)."""
+    from .train.batch_schedule import from_config
+
+    sizes = from_config(cfg["train"])
+    if sizes is None:
+        return cfg
+    largest = max(sizes(e) for e in range(1, cfg["train"]["epochs"] + 1))
+    return {**cfg, "train": {**cfg["train"], "batch_size": largest}}
+
+
 def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int,
                 n_train: int | None = None) -> Sequential:
     """The config's model with fresh weights from the seed's "init" stream (shape errors are ConfigErrors).
@@ -80,7 +91,7 @@ def build_model(cfg: dict[str, Any], input_shape: tuple[int, ...], n_outputs: in
     model = model_from_config(cfg["model"], input_shape, n_outputs)
     sequential = cfg["model"]["type"] == "sequential"
     try:
-        need = footprint.from_config(cfg, model, input_shape, n_train)  # shapes only: nothing allocated
+        need = footprint.from_config(_largest_batch(cfg), model, input_shape, n_train)  # shapes only
     except LayerShapeError as err:
         raise ConfigError(err.reason, f"model.layers.{err.index}" if sequential else "model") from None
     if not any(lf.plan.params for lf in need.layers):
@@ -229,7 +240,7 @@ def build(cfg: dict[str, Any], progress: bool = True) -> Experiment:
     model = build_model(cfg, dataset.input_shape, _n_outputs(dataset, loss), n_train=len(splits.x_train))
     optimizer = build_optimizer(cfg, model)
     exp = Experiment(cfg, splits, model, loss, optimizer, None)
-    exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch(cfg, len(splits.x_train)))
+    exp.schedule = build_schedule(cfg, optimizer, steps_per_epoch(cfg, len(splits.x_train)), len(splits.x_train))
     return exp
 
 
@@ -246,7 +257,8 @@ def build_schedule_only(cfg: dict[str, Any]) -> ScheduleOnly:
     shapes = data_shapes(cfg, progress=False)
     model = build_model(cfg, shapes.input_shape, shapes.n_outputs, n_train=shapes.n_train)
     optimizer = build_optimizer(cfg, model)
-    return ScheduleOnly(build_schedule(cfg, optimizer, steps_per_epoch(cfg, shapes.n_train)), shapes.n_train)
+    return ScheduleOnly(build_schedule(cfg, optimizer, steps_per_epoch(cfg, shapes.n_train), shapes.n_train),
+                        shapes.n_train)
 
 
 def check_image_regularizers(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> None:
@@ -291,11 +303,19 @@ def steps_per_epoch(cfg: dict[str, Any], n_train: int) -> int:
     return 1 if bs == "full" else batches_per_epoch(n_train, bs)
 
 
-def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: int) -> Schedule:
-    """The config's schedule; its length is the run's epochs, or its steps for a per-step schedule."""
+def build_schedule(cfg: dict[str, Any], optimizer: Optimizer, steps_per_epoch: int,
+                   n_train: int | None = None) -> Schedule:
+    """The config's schedule; its length is the run's epochs, or its steps for a per-step schedule (with a
+    batch-size schedule, the sum of each epoch's steps over ``n_train`` samples)."""
+    from .train.batch_schedule import from_config
+    from .train.loop import batches_per_epoch
+
     name, params = cfg["schedule"]["name"], _kwargs(cfg["schedule"])
     interval = params.get("interval") or SCHEDULES[name].default_interval
     total = cfg["train"]["epochs"] * (steps_per_epoch if interval == "step" else 1)
+    sizes = from_config(cfg["train"])
+    if interval == "step" and sizes is not None and n_train:
+        total = sum(batches_per_epoch(n_train, sizes(e)) for e in range(1, cfg["train"]["epochs"] + 1))
     try:
         return SCHEDULES[name](optimizer, total=total, **params)
     except ValueError as err:
@@ -583,7 +603,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         regularizer = build_regularizer(cfg, exp)
         columns = [c for c in METRIC_COLUMNS if (classify or not c.endswith("_acc"))
                    and (regularizer.has_penalty or c != "train_penalty")
-                   and (cfg["train"]["eval_train"] or not c.startswith("train_eval"))]
+                   and (cfg["train"]["eval_train"] or not c.startswith("train_eval"))
+                   and (cfg["train"]["batch_schedule"] is not None or c != "batch_size")]
         stopper = None
         if cfg["regularization"]["early_stopping"] is not None:
             stopper = EarlyStopping(exp.model, **cfg["regularization"]["early_stopping"])
@@ -600,6 +621,8 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
         folder.open_metrics(columns, history.rows)  # a resumed run: the rows up to its checkpoint, no more
         every = cfg["train"]["checkpoint_every"]
         extra = [_Checkpoint(folder, every, cfg["train"]["epochs"], parts)] if every else []
+        if cfg["train"]["diagnostics"]:
+            extra.append(_diagnostics(exp, folder, start))
         fit(exp.model, exp.loss, exp.optimizer, s.x_train, s.y_train, settings=fit_settings(cfg, exp), rng=shuffle,
             x_val=s.x_val, y_val=s.y_val, schedule=exp.schedule, history=history, regularizer=regularizer,
             callbacks=[_ToFolder(folder, summary), *([stopper] if stopper else []), *extra, *callbacks],
@@ -627,13 +650,31 @@ def _run(exp: Experiment, folder: RunFolder, callbacks: Sequence[Callback], load
     return Run(folder.path, summary)
 
 
+def _diagnostics(exp: Experiment, folder: RunFolder, start: int) -> Callback:
+    """``train.diagnostics``: the callback measuring a probe batch of the training split, its rows appended to
+    diagnostics.csv as each epoch ends (a resumed run keeps the rows of the epochs before ``start``)."""
+    from .train.diagnostics import COLUMNS, Diagnostics, probe_indices
+
+    cfg, s = exp.config, exp.splits
+    idx = probe_indices(len(s.x_train), cfg["train"]["diagnostics_probe"], stream(cfg["seed"], "diagnostics"))
+    kept = [r for r in folder.read_rows("diagnostics.csv") if start > 1 and int(r["epoch"]) < start]
+    (folder.path / "diagnostics.csv").unlink(missing_ok=True)
+    if kept:
+        folder.append_rows("diagnostics.csv", COLUMNS, kept)
+    return Diagnostics(exp.model, exp.loss, s.x_train[idx], s.y_train[idx],
+                       on_rows=lambda rows: folder.append_rows("diagnostics.csv", COLUMNS, rows))
+
+
 def fit_settings(cfg: dict[str, Any], exp: Experiment) -> FitSettings:
     """The training loop's settings from a resolved config."""
+    from .train import batch_schedule
+
     train, clip = cfg["train"], cfg["regularization"]["grad_clip"]
     return FitSettings(epochs=train["epochs"], batch_size=exp.batch_size, eval_batch_size=train["eval_batch_size"],
                        eval_every=train["eval_every"], eval_train=train["eval_train"],
                        flush_denormals=train["flush_denormals"], clip_norm=clip["max_norm"],
-                       clip_value=clip["max_value"], divergence_threshold=train["divergence_threshold"])
+                       clip_value=clip["max_value"], divergence_threshold=train["divergence_threshold"],
+                       batch_schedule=batch_schedule.from_config(train))
 
 
 def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history: History,
@@ -673,6 +714,11 @@ def _finish(exp: Experiment, folder: RunFolder, summary: dict[str, Any], history
             folder.save_figure(plot_curves(rows, "loss", title=f"{folder.run_id}: loss"), "loss.png")
             if "train_acc" in rows[0]:
                 folder.save_figure(plot_curves(rows, "acc", title=f"{folder.run_id}: accuracy"), "accuracy.png")
+        if exp.config["train"]["diagnostics"] and (folder.path / "diagnostics.csv").exists():
+            from .plots.diagnostics import plot_diagnostics
+
+            folder.save_figure(plot_diagnostics(folder.read_rows("diagnostics.csv"), title=folder.run_id),
+                               "diagnostics.png")
     except OSError as err:
         failure = err
         if summary["status"] != "interrupted" and summary["status"] != "failed":

@@ -141,10 +141,10 @@ def test_runs_list_and_show(write_config, tmp_path):
 
 
 def test_schedule_plot_counts_the_runs_real_steps(write_config, tmp_path):
-    out = dlb("schedule", write_config(TINY), "--set", "schedule.name=onecycle", "--set", "data.train_size=100",
+    out = dlb("schedule", write_config(TINY), "--set", "schedule.name=onecycle", "--set", "data.train_size=80",
               "-o", tmp_path / "s.png")
     assert out.returncode == 0, out.stderr
-    assert "over 9 steps" in out.stdout  # 100 samples, 80 after validation: 3 batches of 32 x 3 epochs
+    assert "over 9 steps" in out.stdout  # 80 training samples (20 more validate): 3 batches of 32 x 3 epochs
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -20,7 +20,8 @@ def test_empty_config_resolves_to_full_defaults():
     assert cfg["name"] == "x" and cfg["seed"] == 0
     assert cfg["data"] == {"name": "mnist-mini", "val_split": 0.1, "normalize": "none", "train_size": None,
                            "fold": None, "bootstrap": None,
-                           "augment": {"shift": 0, "rotation": 0.0, "crop_padding": 0, "hflip": False}}
+                           "augment": {"shift": 0, "rotation": 0.0, "crop_padding": 0, "hflip": False,
+                                       "vflip": False, "scale": 0.0, "shear": 0.0, "elastic": None}}
     assert cfg["optimizer"] == {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
                                 "weight_decay": 0.0, "amsgrad": False, "maximize": False, "eps_mode": "outside",
                                 "param_groups": [], "no_weight_decay": ["bias", "norm"]}
@@ -31,8 +32,8 @@ def test_empty_config_resolves_to_full_defaults():
 def test_sgd_defaults_are_pytorchs():
     cfg = resolve_config({"optimizer": {"name": "sgd"}}, "x.yaml")
     assert cfg["optimizer"] == {"name": "sgd", "lr": 1e-3, "momentum": 0.0, "dampening": 0.0,
-                                "weight_decay": 0.0, "nesterov": False, "maximize": False, "param_groups": [],
-                                "no_weight_decay": ["bias", "norm"]}
+                                "weight_decay": 0.0, "nesterov": False, "maximize": False,
+                                "momentum_form": "pytorch", "param_groups": [], "no_weight_decay": ["bias", "norm"]}
 
 
 def test_unknown_top_level_key_suggests_the_close_one():

@@ -71,7 +71,8 @@ def test_impossible_cvs_are_config_errors(write_config, override, fragment):
 
 
 def test_cv_cli_prints_the_mean_and_interval(write_config, tmp_path):
-    result = dlb("cv", write_config(CV_TINY), "--kfold", "3", "--jobs", "2", "--no-report", "--runs-dir", tmp_path / "r")
+    result = dlb("cv", write_config(CV_TINY), "--kfold", "3", "--jobs", "2", "--no-report",
+                 "--runs-dir", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     assert "held-out acc:" in result.stdout and "95 % t-interval" in result.stdout and "3 folds" in result.stdout
     bad = dlb("cv", write_config(CV_TINY), "--kfold", "1", "--runs-dir", tmp_path / "r2")

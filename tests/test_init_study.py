@@ -40,4 +40,4 @@ def test_zeros_never_break_symmetry(rows):
 
 def test_std_1_relu_explodes_and_xavier_tanh_does_not_saturate(rows):
     assert pick(rows, "normal(std 1)", "relu", 5)["act_std"] > 100 * pick(rows, "normal(std 1)", "relu", 1)["act_std"]
-    assert pick(rows, "xavier", "tanh", 5)["frac_saturated"] < 0.05
+    assert pick(rows, "xavier 1/sqrt(n)", "tanh", 5)["frac_saturated"] < 0.05

@@ -165,8 +165,8 @@ def test_label_smoothing_is_shared_with_the_loss():
     assert cfg["loss"]["label_smoothing"] == 0.1
 
 
-def test_train_size_takes_a_stratified_subset(write_config, tmp_path):
-    cfg = load_config(write_config("data: {name: mnist-mini, train_size: 1000, val_split: 0.2}\n"
+def test_train_size_is_the_training_count_after_the_validation_split(write_config, tmp_path):
+    cfg = load_config(write_config("data: {name: mnist-mini, train_size: 800, val_split: 0.2}\n"
                                    "train: {epochs: 1}\n"))
     s = train(cfg, runs_dir=tmp_path).summary
     assert (s["data"]["n_train"], s["data"]["n_val"], s["data"]["n_test"]) == (800, 200, 2000)

@@ -29,6 +29,10 @@ CASES = {
         "schedule.name=plateau", "schedule.patience=0", "schedule.threshold=0.9", "model.dropout=0.3",
         "regularization.mixup.alpha=0.4", "regularization.early_stopping={monitor: val_acc, patience: 5, "
         "min_delta: 0.5, restore_best: true}", "train.epochs=7"],
+    # the classic velocity carries each step's own lr (the step schedule halves it): it must be restored as saved
+    "nesterov-classic-step": ["optimizer.name=nesterov", "optimizer.lr=0.1",
+                                           "optimizer.momentum_form=classic", "schedule.name=step",
+                                           "schedule.step_size=2", "schedule.gamma=0.5", "train.epochs=6"],
     "batchnorm-onecycle-noise-clipping": ["model.batchnorm=true", "schedule.name=onecycle",
                                           "regularization.input_noise.std=0.05", "regularization.weight_noise.std=0.01",
                                           "regularization.grad_clip.max_norm=1.0", "train.epochs=5"],
@@ -36,7 +40,7 @@ CASES = {
 IMAGES = """
 name: images
 seed: 1
-data: {name: mnist-mini, train_size: 240, val_split: 0.25, augment: {shift: 2, rotation: 10}}
+data: {name: mnist-mini, train_size: 180, val_split: 0.25, augment: {shift: 2, rotation: 10}}
 model: {type: mlp, hidden: [16]}
 regularization: {cutmix: {alpha: 1.0}, cutout: {size: 6}, l2: 1.0e-4}
 schedule: {name: cosine_restarts, T_0: 2, warmup: 1}

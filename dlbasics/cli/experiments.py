@@ -184,7 +184,7 @@ def schedule(
         exp = build_schedule_only(cfg)  # the run's exact steps per epoch (train_size, folds, batch size), offline
         per_step = exp.schedule.interval == "step"
         steps = steps_per_epoch(cfg, exp.n_train) if per_step else 1
-        seq = trace(exp.schedule, cfg["train"]["epochs"] * steps)
+        seq = trace(exp.schedule, exp.schedule.total)  # epochs x steps, or the steps of a growing batch
         unit = "step" if per_step else "epoch"
         fig = plot_schedule(seq, steps, f"{cfg['name']}: {name} schedule")
         result = {"status": "completed", "kind": "schedule", "schedule": name, "unit": unit, "steps_per_epoch": steps,
@@ -218,6 +218,9 @@ def cv(
                                                       "nested (sets cv.strategy).")] = None,
     gap: Annotated[int | None, typer.Option(help="Time series: samples dropped between training and held-out "
                                                  "(sets cv.gap).")] = None,
+    plot_folds: Annotated[bool, typer.Option("--plot-folds", help="Only draw which samples train, validate and are "
+                                                                  "held out in each fold (fold_map.png); nothing "
+                                                                  "trains.")] = False,
     set_: SetOpt = None,
     jobs: Annotated[int | None, typer.Option(min=1, help="Folds trained at once (default: CPU cores).")] = None,
     executor: ExecutorOpt = "local",
@@ -250,6 +253,11 @@ def cv(
         except ConfigError as err:  # name the option the user typed, not the override it became
             err.source = shortcuts.get(err.source, err.source)
             raise
+        if plot_folds:
+            from .folds_cmd import plot_folds as draw_folds
+
+            draw_folds(cfg, runs_dir, out)
+            return
         terminate_as_interrupt()
         with executor_for(executor, jobs, collect) as ex:
             cvx.check(cfg)

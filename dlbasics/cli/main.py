@@ -19,7 +19,9 @@ from .._version import __version__
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
 from . import features_cmd as features_commands
+from . import fit_study_cmd as fit_study_commands
 from . import generalization_cmd as generalization_commands
+from . import lr_find_cmd as lr_find_commands
 from . import plain_help
 from . import predict_cmd as predict_commands
 from . import report_cmd as report_commands
@@ -414,10 +416,12 @@ def init_study(
 ) -> None:
     """The initialisation study: per-layer activation and gradient histograms for every init x activation.
 
-    Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier, he; activations: sigmoid,
-    tanh, relu. Writes init_study.csv (per-layer mean, std, fraction zero / saturated, gradient spread) and PNGs.
+    Inits: zeros, uniform(-1, 1), normal(std 1), small normal(std 0.01), xavier 1/sqrt(n) (the notes' Xavier:
+    lecun_normal, N(0, 1/fan_in); Glorot's xavier_normal is the same only when fan_in = fan_out, as here), he
+    (he_normal, N(0, 2/fan_in)); activations: sigmoid, tanh, relu. Writes init_study.csv (per-layer mean, std,
+    fraction zero / saturated, gradient spread) and PNGs.
     """
-    from ..experiments.init_study import STUDY_ACTIVATIONS, STUDY_INITS, run_study, write_study
+    from ..experiments.init_study import STUDY_ACTIVATIONS, STUDY_INITS, STUDY_LEGEND, run_study, write_study
     from ..runs.folder import RunFolder
 
     out = Output(quiet, json_)
@@ -426,7 +430,7 @@ def init_study(
     files = write_study(folder, rows, raw, list(STUDY_INITS), STUDY_ACTIVATIONS)
     folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "init-study", "seed": seed,
                           "layers": layers, "width": width, "samples": samples, "files": files})
-    out.show(init_study_table(rows, layers), f"run folder: {folder.path}")
+    out.show(init_study_table(rows, layers), STUDY_LEGEND, f"run folder: {folder.path}")
     out.folder(folder.path, rows=rows)
 
 
@@ -447,26 +451,35 @@ def init_study_table(rows: list[dict[str, Any]], layers: int) -> FitTable:
 def playground(
     problems: Annotated[list[str] | None, typer.Argument(
         metavar="PROBLEM", show_default=False,
-        help="rosenbrock, beale, saddle, ill_conditioned, regression (default: all).")] = None,
+        help="rosenbrock, beale, saddle, ill_conditioned, regression, double_well, camel (default: all).")] = None,
     optimizers: Annotated[str, typer.Option(
         help="Comma-separated optimizers: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw, "
              "nadam, radam, adamp.")] = "sgd,momentum,nesterov,adagrad,rmsprop,adam",
     steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps of every run.")] = 500,
-    lr: Annotated[float | None, typer.Option(
-        help="One learning rate for every optimizer (default: each optimizer's own, PyTorch's), e.g. 0.05 "
-             "to compare sgd and momentum on the regression.", show_default=False)] = None,
+    lr: Annotated[str | None, typer.Option(
+        help="Learning rates (default: each optimizer's own, PyTorch's): one number for every optimizer but "
+             "adadelta (which has no learning rate and keeps 1), e.g. 0.05 to compare sgd and momentum on the "
+             "regression; per optimizer, e.g. sgd=0.05,adam=0.1 (the others keep their defaults); or both, "
+             "0.05,adam=0.1.", show_default=False)] = None,
+    batch_size: Annotated[str | None, typer.Option(
+        "--batch-size", help="Also walk the data-based problems (regression, double_well, camel) with mini-batch "
+                             "gradients of this many samples (or several sizes, e.g. 1,16), from the same start: "
+                             "<problem>_minibatch.png.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the mini-batches (the same for every optimizer).")] = 0,
     runs_dir: RunsDirOpt = None,
     quiet: QuietOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """The optimizer playground: optimizers walking 2-D problems, drawn over the contours.
 
-    Writes <problem>_trajectories.png and <problem>_loss.png into runs/<YYYYmmdd-HHMMSS>-playground-<hex6>/.
+    Writes <problem>_trajectories.png and <problem>_loss.png into runs/<YYYYmmdd-HHMMSS>-playground-<hex6>/;
+    with --batch-size also <problem>_minibatch.png: per optimizer, the mini-batch path against the full-batch one.
 
-    playground.csv: every run's final loss and the steps it took to come within 1e-3 of the minimum.
+    playground.csv: every run's final loss, the steps it took to come within 1e-3 of the minimum, and the
+    minimum it ended in.
     """
     from ..config.fields import did_you_mean
-    from ..experiments.playground import PROBLEMS, run_all, write_playground
+    from ..experiments.playground import PROBLEMS, STOCHASTIC, parse_lr, run_all, write_playground
     from ..optim.optimizers import OPTIMIZERS
     from ..runs.folder import RunFolder
 
@@ -483,29 +496,47 @@ def playground(
         if opt not in OPTIMIZERS:
             raise fail(f"unknown optimizer {opt!r}{did_you_mean(opt, list(OPTIMIZERS))} "
                        f"(allowed: {', '.join(OPTIMIZERS)})", EXIT_USAGE)
-    if lr is not None and not 0 < lr < float("inf"):
-        raise fail(f"--lr must be a positive number, got {lr}", EXIT_USAGE)
-    results, rows = run_all(names, opts, steps, lr)
+    try:
+        rates = parse_lr(lr)
+    except ValueError as err:
+        raise fail(str(err), EXIT_USAGE) from None
+    try:
+        sizes = None if batch_size is None else [int(b) for b in batch_size.split(",") if b.strip()]
+    except ValueError:
+        raise fail(f"--batch-size {batch_size}: expected a positive integer or several, e.g. 4 or 1,16",
+                   EXIT_USAGE) from None
+    if sizes is not None and (not sizes or min(sizes) < 1):
+        raise fail(f"--batch-size {batch_size}: batch sizes are integers >= 1, e.g. 4 or 1,16", EXIT_USAGE)
+    if sizes is not None and problems and not set(names) & set(STOCHASTIC):
+        raise fail(f"--batch-size: {', '.join(names)} {'has' if len(names) == 1 else 'have'} no data, only an exact "
+                   f"gradient; mini-batches need one of {', '.join(STOCHASTIC)}", EXIT_USAGE)
+    results, rows = run_all(names, opts, steps, rates, batch_size=sizes, seed=seed)
     with user_errors():
         folder = RunFolder.create(runs_dir, "playground")
         files = write_playground(folder, results, rows)
         folder.write_summary({"status": "completed", "run_id": folder.run_id, "kind": "playground",
-                              "problems": names, "optimizers": opts, "steps": steps, "lr": lr, "files": files})
+                              "problems": names, "optimizers": opts, "steps": steps, "lr": rates,
+                              "batch_size": sizes, "seed": seed, "files": files})
     out.show(playground_table(rows, steps), f"run folder: {folder.path}")
     out.folder(folder.path, rows=rows)
 
 
 def playground_table(rows: list[dict[str, Any]], steps: int) -> FitTable:
-    """Per problem x optimizer: lr, final and minimum loss, the steps to come within 1e-3 of the minimum."""
+    """Per problem x optimizer (x batch): lr, final and minimum loss, the steps to come within 1e-3 of the minimum,
+    and the minimum it ended in (problems with several)."""
     def reached(r: dict[str, Any]) -> str:
         return (f"diverged at {r['diverged_step']}" if r["diverged_step"] else
                 "-" if r["steps_to_target"] is None else str(r["steps_to_target"]))
 
-    return FitTable([Col("problem", "problem", "id"), Col("optimizer", "optimizer", "id"),
-                     Col("lr", "lr", fmt=num("g")), Col("final loss", "final_loss", fmt=num(".6g")),
-                     Col("minimum", "min_loss", fmt=num(".6g")),
-                     Col("steps to target", reached, "text", justify="right")], rows,
-                    title=f"{steps} steps; target: within 1e-3 of the minimum")
+    cols = [Col("problem", "problem", "id"), Col("optimizer", "optimizer", "id"),
+            Col("lr", "lr", fmt=num("g")), Col("final loss", "final_loss", fmt=num(".6g")),
+            Col("minimum", "min_loss", fmt=num(".6g")),
+            Col("steps to target", reached, "text", justify="right")]
+    if any(r.get("batch_size") for r in rows):
+        cols.insert(2, Col("batch", lambda r: str(r.get("batch_size") or "full"), "id"))
+    if any(r.get("end") for r in rows):
+        cols.append(Col("ends in", lambda r: r.get("end") or "", "text", priority=1))
+    return FitTable(cols, rows, title=f"{steps} steps; target: within 1e-3 of the minimum")
 
 
 @app.command()
@@ -532,6 +563,8 @@ for _command, _name, _summary in (
         (generalization_commands.boosting, None, "AdaBoost vs bagged stumps vs one stump on 2-D data."),
         (stats_commands.bootstrap, None, "Bootstrap confidence intervals of a run's test metrics."),
         (evaluate_commands.evaluate, None, "Evaluate a trained run: confusion and per-class metrics."),
+        (lr_find_commands.lr_find, "lr-find", "Learning-rate range test: the loss against a growing lr."),
+        (fit_study_commands.fit_study, "fit-study", "Under-, good and over-fitting: polynomial degree 1 / 3 / 12."),
         (features_commands.features, None, "Draw a trained CNN's kernels and feature maps; classic filters."),
 ):
     app.command(_name, short_help=_summary)(_command)

@@ -92,6 +92,7 @@ class RichProgress(Callback):
 
     def on_train_begin(self, info):
         self.epochs, self.n_batches = info["epochs"], info["n_batches"]
+        self.by_epoch = info.get("batches_by_epoch")
         self.table = EpochLines(info)
         self.every = max(1, self.n_batches // 50)
         self.progress.start()
@@ -101,6 +102,9 @@ class RichProgress(Callback):
 
     def on_epoch_begin(self, epoch):
         self.loss_sum = 0.0
+        if self.by_epoch:  # a batch-size schedule: this epoch's number of batches
+            self.n_batches = self.by_epoch[epoch - 1]
+            self.every = max(1, self.n_batches // 50)
         self.progress.reset(self.batches, total=self.n_batches, description=f"epoch {epoch}", info="")
 
     def on_batch_end(self, batch, loss):

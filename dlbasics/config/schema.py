@@ -100,8 +100,12 @@ DATA = Registry(
         "val_split": Num(0.1, ge=0.0, lt=1.0, doc="fraction of the training set held out for validation"),
         "normalize": Choice(["none", "standardize"], "none",
                             doc="standardize: subtract the training split's mean, divide by its std"),
-        "train_size": Optional(Num(integer=True, ge=2), doc="use a stratified subset of this many training samples "
-                                                             "(before the validation split); null: all"),
+        "train_size": Optional(Num(integer=True, ge=2), doc="train on exactly this many samples (a stratified subset, "
+                                                             "the most recent for a time series, after the "
+                                                             "validation split): validation, val_split of "
+                                                             "training + validation, comes from the samples left "
+                                                             "(all of them if fewer remain); under cv from each "
+                                                             "fold's training part; null: all"),
         "fold": Optional(Seq(Section({
             "strategy": Choice(["kfold", "stratified", "holdout", "timeseries", "rolling"], doc="the splitter"),
             "k": Num(integer=True, ge=1, doc="number of folds"),
@@ -120,6 +124,13 @@ DATA = Registry(
             "rotation": Num(0.0, ge=0.0, le=180.0, doc="random rotation by up to this many degrees"),
             "crop_padding": Num(0, integer=True, ge=0, le=8, doc="pad by this many pixels, crop back at random"),
             "hflip": Bool(False, doc="mirror half of the images (not for digits; fine for Fashion-MNIST)"),
+            "vflip": Bool(False, doc="turn half of the images upside down (not for digits or clothes)"),
+            "scale": Num(0.0, ge=0.0, lt=1.0, doc="zoom by a random factor in [1 - scale, 1 + scale]"),
+            "shear": Num(0.0, ge=0.0, le=45.0, doc="random horizontal shear by up to this many degrees"),
+            "elastic": Optional(Section({
+                "alpha": Num(34.0, ge=0.0, doc="scale of the displacement in pixels (0: off)"),
+                "sigma": Num(4.0, gt=0.0, le=100.0, doc="std in pixels of the Gaussian smoothing the random field"),
+            }), doc="elastic distortion (Simard et al. 2003; {} for their MNIST values alpha 34, sigma 4)"),
         }, doc="label-preserving image augmentation of training batches"),
     },
     doc="the data set and how it is split",
@@ -135,7 +146,8 @@ MODEL = Registry(
                                  doc="activation after each hidden layer"),
             "init": INIT.with_default("he_normal"),
             "batchnorm": Bool(False, doc="batch normalisation after each hidden dense layer (which then has no bias)"),
-            "dropout": Num(0.0, ge=0.0, lt=1.0, doc="dropout probability after each hidden activation (0: none)"),
+            "dropout": Num(0.0, ge=0.0, lt=1.0, doc="probability of DROPPING a unit after each hidden activation "
+                                                    "(0: none; keep ratio = 1 - p)"),
         }, doc="a multi-layer perceptron: [flatten], per hidden width dense, [batchnorm], activation, [dropout]; "
                "then dense to the outputs"),
         "sequential": Section({
@@ -162,8 +174,10 @@ SCHEDULE = Registry(lambda: _registry_sections(SCHEDULES, skip=("total", *SCHEDU
                     doc="the learning-rate schedule (per epoch, or per step where so defined)")
 
 REGULARIZATION = Section({
-    "l1": Num(0.0, ge=0.0, doc="lambda of the L1 penalty lambda * sum|w| (dense/conv weights)"),
-    "l2": Num(0.0, ge=0.0, doc="lambda of the L2 penalty lambda / 2 * sum w^2: its gradient adds lambda w"),
+    "l1": Num(0.0, ge=0.0, doc="L1 penalty l1 * sum abs(w) on dense/conv weights: its gradient adds l1 sign(w). "
+                               "Keras l1(a): l1 = a; the notes' a/2 sum abs(w): l1 = a/2"),
+    "l2": Num(0.0, ge=0.0, doc="L2 penalty l2 / 2 * sum w^2: its gradient adds l2 w. The notes' a/2 sum w^2 and "
+                               "PyTorch's weight_decay=a: l2 = a; Keras l2(a), a sum w^2: l2 = 2a"),
     "early_stopping": Optional(Section({
         "monitor": Choice(["val_loss", "val_acc", "train_loss", "train_acc"], "val_loss", doc="metric watched"),
         "mode": Choice(["auto", "min", "max"], "auto", doc="auto: max for accuracies, min for losses"),
@@ -190,10 +204,30 @@ REGULARIZATION = Section({
     }, doc="gradient clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_), before each step"),
 }, doc="penalties and other regularizers")
 
+def _check_batch_schedule(values: dict) -> tuple[str, str] | None:
+    milestones = values["milestones"]
+    if milestones != sorted(set(milestones)):
+        return "milestones", f"expected increasing epochs, got {show(milestones)}"
+    if (values["batch_sizes"] is None) == (values["factor"] is None):
+        return "", "give either batch_sizes (one per milestone) or factor"
+    if values["batch_sizes"] is not None and len(values["batch_sizes"]) != len(milestones):
+        return "batch_sizes", (f"{len(values['batch_sizes'])} sizes for {len(milestones)} milestones; give one per "
+                               "milestone")
+    return None
+
+
 TRAIN = Section({
     "epochs": Num(10, integer=True, ge=1, doc="passes over the training set"),
     "batch_size": Either(Num(integer=True, ge=1), Choice(["full"]), default=64,
                          doc="mini-batch size, or 'full' for full-batch gradient descent"),
+    "batch_schedule": Optional(Section({
+        "milestones": Seq(Num(integer=True, ge=1), min_len=1, doc="epochs after which the batch size changes"),
+        "batch_sizes": Optional(Seq(Num(integer=True, ge=1), min_len=1),
+                                doc="the batch size after each milestone (one per milestone)"),
+        "factor": Optional(Num(gt=0.0), doc="or: multiply the batch size by this at each milestone"),
+        "max_batch_size": Optional(Num(integer=True, ge=1), doc="never above this"),
+    }, check=_check_batch_schedule), doc="grow the mini-batch at milestones instead of decaying the lr (Smith et al. "
+                                         "2018); the batch size of each epoch is recorded in metrics.csv"),
     "eval_batch_size": Num(500, integer=True, ge=1, doc="chunk size for evaluation (memory only)"),
     "max_memory": Optional(Size(), doc="refuse, before allocating, a model whose estimated memory (weights, "
                                        "gradients, optimizer state, activations of a training batch or an "
@@ -211,6 +245,11 @@ TRAIN = Section({
                                      doc="end the run as diverged when a batch's training loss (or the validation "
                                          "loss) exceeds this, as for NaN/inf; auto: 1e4 x the first batch's loss, "
                                          "at least 1e4; null: only NaN/inf"),
+    "diagnostics": Bool(False, doc="per layer and epoch, on a fixed probe batch: activation mean/std, dead-ReLU "
+                                    "fraction, gradient norm and the first step's update/weight ratio -> "
+                                    "diagnostics.csv and diagnostics.png"),
+    "diagnostics_probe": Num(256, integer=True, ge=1, le=100_000,
+                             doc="training samples in the diagnostics' probe batch (drawn once from the seed)"),
     "dtype": Choice(["float32", "float64"], "float32", doc="floating-point precision of data and weights"),
     "flush_denormals": Bool(True, doc="treat subnormal floats (< 1.2e-38) as 0 while training: avoids the "
                                       "CPU's slow path (as TensorFlow does); false for IEEE gradual underflow"),
@@ -345,6 +384,17 @@ def check_across_sections(cfg: dict[str, Any]) -> None:
         if metric.startswith("val") and cfg["data"]["val_split"] == 0:
             raise ConfigError(f"{metric!r} is never measured with data.val_split 0; hold out a validation split "
                               "or watch a train_ metric", key)
+    sched = cfg["schedule"]
+    if sched["name"] == "plateau":  # also checked by the schedule itself; here the keys are named
+        if sched["every"] != 1 and sched["interval"] != "step":
+            raise ConfigError(f"{sched['every']} checks every N optimizer steps and needs schedule.interval: step "
+                              "(per epoch, the metric is checked at every evaluated epoch)", "schedule.every")
+        if sched["interval"] == "step" and sched["monitor"] == "train_acc":
+            raise ConfigError("'train_acc' is not measured every N steps; with interval: step watch train_loss, "
+                              "val_loss or val_acc", "schedule.monitor")
+    if cfg["train"]["batch_schedule"] is not None and cfg["train"]["batch_size"] == "full":
+        raise ConfigError("needs a number as train.batch_size (the size of the first epochs), not 'full'",
+                          "train.batch_schedule")
     smoothing = cfg["regularization"]["label_smoothing"]
     if smoothing is not None:
         if cfg["loss"]["name"] != "cross_entropy":

@@ -4,9 +4,10 @@ Each works on a whole mini-batch at once (no loop over samples) with a ``numpy.r
 arrays (the inputs are never modified) and is used in training only. Images are NCHW.
 
 - augment: random translation (integer pixels, zero fill), random rotation (bilinear, zero fill), random crop
-  after zero padding (= a translation by up to ``padding`` pixels), horizontal flip. Digits must not be flipped
-  (a mirrored 2 is no digit, and rotating a 6 too far makes a 9), so flip is off unless asked for and rotation
-  is small.
+  after zero padding (= a translation by up to ``padding`` pixels), horizontal and vertical flips, scaling,
+  shear, and elastic distortion (Simard et al. 2003). Digits must not be flipped (a mirrored 2 is no digit, and
+  rotating a 6 too far makes a 9), so flips are off unless asked for and rotation is small. Every geometric
+  transform is an inverse mapping sampled bilinearly (:func:`bilinear`), one array operation for the batch.
 - cutout (DeVries & Taylor 2017): zero a size x size square at a random centre (clipped at the border).
 - mixup (Zhang et al. 2018): x = lam x_i + (1 - lam) x_j, y = lam y_i + (1 - lam) y_j, lam ~ Beta(alpha, alpha).
 - cutmix (Yun et al. 2019): paste a box of x_j into x_i; lam = 1 - box area / image area; labels as mixup.
@@ -35,18 +36,14 @@ def translate(x: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
     return xp[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], rows, cols]
 
 
-def rotate(x: np.ndarray, degrees: np.ndarray) -> np.ndarray:
-    """Rotate each image n by degrees[n] about its centre (bilinear interpolation, zero fill).
+def bilinear(x: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:
+    """Sample each image n at the source coordinates (src_y[n], src_x[n]) (N, H, W), bilinearly, zeros outside.
 
-    Inverse mapping: every output pixel reads the input at R(-angle) (p - centre) + centre.
+    x: (N, C, H, W) -> (N, C, H, W); out[n, c, i, j] interpolates x[n, c] at (src_y[n, i, j], src_x[n, i, j]) from
+    its four neighbouring pixels (a neighbour off the image reads 0). The inverse mapping every geometric
+    augmentation here uses: each output pixel says where it comes from.
     """
     n, c, h, w = x.shape
-    theta = np.deg2rad(degrees)[:, None, None]  # (N, 1, 1)
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    yy, xx = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
-    cos, sin = np.cos(theta), np.sin(theta)
-    src_x = cos * xx - sin * yy + cx  # (N, H, W)
-    src_y = sin * xx + cos * yy + cy
     x0, y0 = np.floor(src_x).astype(np.intp), np.floor(src_y).astype(np.intp)
     fx, fy = (src_x - x0).astype(x.dtype), (src_y - y0).astype(x.dtype)
     xp = np.zeros((n, c, h + 2, w + 2), x.dtype)  # one pixel of zeros around: neighbours off the image read 0
@@ -61,13 +58,85 @@ def rotate(x: np.ndarray, degrees: np.ndarray) -> np.ndarray:
     return out
 
 
+def _centred_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(yy, xx): (H, W) pixel coordinates relative to the image centre ((H - 1) / 2, (W - 1) / 2)."""
+    return np.meshgrid(np.arange(h) - (h - 1) / 2, np.arange(w) - (w - 1) / 2, indexing="ij")
+
+
+def rotate(x: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+    """Rotate each image n by degrees[n] about its centre (bilinear interpolation, zero fill).
+
+    Inverse mapping: every output pixel reads the input at R(-angle) (p - centre) + centre.
+    """
+    h, w = x.shape[2:]
+    theta = np.deg2rad(degrees)[:, None, None]  # (N, 1, 1)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    yy, xx = _centred_grid(h, w)
+    cos, sin = np.cos(theta), np.sin(theta)
+    return bilinear(x, sin * xx + cos * yy + cy, cos * xx - sin * yy + cx)
+
+
+def affine(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Each image n through the linear map about its centre whose INVERSE is matrix[n] (N, 2, 2), acting on
+    (row, column) offsets: out(p) = x(matrix[n] (p - centre) + centre), bilinear, zero fill. x: (N, C, H, W)."""
+    h, w = x.shape[2:]
+    yy, xx = _centred_grid(h, w)
+    m = matrix[:, :, :, None, None]  # (N, 2, 2, 1, 1)
+    src_y = m[:, 0, 0] * yy + m[:, 0, 1] * xx + (h - 1) / 2
+    src_x = m[:, 1, 0] * yy + m[:, 1, 1] * xx + (w - 1) / 2
+    return bilinear(x, src_y, src_x)
+
+
+def scale(x: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Zoom each image n by factors[n] about its centre (> 1 enlarges, < 1 shrinks; zero fill, bilinear):
+    out(p) = x((p - centre) / factor + centre)."""
+    inv = 1.0 / np.asarray(factors, np.float64)
+    zero = np.zeros_like(inv)
+    return affine(x, np.stack([np.stack([inv, zero], -1), np.stack([zero, inv], -1)], 1))
+
+
+def shear(x: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+    """Shear each image n horizontally by the angle degrees[n] about its centre: a row at offset dy below the
+    centre moves right by tan(angle) dy (a vertical stroke leans by the angle). out(y, x) = x(y, x - tan(a) dy)."""
+    t = np.tan(np.deg2rad(np.asarray(degrees, np.float64)))
+    one, zero = np.ones_like(t), np.zeros_like(t)
+    return affine(x, np.stack([np.stack([one, zero], -1), np.stack([-t, one], -1)], 1))
+
+
+def gaussian_matrix(size: int, sigma: float) -> np.ndarray:
+    """(size, size) matrix G with (G f)[i] = sum_j g(i - j) f[j], g the normalised Gaussian of std ``sigma``
+    truncated at 4 sigma, zeros beyond the border (a separable blur as two matrix products)."""
+    radius = int(4 * sigma + 0.5)
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    k /= k.sum()
+    d = np.arange(size)[:, None] - np.arange(size)[None, :]
+    return np.where(np.abs(d) <= radius, k[np.clip(d + radius, 0, 2 * radius)], 0.0)
+
+
+def elastic(x: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
+    """Elastic distortion (Simard, Steinkraus & Platt 2003, ICDAR): per image, displacement fields dy, dx ~ U(-1, 1)
+    at every pixel, smoothed by a Gaussian of std ``sigma`` (pixels), scaled by ``alpha``; each output pixel reads
+    the input at p + (dy, dx), bilinearly. Small sigma: random jitter; large sigma: nearly a translation;
+    Simard et al. used sigma = 4, alpha = 34 on MNIST. alpha = 0 is the identity. x: (N, C, H, W)."""
+    n, _, h, w = x.shape
+    fields = rng.uniform(-1.0, 1.0, size=(2, n, h, w))
+    gh, gw = gaussian_matrix(h, sigma), gaussian_matrix(w, sigma)
+    smooth = alpha * (gh @ fields @ gw.T)  # G_h F G_w^T for both fields of every image: (2, N, H, W)
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return bilinear(x, yy + smooth[0], xx + smooth[1])
+
+
 def augment(x: np.ndarray, rng: np.random.Generator, shift: int = 0, rotation: float = 0.0, crop_padding: int = 0,
-            hflip: bool = False) -> np.ndarray:
+            hflip: bool = False, vflip: bool = False, scale: float = 0.0, shear: float = 0.0,
+            elastic: dict[str, float] | None = None) -> np.ndarray:
     """Random label-preserving transforms of a batch (N, C, H, W); each sample draws its own.
 
     shift / crop_padding: translation by up to that many pixels in each direction (crop_padding is the
     "pad then crop" formulation of the same thing); rotation: uniform in [-rotation, rotation] degrees;
-    hflip: mirror half of the images left-right.
+    hflip / vflip: mirror half of the images left-right / upside down; scale: zoom by a factor uniform in
+    [1 - scale, 1 + scale]; shear: horizontal shear by an angle uniform in [-shear, shear] degrees; elastic:
+    ``{alpha, sigma}`` of :func:`elastic`. Applied in that order; a transform that is off draws nothing, so
+    adding one leaves the draws of the others as they were.
     """
     n = len(x)
     reach = max(shift, crop_padding)
@@ -80,7 +149,20 @@ def augment(x: np.ndarray, rng: np.random.Generator, shift: int = 0, rotation: f
         flip = rng.random(n) < 0.5
         out = out.copy() if out is x else out
         out[flip] = out[flip, :, :, ::-1]
+    if vflip:
+        flip = rng.random(n) < 0.5
+        out = out.copy() if out is x else out
+        out[flip] = out[flip, :, ::-1, :]
+    if scale:
+        out = _scale(out, rng.uniform(1 - scale, 1 + scale, n))
+    if shear:
+        out = _shear(out, rng.uniform(-shear, shear, n))
+    if elastic and elastic.get("alpha"):
+        out = _elastic(out, rng, elastic["alpha"], elastic["sigma"])
     return out.copy() if out is x else out
+
+
+_scale, _shear, _elastic = scale, shear, elastic  # augment's keyword arguments shadow the function names
 
 
 def cutout_boxes(rng: np.random.Generator, n: int, h: int, w: int, size: int) -> np.ndarray:

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config.fields import Choice, Num, Optional, Section, Spec, Str, section_from_signature
+from ..config.fields import Bool, Choice, Num, Optional, Section, Spec, Str, section_from_signature
 from . import synthetic
 from .preprocess import Preprocessing
-from .splits import train_val_split
+from .splits import train_val_split, validation_size
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -252,6 +252,25 @@ def _synthetic(name: str, generate: Callable, task: str, ordered: bool = False) 
     return load
 
 
+def _linear(rng: np.random.Generator, progress: bool = True, n_train: int = 1000, n_test: int = 1000,
+            outliers: dict[str, Any] | None = None, **params: Any) -> Dataset:
+    """The linear set, with ``outliers`` (fraction, magnitude, test) corrupting targets after the draw: those of
+    the training set (training and validation splits), and of the test set too only with ``test: true``, so a
+    clean test error measures the distance to the true line y = 4x - 2."""
+    ds = _synthetic("linear", synthetic.linear, "regression")(rng, progress, n_train, n_test, **params)
+    if outliers and outliers["fraction"] > 0:
+        ds.y_train, _ = synthetic.corrupt_targets(ds.y_train, rng, outliers["fraction"], outliers["magnitude"])
+        if outliers["test"]:
+            ds.y_test, _ = synthetic.corrupt_targets(ds.y_test, rng, outliers["fraction"], outliers["magnitude"])
+    return ds
+
+
+_OUTLIERS = Optional(Section({
+    "fraction": Num(0.1, ge=0.0, le=1.0, doc="fraction of the targets corrupted"),
+    "magnitude": Num(20.0, doc="added to each corrupted target (one-sided gross errors)"),
+    "test": Bool(False, doc="corrupt the test set too (default: training set only, so test error is clean)"),
+}), doc="gross errors in the targets, drawn from the seed (null: none)")
+
 #: the synthetic sets are toys: a million samples is already more than any of them needs (and stays in memory)
 MAX_SYNTHETIC = 1_000_000
 _SIZE = {"n_train": Num(integer=True, ge=2, le=MAX_SYNTHETIC, doc="training samples"),
@@ -287,8 +306,8 @@ DATASETS: dict[str, DatasetEntry] = {
                                         "train_counts": [6000] * 10}),
     "mnist-mini": DatasetEntry(_mnist_mini, "classification", {},
                                "a stratified real subset of MNIST shipped with dlbasics: 10,000 train / 2,000 test"),
-    "linear": DatasetEntry(_synthetic("linear", synthetic.linear, "regression"), "regression",
-                           {**_SIZE, "noise": Num(ge=0.0, doc="std of the Gaussian noise on y"),
+    "linear": DatasetEntry(_linear, "regression",
+                           {**_SIZE, "outliers": _OUTLIERS, "noise": Num(ge=0.0, doc="std of the Gaussian noise on y"),
                             "x_min": Num(doc="x ~ U(x_min, x_max)"), "x_max": Num(doc="x ~ U(x_min, x_max)")},
                            "y = 4x - 2 + noise: the optimizer assignment (regression)", synthetic.linear),
     "spirals": DatasetEntry(_synthetic("spirals", synthetic.spirals, "classification"), "classification",
@@ -328,13 +347,41 @@ def load_dataset(name: str, rng: np.random.Generator | None = None, progress: bo
 def subset(n: int, size: int, rng: np.random.Generator, labels: np.ndarray | None = None,
            ordered: bool = False) -> np.ndarray:
     """Sorted indices of ``size`` of ``n`` samples: stratified by ``labels`` (exact class proportions, largest
-    remainder), the first ``size`` for a time series, else uniform. ValueError if size > n."""
+    remainder), the last ``size`` for a time series (the most recent, next to the block that is predicted, as
+    scikit-learn's ``TimeSeriesSplit(max_train_size)``), else uniform. ValueError if size > n."""
     if size > n:
         raise ValueError(f"{size} is more than the {n} training samples of the data set")
     if ordered:
-        return np.arange(size)
-    keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels) if size < n else (np.arange(n), None)
+        return np.arange(n - size, n)
+    keep, _ = train_val_split(n, 1 - size / n, rng, labels=labels, n_val=n - size) if size < n else (np.arange(n),
+                                                                                                      None)
     return keep
+
+
+def sized_split(n: int, train_size: int, val_split: float, rng: np.random.Generator,
+                labels: np.ndarray | None = None, ordered: bool = False,
+                where: str = "the data set") -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) indices into ``range(n)`` with exactly ``train_size`` training samples.
+
+    Validation is ``val_split`` of training + validation together (:func:`validation_size`: 1,111 for 10,000
+    at 0.1), taken from the samples the training subset leaves when there is room; when fewer remain, it is all
+    that remain (``n - train_size``). A stratified subset of ``train_size + n_val`` samples is drawn, then its
+    validation split; a time series keeps its most recent ``train_size + n_val`` samples, training block then
+    validation block, so every cross-validation fold trains just before its held-out block. ValueError (naming
+    "training samples of") when ``train_size > n``, or when validation is asked for and ``train_size = n`` leaves
+    none.
+    """
+    n_val = validation_size(train_size, val_split)
+    if train_size > n:
+        raise ValueError(f"{train_size} is more than the {n} training samples of {where}")
+    if n_val > 0 and train_size >= n:
+        raise ValueError(f"{train_size} training samples leave none of the {n} training samples of {where} for "
+                         f"validation (val_split {val_split}): at most {n - 1}, or val_split 0")
+    n_val = min(n_val, n - train_size)
+    keep = subset(n, train_size + n_val, rng, labels, ordered)
+    tr, va = train_val_split(len(keep), val_split, rng, labels=None if labels is None else labels[keep],
+                             ordered=ordered, n_val=n_val)
+    return keep[tr], keep[va]
 
 
 def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: float, rng: np.random.Generator,
@@ -348,8 +395,6 @@ def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: f
     from .folds import make_folds
 
     pool = np.arange(n)
-    if train_size is not None:
-        pool = subset(len(pool), train_size, rng, labels, ordered)
     test_idx = None
     for level, spec in enumerate(folds or []):
         level_labels = None if labels is None else labels[pool]
@@ -360,7 +405,11 @@ def split_indices(n: int, labels: np.ndarray | None, ordered: bool, val_split: f
         train_part, held_out = splits[spec["index"]]
         pool, test_idx = pool[train_part], pool[held_out]
     pool_labels = None if labels is None else labels[pool]
-    tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ordered)
+    if train_size is None:
+        tr, va = train_val_split(len(pool), val_split, rng, labels=pool_labels, ordered=ordered)
+    else:
+        where = f"fold {folds[-1]['index']}'s training part" if folds else "the data set"
+        tr, va = sized_split(len(pool), train_size, val_split, rng, pool_labels, ordered, where)
     tr, va = pool[tr], pool[va]
     if bootstrap is not None:
         tr = np.sort(bootstrap_rng.choice(tr, size=max(1, round(bootstrap * len(tr))), replace=True))
@@ -373,10 +422,13 @@ def make_splits(ds: Dataset, val_split: float, rng: np.random.Generator, dtype: 
                 bootstrap_rng: np.random.Generator | None = None) -> Splits:
     """Split off validation (stratified for classes, the last block for series), scale to ``dtype``.
 
-    ``train_size`` first keeps a stratified subset of that many samples of the training set (the validation
-    split is then taken from them). ``normalize: standardize`` subtracts the training split's mean and divides
-    by its std, per channel for images and per feature for vectors; the statistics come from the training split
-    only (no leakage).
+    ``train_size`` is the number of training samples after the validation split (:func:`sized_split`): the
+    validation split (``val_split`` of training + validation) comes from the samples left over, all of them
+    when fewer remain. Under cross-validation it applies within the fold's training part, as scikit-learn's
+    ``learning_curve`` takes its training sizes from each training fold: every fold trains on ``train_size``
+    samples and tests on its whole held-out fold. ``normalize: standardize`` subtracts the training split's mean
+    and divides by its std, per channel for images and per feature for vectors; the statistics come from the
+    training split only (no leakage).
 
     ``folds`` (cross-validation, one entry per nesting level) replaces the official test set by a held-out fold
     of the training set: each level splits what the previous one left for training, with its own generator

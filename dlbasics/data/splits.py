@@ -24,14 +24,16 @@ def allocate(counts: np.ndarray, total: int) -> np.ndarray:
 
 
 def train_val_split(n: int, val_fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None,
-                    ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Return sorted (train_idx, val_idx) partitioning ``range(n)``; ``round(val_fraction * n)`` go to validation.
+                    ordered: bool = False, n_val: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return sorted (train_idx, val_idx) partitioning ``range(n)``; ``round(val_fraction * n)`` go to validation
+    (or exactly ``n_val`` when given).
 
     - ``ordered`` (time series): validation is the last block, never shuffled across time.
     - ``labels`` given: stratified, each class contributes in proportion to its size (largest remainder).
     - otherwise: a uniformly random subset.
     """
-    n_val = round(val_fraction * n)
+    if n_val is None:
+        n_val = round(val_fraction * n)
     if n_val == 0:
         return np.arange(n), np.arange(0)
     if n_val >= n:
@@ -47,3 +49,9 @@ def train_val_split(n: int, val_fraction: float, rng: np.random.Generator, label
     mask = np.zeros(n, dtype=bool)
     mask[val] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def validation_size(train_size: int, val_split: float) -> int:
+    """Validation samples that go with ``train_size`` training samples: ``val_split`` of the two together, as
+    without a ``train_size``: round(train_size * val_split / (1 - val_split)) (10,000 at 0.1: 1,111)."""
+    return round(train_size * val_split / (1 - val_split))

@@ -21,6 +21,18 @@ def linear(rng: np.random.Generator, n: int, noise: float = 1.0, x_min: float = 
     return x, y
 
 
+def corrupt_targets(y: np.ndarray, rng: np.random.Generator, fraction: float,
+                    magnitude: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gross errors: the targets of ``round(fraction * n)`` samples drawn without replacement are shifted by
+    ``magnitude`` (one-sided, as a sensor stuck high; a negative magnitude shifts down). Returns (new y, the
+    corrupted indices). MSE's fit follows the mean and is pulled by about fraction * magnitude; MAE's follows the
+    median and moves only by a quantile shift of the noise."""
+    y = np.array(y, copy=True)
+    idx = np.sort(rng.choice(len(y), size=round(fraction * len(y)), replace=False))
+    y[idx] += magnitude
+    return y, idx
+
+
 def spirals(rng: np.random.Generator, n: int, n_classes: int = 3, noise: float = 0.2,
             turns: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
     """K interleaved spiral arms in 2-D (CS231n's classic): not linearly separable. x: (n, 2), y: (n,) ints.

@@ -41,6 +41,7 @@ LOSS_CASES: dict[str, list[tuple[dict[str, Any], str]]] = {
     "cross_entropy": [({}, "int"), ({"label_smoothing": 0.1}, "int"), ({"label_smoothing": 0.1}, "soft")],
     "bce_with_logits": [({}, "prob")],
     "mse": [({}, "real")], "mae": [({}, "real")], "huber": [({"delta": 0.5}, "real")],
+    "power": [({"p": 0.5}, "real"), ({"p": 1.5}, "real"), ({"p": 3.0}, "real")],
 }
 
 

@@ -9,6 +9,10 @@ gradient. What it shows:
 - normal std 1: sigmoid and tanh saturate (activations pile up at 0/1 or +-1), ReLU activations explode;
 - small normal (std 0.01): activations shrink by ~0.1 per layer and collapse toward 0, so do the gradients;
 - Xavier (for sigmoid/tanh) and He (for ReLU): the spread stays about the same in every layer.
+
+"xavier 1/sqrt(n)" is the notes' Xavier, std 1/sqrt(n) with n the previous layer's width: ``lecun_normal``.
+Glorot's ``xavier_normal``, std sqrt(2 / (fan_in + fan_out)), draws the same numbers here because every layer
+is width x width; in general it is not the notes' rule. "he" is ``he_normal``, std sqrt(2/n).
 """
 
 from __future__ import annotations
@@ -28,10 +32,14 @@ STUDY_INITS: dict[str, str | dict[str, Any]] = {
     "uniform(-1, 1)": {"name": "uniform", "a": -1.0, "b": 1.0},
     "normal(std 1)": {"name": "normal", "std": 1.0},
     "small normal(std 0.01)": "small_normal",
-    "xavier": "xavier_normal",
+    "xavier 1/sqrt(n)": "lecun_normal",
     "he": "he_normal",
 }
 STUDY_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+#: printed under the table and on the spread plots: which initialiser each course label is
+STUDY_LEGEND = ("xavier 1/sqrt(n) = the notes' Xavier, lecun_normal N(0, 1/fan_in) (Glorot's xavier_normal, "
+                "N(0, 2/(fan_in + fan_out)), is the same only when fan_in = fan_out, as here); he = he_normal "
+                "N(0, 2/fan_in)")
 
 
 def saturated(activation: str, a: np.ndarray) -> np.ndarray:
@@ -103,6 +111,7 @@ def write_study(folder: Any, rows: list[dict[str, Any]], raw: dict, inits: Seque
             name = f"{which}_{act}.png"
             folder.save_figure(plot_histograms(raw, act, inits, which, run=folder.run_id), name)
             written.append(name)
-    folder.save_figure(plot_spread(rows, "act_std", run=folder.run_id), "activation_std_by_layer.png")
-    folder.save_figure(plot_spread(rows, "grad_std", run=folder.run_id), "gradient_std_by_layer.png")
+    note = STUDY_LEGEND if any(label in inits for label in STUDY_INITS) else ""
+    folder.save_figure(plot_spread(rows, "act_std", run=folder.run_id, note=note), "activation_std_by_layer.png")
+    folder.save_figure(plot_spread(rows, "grad_std", run=folder.run_id, note=note), "gradient_std_by_layer.png")
     return [*written, "activation_std_by_layer.png", "gradient_std_by_layer.png"]

@@ -13,15 +13,18 @@ from .layers import Layer
 class Dropout(Layer):
     """Inverted dropout (Srivastava et al. 2014, JMLR 15): zero each element with probability p in training.
 
-    x: any shape -> the same shape. ``p`` is the DROP probability, as ``torch.nn.Dropout`` (the course notes'
-    keep ratio 0.5-0.7 is 1 - p, i.e. p = 0.3-0.5). Training: mask = (u >= p) with u ~ U[0, 1) drawn from
+    x: any shape -> the same shape. ``p`` is the DROP probability everywhere in dlbasics (``model.dropout``,
+    ``{type: dropout, p: ...}``), as ``torch.nn.Dropout(p)`` and Keras' ``Dropout(rate)``; the course's dropout
+    values (the seed models' 0.2 and 0.5, the notes' "ratio 0.5 or 0.7") are drop ratios too and go in as
+    written. Training: mask = (u >= p) with u ~ U[0, 1) drawn from
     ``self.rng`` (set by ``Sequential.build``), y = x * mask / (1 - p), dx = dout * mask / (1 - p); the
     scaling keeps E[y] = x, so eval is the identity y = x, dx = dout.
     p must be in [0, 1): PyTorch accepts p = 1 and outputs zeros, which cuts every gradient below the layer,
     so here it is an error.
     """
 
-    constraints: ClassVar[dict[str, Spec]] = {"p": Num(ge=0.0, lt=1.0, doc="probability of zeroing an element")}
+    constraints: ClassVar[dict[str, Spec]] = {
+        "p": Num(ge=0.0, lt=1.0, doc="probability of zeroing (dropping) an element; keep ratio = 1 - p")}
     stochastic: ClassVar[bool] = True
     kept_outputs, scratch_outputs = 2, 2  # the mask and the output; forward draws u and (u >= p) first
 

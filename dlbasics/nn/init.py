@@ -12,6 +12,11 @@ linear / sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), 
 - He et al. 2015, "Delving Deep into Rectifiers", https://arxiv.org/abs/1502.01852 (he_*: Var = gain^2 / fan_in,
   gain sqrt(2) for ReLU)
 - LeCun et al. 1998, "Efficient BackProp" (lecun_normal: Var = 1 / fan_in)
+
+The course notes' "Xavier (Glorot): std 1/sqrt(n)" (n: the nodes of the previous layer, as in "deep learning
+from scratch") is ``lecun_normal`` here, not ``xavier_normal``: Glorot's std sqrt(2 / (fan_in + fan_out)) is
+the same number only when fan_in = fan_out (as in the init study's width x width layers). The notes' "He:
+std sqrt(2/n)" is ``he_normal``.
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ def xavier_uniform(shape, fan_in, fan_out, rng, dtype=np.float32, gain: float | 
 
 
 def xavier_normal(shape, fan_in, fan_out, rng, dtype=np.float32, gain: float | str = 1.0):
-    """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)) (Glorot; the notes' "Xavier 1/sqrt(n)" is
+    :func:`lecun_normal`, equal to this only when fan_in = fan_out)."""
     std = calculate_gain(gain) * math.sqrt(2.0 / (fan_in + fan_out))
     return (std * rng.standard_normal(shape)).astype(dtype)
 
@@ -96,7 +102,8 @@ def he_normal(shape, fan_in, fan_out, rng, dtype=np.float32, gain: float | str =
 
 
 def lecun_normal(shape, fan_in, fan_out, rng, dtype=np.float32):
-    """N(0, 1 / fan_in) (LeCun; what some "Xavier" implementations really are)."""
+    """N(0, 1 / fan_in) (LeCun): the course notes' "Xavier, std 1/sqrt(n)", and what some "Xavier"
+    implementations really are."""
     return (rng.standard_normal(shape) / math.sqrt(fan_in)).astype(dtype)
 
 

@@ -6,6 +6,8 @@ right loss for its kind of target:
 - ``mse``: Gaussian noise with fixed variance, -log N(y; out, s^2) = (y - out)^2 / 2s^2 + const: regression.
 - ``mae``: Laplace noise, -log Laplace(y; out, b) = |y - out| / b + const: the median; robust to outliers.
 - ``huber``: quadratic near 0, linear in the tails (between the two).
+- ``power``: mean |y - out|^p, the family the notes' "why squares, not fourth powers or absolute values?"
+  asks about: p = 2 is MSE, p = 1 MAE; a larger p weighs large errors (outliers) ever more.
 - ``cross_entropy``: a categorical distribution given by softmax(out): -log p_y: classification.
 - ``bce_with_logits``: a Bernoulli given by sigmoid(out): -[y log p + (1 - y) log(1 - p)]: binary labels.
 
@@ -189,8 +191,43 @@ class HuberLoss(Loss):
         return np.clip(d, -self.delta, self.delta) * (1.0 / d.size)
 
 
+class PowerLoss(Loss):
+    """The p-th power error: mean |out - y|^p over all elements; gradient p |d|^(p-1) sign(d) / size.
+
+    p = 2 is ``mse`` exactly (mean d^2, not the 1/2 d^2 some texts use), p = 1 is ``mae``. For p <= 1 the loss has a
+    kink at d = 0 (for p < 1 its slope even grows without bound there); the gradient there is 0, as MAE's. For
+    p > 1 it is smooth. Like MSE, large errors dominate for p > 1, and the more so the larger p: the median-like
+    robustness of MAE is p <= 1.
+    """
+
+    task = "regression"
+    constraints: ClassVar[dict[str, Spec]] = {"p": Num(gt=0.0, le=16.0, doc="the power: 2 is MSE, 1 is MAE")}
+
+    def __init__(self, p: float = 2.0):
+        if not 0 < p <= 16:
+            raise ValueError(f"power loss p must be in (0, 16], got {p}")
+        self.p = p
+
+    @property
+    def smooth(self) -> bool:  # a kink at d = 0 for p <= 1
+        return self.p > 1
+
+    def forward(self, out, target):
+        self.diff = out - target
+        self.abs = np.abs(self.diff)
+        return float(np.mean(self.abs**self.p))
+
+    def backward(self):
+        d, ad, p = self.diff, self.abs, self.p
+        if p == 2:
+            return d * (2.0 / d.size)
+        with np.errstate(divide="ignore"):
+            mag = np.where(ad > 0, ad ** (p - 1), 0.0) if p < 1 else ad ** (p - 1)
+        return (p / d.size) * np.sign(d) * mag
+
+
 LOSSES: dict[str, type[Loss]] = {"cross_entropy": CrossEntropyLoss, "bce_with_logits": BCEWithLogitsLoss,
-                                 "mse": MSELoss, "mae": L1Loss, "huber": HuberLoss}
+                                 "mse": MSELoss, "mae": L1Loss, "huber": HuberLoss, "power": PowerLoss}
 
 
 def probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:

@@ -164,13 +164,36 @@ def _adam_state(p: Parameter) -> dict[str, Any]:
 _LR, _WD = Num(ge=0.0, doc="learning rate"), Num(ge=0.0, doc="L2 penalty coefficient (see the update rule)")
 _EPS = Num(ge=0.0, doc="term added to the denominator for numerical stability")
 _MAXIMIZE = Bool(doc="maximise the objective instead of minimising it")
+#: where eps enters the denominator: outside the square root, sqrt(v) + eps, or inside, sqrt(v + eps)
+EPS_MODES = ("outside", "inside")
+_EPS_MODE = Choice(list(EPS_MODES), doc="where eps enters: outside the root, sqrt(v) + eps (PyTorch), or inside, "
+                                        "sqrt(v + eps) (the course notes)")
+MOMENTUM_FORMS = ("pytorch", "classic")
+ADAM_EPS_MODES = ("outside", "inside", "hat", "hat_inside")
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"invalid {name} {value!r} ({', '.join(allowed)})")
+
+
+def _denominator(v: np.ndarray, eps: float, mode: str, out: np.ndarray) -> np.ndarray:
+    """sqrt(v) + eps (``eps_mode`` outside) or sqrt(v + eps) (inside), into ``out``."""
+    if mode == "inside":
+        np.add(v, eps, out=out)
+        return np.sqrt(out, out=out)
+    np.sqrt(v, out=out)
+    out += eps
+    return out
+
+
 _BETAS = Seq(Num(ge=0.0, lt=1.0), length=2, doc="decay rates of the first and second moment estimates")
 
 
 class SGD(Optimizer):
     r"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (``torch.optim.SGD``).
 
-    For each parameter p with gradient g, at step t (t = 1, 2, ...)::
+    For each parameter p with gradient g, at step t (t = 1, 2, ...), ``momentum_form: pytorch`` (the default)::
 
         g <- -g                          if maximize
         g <- g + weight_decay * p        if weight_decay != 0
@@ -181,28 +204,59 @@ class SGD(Optimizer):
             g <- b                       otherwise
         p <- p - lr * g
 
-    Defaults as PyTorch: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False. The config names
-    ``momentum`` (momentum 0.9) and ``nesterov`` (momentum 0.9, nesterov) are SGD with those defaults.
+    ``momentum_form: classic`` is the velocity form of the course notes (lecture 2: v <- alpha v - eta dL/dW;
+    W <- W + v), Sutskever et al. 2013 and Keras; the lr multiplies each gradient as it enters v::
+
+        v <- -lr * g                                       if t = 1
+        v <- momentum * v - lr * (1 - dampening) * g       otherwise
+        p <- p + v                                         without nesterov
+        p <- p + v_new + momentum * (v_new - v_old)        nesterov (see below)
+
+    With a constant lr the two forms walk the same points (v = -lr b); once a schedule changes the lr they
+    differ: PyTorch's buffer b applies the new lr to the whole remembered velocity, the classic v keeps the
+    old steps at the lr they were taken with.
+
+    Nesterov. The notes take the gradient at the look-ahead point: v <- alpha v - eta dL(W + alpha v);
+    W <- W + v (notes 001 write it in PyTorch's buffer form, a <- beta a + dL(W - eta beta a), W <- W - eta a:
+    the same points while eta is constant, with v = -eta a). Both
+    ``nesterov`` forms store that look-ahead point phi = W + momentum v in ``p`` (so the loop's gradient,
+    taken at ``p``, is the notes' look-ahead gradient), as PyTorch and Keras do: substituting W = phi - momentum v
+    into the notes' rule gives phi <- phi + v_new + momentum (v_new - v_old), exactly, for any lr sequence
+    (classic); PyTorch's ``p <- p - lr (g + momentum b)`` is the same rule with v = -lr b, so it equals the notes'
+    only while the lr is constant. The notes' W is ``p - momentum v`` (classic), ``p + lr momentum b`` (pytorch).
+
+    Defaults as PyTorch: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, momentum_form
+    pytorch. The config names ``momentum`` (momentum 0.9) and ``nesterov`` (momentum 0.9, nesterov) are SGD
+    with those defaults.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
         "lr": _LR, "momentum": Num(ge=0.0, doc="momentum factor"),
         "dampening": Num(ge=0.0, le=1.0, doc="dampening for momentum"), "weight_decay": _WD,
         "nesterov": Bool(doc="Nesterov momentum: the gradient at the look-ahead point"), "maximize": _MAXIMIZE,
+        "momentum_form": Choice(list(MOMENTUM_FORMS), doc="pytorch: b <- mu b + g, p <- p - lr b; classic (the "
+                                                          "notes, Keras): v <- mu v - lr g, p <- p + v. With "
+                                                          "nesterov both keep (evaluate, save) the look-ahead point "
+                                                          "W + mu v, not the notes' W"),
     }
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
+                 momentum_form: str = "pytorch"):
         _check(lr=lr, momentum=momentum, weight_decay=weight_decay)
+        _check_choice("momentum_form", momentum_form, MOMENTUM_FORMS)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov momentum requires momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize))
+                                      nesterov=nesterov, maximize=maximize, momentum_form=momentum_form))
 
     def update(self, p, grad, state, group):
         state["step"] += 1
         grad = _grad(p, grad, group)
         momentum = group["momentum"]
+        if momentum and group["momentum_form"] == "classic":
+            self._classic(p, grad, state, group)
+            return
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -213,21 +267,43 @@ class SGD(Optimizer):
             grad = grad + momentum * buf if group["nesterov"] else buf
         p.data -= group["lr"] * grad
 
+    @staticmethod
+    def _classic(p: Parameter, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """The velocity form: v <- momentum v - lr (1 - dampening) g; p <- p + v (or the look-ahead step)."""
+        momentum, lr = group["momentum"], group["lr"]
+        v = state.get("velocity")
+        if v is None:  # v_0 = 0, and the first step undamped, as PyTorch's b_1 = g
+            v = state["velocity"] = np.zeros_like(p.data)
+            scale = lr
+        else:
+            scale = lr * (1 - group["dampening"])
+        old = v.copy() if group["nesterov"] else None
+        v *= momentum
+        v -= scale * grad
+        if old is None:
+            p.data += v
+        else:  # p <- p + v + momentum (v - v_old) = p + (1 + momentum) v - momentum v_old
+            old *= -momentum
+            old += (1 + momentum) * v
+            p.data += old
+
 
 class Momentum(SGD):
     """SGD with momentum 0.9 (Polyak's heavy ball): config name ``momentum``."""
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize)
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
+                 momentum_form: str = "pytorch"):
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize, momentum_form)
 
 
 class Nesterov(SGD):
     """SGD with Nesterov momentum 0.9 (the gradient at the look-ahead point): config name ``nesterov``."""
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = True, maximize: bool = False):
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize)
+                 weight_decay: float = 0.0, nesterov: bool = True, maximize: bool = False,
+                 momentum_form: str = "pytorch"):
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize, momentum_form)
 
 
 class Adagrad(Optimizer):
@@ -239,25 +315,30 @@ class Adagrad(Optimizer):
         g <- g + weight_decay * p          if weight_decay != 0
         clr = lr / (1 + (t - 1) * lr_decay)
         state_sum <- state_sum + g^2
-        p <- p - clr * g / (sqrt(state_sum) + eps)
+        p <- p - clr * g / (sqrt(state_sum) + eps)     eps_mode "outside" (PyTorch, the default)
+        p <- p - clr * g / sqrt(state_sum + eps)       eps_mode "inside" (the course notes 001:
+                                                       W <- W - eta / sqrt(G + eps) g; notes 002 have no eps,
+                                                       but eps 0 gives 0/0 where g has always been 0)
 
     The sum only grows, so the effective learning rate decays toward 0. Defaults as PyTorch: lr=1e-2,
-    lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10.
+    lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, eps_mode outside.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
         "lr": _LR, "lr_decay": Num(ge=0.0, doc="learning-rate decay per step"), "weight_decay": _WD,
         "initial_accumulator_value": Num(ge=0.0, doc="starting value of the sum of squared gradients"),
-        "eps": _EPS, "maximize": _MAXIMIZE,
+        "eps": _EPS, "maximize": _MAXIMIZE, "eps_mode": _EPS_MODE,
     }
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False,
+                 eps_mode: str = "outside"):
         _check(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                initial_accumulator_value=initial_accumulator_value, eps=eps)
+        _check_choice("eps_mode", eps_mode, EPS_MODES)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize))
+                                      maximize=maximize, eps_mode=eps_mode))
 
     def init_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"]),
@@ -270,8 +351,7 @@ class Adagrad(Optimizer):
         total, tmp = state["sum"], state["scratch"]
         np.multiply(grad, grad, out=tmp)
         total += tmp
-        np.sqrt(total, out=tmp)
-        tmp += group["eps"]
+        _denominator(total, group["eps"], group["eps_mode"], tmp)
         np.divide(grad, tmp, out=tmp)
         tmp *= clr
         p.data -= tmp
@@ -285,25 +365,36 @@ class Adadelta(Optimizer):
         g <- -g                                 if maximize
         g <- g + weight_decay * p               if weight_decay != 0
         v <- rho v + (1 - rho) g^2
-        delta = sqrt(u + eps) / sqrt(v + eps) * g
+        delta = sqrt(u + eps) / sqrt(v + eps) * g      eps_mode "inside" (PyTorch and Zeiler, the default)
+        delta = sqrt(u + eps) / (sqrt(v) + eps) * g    eps_mode "outside" (the course notes 001:
+                                                       W <- W - sqrt(H + eps) / (sqrt(G) + eps) g)
         u <- rho u + (1 - rho) delta^2
         p <- p - lr * delta
 
-    The ratio of RMS values carries the units of p, so no learning rate is needed: PyTorch's lr=1.0 default
-    leaves the step as the paper has it. Defaults: lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.
+    ``eps_mode`` says where eps enters the denominator, as for Adagrad and RMSprop; here PyTorch puts it
+    inside the root and the notes outside (the numerator's eps is inside in both). The ratio of RMS values
+    carries the units of p, so the method needs no learning rate and the notes give it none: lr=1 (PyTorch's
+    default) is the notes' rule, any other lr scales every step in PyTorch's form. Defaults: lr=1.0, rho=0.9,
+    eps=1e-6, weight_decay=0, eps_mode inside.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
-        "lr": _LR, "rho": Num(ge=0.0, le=1.0, doc="decay rate of the running averages"), "eps": _EPS,
+        "lr": Num(ge=0.0, doc="scales every step (PyTorch's form); 1, the default, is the rule without a "
+                              "learning rate (Zeiler, the course notes)"),
+        "rho": Num(ge=0.0, le=1.0, doc="decay rate of the running averages"), "eps": _EPS,
         "weight_decay": _WD, "maximize": _MAXIMIZE,
+        "eps_mode": Choice(list(EPS_MODES), doc="where eps enters the denominator: inside, sqrt(v + eps) "
+                                                "(PyTorch), or outside, sqrt(v) + eps (the course notes)"),
     }
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
-                 maximize: bool = False):
+                 maximize: bool = False, eps_mode: str = "inside"):
         _check(lr=lr, eps=eps, weight_decay=weight_decay)
+        _check_choice("eps_mode", eps_mode, EPS_MODES)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"invalid rho {rho} (must be in [0, 1])")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      eps_mode=eps_mode))
 
     def init_state(self, p, group):
         return {"step": 0, "square_avg": np.zeros_like(p.data), "acc_delta": np.zeros_like(p.data),
@@ -318,7 +409,7 @@ class Adadelta(Optimizer):
         v += (1 - rho) * grad * grad
         np.add(u, eps, out=tmp)
         np.sqrt(tmp, out=tmp)
-        delta = tmp / np.sqrt(v + eps)
+        delta = tmp / _denominator(v, eps, group["eps_mode"], np.empty_like(v))
         delta *= grad
         u *= rho
         u += (1 - rho) * delta * delta
@@ -339,21 +430,25 @@ class RMSprop(Optimizer):
         if momentum > 0:  b <- momentum b + g / (sqrt(v~) + eps);  p <- p - lr b
         else:             p <- p - lr g / (sqrt(v~) + eps)
 
-    Defaults as PyTorch: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False.
+    ``eps_mode: inside`` takes sqrt(v~ + eps) instead of sqrt(v~) + eps: the course notes' rule (001 and 002:
+    G <- gamma G + (1 - gamma) g^2; W <- W - eta / sqrt(G + eps) g, with gamma = alpha).
+    Defaults as PyTorch: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+    eps_mode outside.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
         "lr": _LR, "alpha": Num(ge=0.0, le=1.0, doc="smoothing constant of the squared-gradient EMA"),
         "eps": _EPS, "weight_decay": _WD, "momentum": Num(ge=0.0, doc="momentum factor"),
         "centered": Bool(doc="divide by the estimated variance (v - mean(g)^2) instead of v"),
-        "maximize": _MAXIMIZE,
+        "maximize": _MAXIMIZE, "eps_mode": _EPS_MODE,
     }
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                 momentum: float = 0.0, centered: bool = False, maximize: bool = False):
+                 momentum: float = 0.0, centered: bool = False, maximize: bool = False, eps_mode: str = "outside"):
         _check(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+        _check_choice("eps_mode", eps_mode, EPS_MODES)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+                                      centered=centered, maximize=maximize, eps_mode=eps_mode))
 
     def init_state(self, p, group):
         state = {"step": 0, "square_avg": np.zeros_like(p.data), "scratch": np.empty_like(p.data)}
@@ -378,10 +473,9 @@ class RMSprop(Optimizer):
             g_avg += (1 - alpha) * grad
             np.multiply(g_avg, g_avg, out=tmp)
             np.subtract(v, tmp, out=tmp)
-            np.sqrt(tmp, out=tmp)
+            _denominator(tmp, group["eps"], group["eps_mode"], tmp)
         else:
-            np.sqrt(v, out=tmp)
-        tmp += group["eps"]
+            _denominator(v, group["eps"], group["eps_mode"], tmp)
         np.divide(grad, tmp, out=tmp)
         if group["momentum"]:
             buf = state["momentum_buffer"]
@@ -405,19 +499,22 @@ class Adam(Optimizer):
         v_max <- max(v_max, v)                   if amsgrad (then v_max replaces v below)
         m^ = m / (1 - beta1^t),  v^ = v / (1 - beta2^t)
         p <- p - lr * m^ / (sqrt(v^) + eps)      eps_mode "outside" (PyTorch, the default)
-        p <- p - lr * m^ / sqrt(v^ + eps)        eps_mode "inside" (eps inside the root, as some textbooks)
+        p <- p - lr * m^ / sqrt(v^ + eps)        eps_mode "inside": the course notes 002
         p <- p - lr * m^ / (sqrt(v^) + eps / sqrt(1 - beta2^t))   eps_mode "hat": the paper's epsilon-hat
-               (Keras / TensorFlow: eps added to sqrt(v) before the bias correction)
+               = lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)   (Keras / TensorFlow)
+        p <- p - lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / sqrt(v + eps)   eps_mode "hat_inside": the
+               course notes 001 (both corrections folded into the step size, eps inside the root of v)
 
-    "Epsilon matters in practice": with a tiny v the three forms differ by orders of magnitude.
+    "Epsilon matters in practice": with a tiny v the forms differ by orders of magnitude.
     Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
         "lr": _LR, "betas": _BETAS, "eps": _EPS, "weight_decay": _WD,
         "amsgrad": Bool(doc="use the running maximum of v (AMSGrad, Reddi et al. 2018)"), "maximize": _MAXIMIZE,
-        "eps_mode": Choice(["outside", "inside", "hat"], doc="where eps enters: PyTorch's outside the root, "
-                                                             "inside it, or Keras' epsilon-hat"),
+        "eps_mode": Choice(list(ADAM_EPS_MODES), doc="where eps enters: PyTorch's outside the root, inside it "
+                                                     "(notes 002), Keras' epsilon-hat, or inside the root of the "
+                                                     "uncorrected v (notes 001)"),
     }
     decoupled: ClassVar[bool] = False
 
@@ -426,8 +523,7 @@ class Adam(Optimizer):
                  eps_mode: str = "outside"):
         _check(lr=lr, eps=eps, weight_decay=weight_decay)
         _check_betas(betas)
-        if eps_mode not in ("outside", "inside", "hat"):
-            raise ValueError(f"invalid eps_mode {eps_mode!r} (outside, inside or hat)")
+        _check_choice("eps_mode", eps_mode, ADAM_EPS_MODES)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize, eps_mode=eps_mode))
 
@@ -454,6 +550,8 @@ class Adam(Optimizer):
             tmp += eps
             np.sqrt(tmp, out=tmp)
             sqrt_bc2 = 1.0
+        elif mode == "hat_inside":
+            _denominator(v, eps, "inside", tmp)
         else:
             np.sqrt(v, out=tmp)
             tmp += eps * sqrt_bc2 if mode == "outside" else eps

@@ -296,8 +296,12 @@ class OneCycle(Schedule):
 
 class ReduceLROnPlateau(Schedule):
     """Performance scheduling as ``ReduceLROnPlateau``: multiply the lr by ``factor`` when the monitored metric
-    has not improved for ``patience`` epochs (improvement: below best * (1 - threshold) in "rel" mode, or
-    best - threshold in "abs" mode, mirrored for mode "max"); then wait ``cooldown`` epochs; never below min_lr.
+    has not improved for ``patience`` checks (improvement: below best * (1 - threshold) in "rel" mode, or
+    best - threshold in "abs" mode, mirrored for mode "max"); then wait ``cooldown`` checks; never below min_lr.
+
+    A check is an evaluated epoch (``interval: epoch``, the default), or, with ``interval: step``, every ``every``
+    optimizer steps (the notes' "every N steps measure the validation loss"): the training loop then measures the
+    metric itself (:mod:`dlbasics.train.step_plateau`; train_loss is the mean batch loss since the last check).
     """
 
     constraints: ClassVar[dict[str, Spec]] = {
@@ -305,11 +309,12 @@ class ReduceLROnPlateau(Schedule):
         "mode": Choice(["auto", "min", "max"], doc="min: lower is better (losses); max: higher is better "
                                                    "(accuracy); auto: max for accuracies, min otherwise"),
         "factor": Num(gt=0.0, lt=1.0, doc="lr multiplier on a plateau"),
-        "patience": Num(integer=True, ge=0, doc="evaluations (epochs, or train.eval_every) without improvement "
-                                                "before reducing"),
+        "patience": Num(integer=True, ge=0, doc="checks without improvement before reducing: evaluated epochs "
+                                                "(train.eval_every), or every-N-step checks"),
         "threshold": Num(ge=0.0, doc="minimum change that counts as an improvement"),
         "threshold_mode": Choice(["rel", "abs"], doc="threshold relative to the best value, or absolute"),
-        "cooldown": Num(integer=True, ge=0, doc="epochs to wait after a reduction"),
+        "cooldown": Num(integer=True, ge=0, doc="checks to wait after a reduction"),
+        "every": Num(integer=True, ge=1, doc="with interval: step, check the metric every this many optimizer steps"),
         "min_lr": Num(ge=0.0, doc="lower bound of the lr"),
         "eps": Num(ge=0.0, doc="reductions smaller than this are skipped"),
     }
@@ -317,7 +322,7 @@ class ReduceLROnPlateau(Schedule):
 
     def __init__(self, optimizer, monitor: str = "val_loss", mode: str = "auto", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float = 0.0, eps: float = 1e-8, **common: Any):
+                 min_lr: float = 0.0, eps: float = 1e-8, every: int = 1, **common: Any):
         mode = ("max" if monitor.endswith("acc") else "min") if mode == "auto" else mode
         self.monitor, self.mode, self.factor, self.patience = monitor, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown, self.min_lr, self.eps = (threshold, threshold_mode,
@@ -326,8 +331,15 @@ class ReduceLROnPlateau(Schedule):
         self.num_bad_epochs = self.cooldown_counter = 0
         if common.get("warmup"):
             raise ValueError("plateau has no warm-up: it reacts to the metric from the first epoch")
+        self.every = every
+        self.window_sum, self.window_n = 0.0, 0  # batch losses since the last check (interval: step, train_loss)
         if common.get("interval") == "step":
-            raise ValueError("plateau is stepped once per epoch, with the epoch's metric")
+            if monitor == "train_acc":
+                raise ValueError("monitor 'train_acc' is not measured every N steps; with interval: step watch "
+                                 "train_loss, val_loss or val_acc")
+        elif every != 1:
+            raise ValueError(f"every: {every} checks every N optimizer steps and needs interval: step (per epoch, "
+                             "the metric is checked at every evaluated epoch)")
         super().__init__(optimizer, **common)
 
     def apply(self) -> None:
@@ -342,7 +354,11 @@ class ReduceLROnPlateau(Schedule):
         bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
         return value > bound
 
-    state_keys: ClassVar[tuple[str, ...]] = ("t", "best", "num_bad_epochs", "cooldown_counter")
+    state_keys: ClassVar[tuple[str, ...]] = ("t", "best", "num_bad_epochs", "cooldown_counter", "window_sum",
+                                             "window_n")
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        super().load_state_dict({"window_sum": 0.0, "window_n": 0, **saved})  # checkpoints from before ``every``
 
     def step(self, metric: float | None = None) -> None:
         if metric is None:

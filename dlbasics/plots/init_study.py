@@ -57,8 +57,9 @@ def _short(value: float, _pos: int) -> str:
 
 
 @plain_text
-def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std", run: str = "") -> Figure:
-    """``key`` (act_std or grad_std) against depth, one line per initialiser, one panel per activation (log y)."""
+def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std", run: str = "", note: str = "") -> Figure:
+    """``key`` (act_std or grad_std) against depth, one line per initialiser, one panel per activation (log y);
+    ``note`` (which initialiser each label is) under the panels."""
     activations = list(dict.fromkeys(r["activation"] for r in rows))
     inits = list(dict.fromkeys(r["init"] for r in rows))
     fig = Figure(figsize=(4.2 * len(activations), 3.6), layout="constrained")
@@ -76,6 +77,8 @@ def plot_spread(rows: Sequence[dict[str, Any]], key: str = "act_std", run: str =
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel(key.replace("_", " "))
     axes[-1].legend(fontsize=7)
+    if note:
+        fig.supxlabel(note, fontsize=7, wrap=True)
     fig.suptitle(f"{run + ': ' if run else ''}{'activation' if key == 'act_std' else 'weight-gradient'} "
                  "standard deviation by layer (log scale)", fontsize=10)
     return fig

@@ -14,6 +14,7 @@ from .parts import build_sections, config_value, files_part
 
 def run_sections(path: Path, summary: Mapping[str, Any]) -> list[Section]:
     return build_sections([("Overview", overview), ("Metrics", metrics), ("Learning curves", curves),
+                           ("Training diagnostics", diagnostics),
                            ("Evaluation", evaluation), ("Config", config), ("Environment", environment),
                            ("Files", files_part)], path, summary)
 
@@ -90,6 +91,20 @@ def curves(path: Path, s: Mapping[str, Any]) -> list[Block] | None:
     if any(c in df and df[c].notna().any() for c in ("train_acc", "val_acc")):
         blocks.append(Plot(plot_curves(df, "acc", title="accuracy per epoch"), "train and validation accuracy"))
     return blocks
+
+
+def diagnostics(path: Path, s: Mapping[str, Any]) -> list[Block] | None:
+    """``train.diagnostics``: the per-layer statistics of diagnostics.csv, drawn as the run's diagnostics.png."""
+    if not (path / "diagnostics.csv").is_file():
+        return None
+    from ..plots.diagnostics import plot_diagnostics
+
+    with open(path / "diagnostics.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return None
+    return [Plot(plot_diagnostics(rows), "per layer and epoch on a fixed probe batch: activations, dead ReLUs, "
+                                         "gradient norms, update/weight ratios (epoch 0: the initial weights)")]
 
 
 def evaluation(path: Path, s: Mapping[str, Any]) -> list[Block] | None:

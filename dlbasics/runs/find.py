@@ -34,7 +34,7 @@ from .summary import CorruptRunError, read_summary
 
 #: what ``dlb runs list --kind`` knows (group kinds write theirs into summary.json; "seeds" is `train --seeds`)
 KINDS = ("train", "seeds", "compare", "cv", "sweep", "bagging", "init-study", "playground", "bias-variance",
-         "boosting", "runs-compare")
+         "boosting", "runs-compare", "lr-find", "fit-study", "folds")
 _STAMP = re.compile(r"^(\d{8}-\d{6})-")
 #: the config keys that pick registry entries, whose defaults depend on them
 class RunNotFound(ValueError):  # noqa: N818 (the name says what happened)

@@ -31,8 +31,8 @@ from ..config import yaml_io
 from ..errors import describe_os_error, one_line
 from .paths import run_path
 
-METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "train_penalty", "val_loss", "val_acc",
-                  "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
+METRIC_COLUMNS = ["epoch", "step", "lr", "batch_size", "train_loss", "train_acc", "train_penalty", "val_loss",
+                  "val_acc", "train_eval_loss", "train_eval_acc", "epoch_time_s", "elapsed_s"]
 
 
 #: the command line of this process when it is the `dlb` CLI (set by ``dlbasics.cli.main.main``), recorded in
@@ -239,7 +239,8 @@ class RunFolder:
         """metrics.csv back as the rows the training loop made: epoch and step integers, the rest floats
         (exactly: they were written with repr), empty cells left out."""
         with open(self.path / "metrics.csv", newline="", encoding="utf-8") as fh:
-            return [{k: int(v) if k in ("epoch", "step") else float(v) for k, v in row.items() if v not in ("", None)}
+            return [{k: int(v) if k in ("epoch", "step", "batch_size") else float(v) for k, v in row.items()
+                     if v not in ("", None)}
                     for row in csv.DictReader(fh)]
 
     def _cells(self, row: dict[str, Any]) -> list[str]:
@@ -257,6 +258,27 @@ class RunFolder:
                 fh.flush()
         except OSError as err:
             raise OSError(err.errno, err.strerror, str(path)) from None
+
+    def append_rows(self, name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+        """Append ``rows`` to the CSV file ``name`` (a header of ``columns`` first if it does not exist yet), in one
+        flushed write, as metrics.csv: a table that grows while the run trains (diagnostics.csv)."""
+        path = self.path / name
+        text = ("" if path.exists() else _csv_line(columns)) + "".join(
+            _csv_line(["" if r.get(c) is None else _fmt(r[c]) for c in columns]) for r in rows)
+        try:
+            with open(path, "a", newline="", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(path)) from None
+
+    def read_rows(self, name: str) -> list[dict[str, str]]:
+        """A CSV file of the folder as rows of strings ([] when it does not exist)."""
+        path = self.path / name
+        if not path.exists():
+            return []
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
 
     def save_arrays(self, arrays: dict[str, np.ndarray], name: str) -> None:
         """An .npz of named arrays (loads with ``np.load(path, allow_pickle=False)``)."""

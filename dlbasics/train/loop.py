@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,6 +63,8 @@ class FitSettings:
     clip_norm: float | None = None
     clip_value: float | None = None
     divergence_threshold: float | str | None = None
+    #: epoch (1-based) -> mini-batch size of that epoch (``train.batch_schedule``); None: ``batch_size`` throughout
+    batch_schedule: Callable[[int], int] | None = None
 
 
 @dataclass
@@ -131,6 +133,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     ``divergence_threshold``: besides a NaN/inf loss, a batch (or validation) loss above this number ends
     training as diverged; ``"auto"`` sets it to ``AUTO_DIVERGENCE_FACTOR`` times the first batch's loss (at
     the initial weights; at least that factor); None: only NaN/inf.
+    ``batch_schedule`` (epoch -> batch size, e.g. :class:`~dlbasics.train.batch_schedule.BatchSchedule`) changes the
+    mini-batch size per epoch (recorded as ``batch_size`` in each row). A reduce-on-plateau schedule with
+    ``interval: step`` is checked every ``schedule.every`` steps by :mod:`~dlbasics.train.step_plateau`.
     ``start_epoch`` > 1 continues a run: ``history`` then holds the rows and steps so far, and the model,
     optimizer, schedule, callbacks and generators have been restored to the end of epoch ``start_epoch - 1``.
     """
@@ -140,6 +145,12 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
         raise TypeError(f"fit: {err}") from None
     epochs, batch_size, eval_batch_size, eval_every = s.epochs, s.batch_size, s.eval_batch_size, s.eval_every
     history = History() if history is None else history
+    per_step = schedule is not None and schedule.interval == "step"
+    if per_step and getattr(schedule, "monitor", None) is not None:  # plateau checked every N steps: a callback
+        from .step_plateau import PlateauOnSteps
+
+        callbacks = [*callbacks, PlateauOnSteps(schedule, model, loss_fn, x_val, y_val, eval_batch_size)]
+        per_step = False
     for cb in callbacks:
         cb.history = history
     n = len(x_train)
@@ -148,15 +159,18 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
     classify = loss_fn.task == "classification"
     has_val = x_val is not None and len(x_val) > 0
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-    per_step = schedule is not None and schedule.interval == "step"
+    sizes = None if s.batch_schedule is None else [min(s.batch_schedule(e), n) for e in range(1, epochs + 1)]
     params = model.parameters()
     reg = regularizer if regularizer is not None and regularizer.active else None
     threshold = s.divergence_threshold
     if history.limit is None and threshold not in (None, "auto"):
         history.limit = float(threshold)
+    info = {"epochs": epochs, "n_batches": n_batches, "n_train": n, "validates": has_val, "classify": classify,
+            "start_epoch": start_epoch}
+    if sizes is not None:
+        info["batches_by_epoch"] = [batches_per_epoch(n, b) for b in sizes]
     for cb in callbacks:
-        cb.on_train_begin({"epochs": epochs, "n_batches": n_batches, "n_train": n, "validates": has_val,
-                           "classify": classify, "start_epoch": start_epoch})
+        cb.on_train_begin(info)
     t_start = time.perf_counter() - (history.rows[-1]["elapsed_s"] if history.rows else 0.0)
     with np.errstate(over="ignore", invalid="ignore"), flush_subnormals(s.flush_denormals):
         for epoch in range(start_epoch, epochs + 1):
@@ -164,6 +178,9 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                 cb.on_epoch_begin(epoch)
             t_epoch = time.perf_counter()
             lr = optimizer.lr
+            if sizes is not None:  # a batch-size schedule (Smith et al. 2018): this epoch's size
+                batch_size = sizes[epoch - 1]
+                n_batches = batches_per_epoch(n, batch_size)
             order = rng.permutation(n)
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
@@ -205,6 +222,8 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                     cb.on_batch_end(b + 1, loss)
             row: dict[str, Any] = {"epoch": epoch, "step": history.steps, "lr": lr,
                                    "train_loss": loss_sum / seen if seen else float("nan")}
+            if sizes is not None:
+                row["batch_size"] = batch_size
             if classify:
                 row["train_acc"] = correct / seen if seen else float("nan")
             if reg is not None and reg.has_penalty:
@@ -233,7 +252,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer, x_train: np.ndar
                                    + ("" if not math.isfinite(row["val_loss"]) else
                                       f", above the divergence threshold {limit:.4g}"))
                 return _end(history, callbacks)
-            if schedule is not None and not per_step:
+            if schedule is not None and schedule.interval != "step":
                 monitor = getattr(schedule, "monitor", None)
                 if monitor is None:
                     schedule.step()

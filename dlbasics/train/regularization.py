@@ -6,8 +6,12 @@ Per mini-batch, in training only (evaluation never sees any of it):
    probability ``cutmix.prob`` when both are on, mixup otherwise), which turn the labels into soft labels;
 2. weight noise: the forward and backward passes run at w + N(0, std^2) and the step is applied to w;
 3. the penalty: cost = mean data loss + l1 * sum|w| + l2 / 2 * sum w^2 over the weights of dense and conv
-   layers (not biases, not normalisation parameters), so its gradient adds l1 sign(w) + l2 w. The same
-   lambda as an optimizer's coupled ``weight_decay``; reported as ``train_penalty``, apart from the data loss.
+   layers (not biases, not normalisation parameters), so its gradient adds l1 sign(w) + l2 w. One convention
+   for both: each lambda is the coefficient of its penalty's gradient (as scikit-learn's ElasticNet,
+   alpha l1_ratio |w|_1 + alpha (1 - l1_ratio) / 2 |w|^2). The l2 is the same lambda as an optimizer's
+   coupled ``weight_decay`` and the notes' lambda / 2 w^2; the notes' L1, lambda / 2 |w|, is ``l1: lambda / 2``;
+   Keras' l1(a) is ``l1: a`` and l2(a), a sum w^2, is ``l2: 2 a``. Reported as ``train_penalty``, apart from
+   the data loss.
 """
 
 from __future__ import annotations
