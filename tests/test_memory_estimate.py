@@ -36,6 +36,8 @@ IMAGE_LAYERS = [
     {"type": "gelu"}, {"type": "flatten"}, {"type": "dense", "units": 12}, {"type": "batchnorm1d"},
     {"type": "sigmoid"}, {"type": "dropout", "p": 0.2}, {"type": "dense", "units": 8, "bias": False},
     {"type": "tanh"}, {"type": "softplus"}, {"type": "relu"}, {"type": "dense", "units": 5}, {"type": "softmax"},
+    {"type": "reshape", "shape": [5, 1, 1]},
+    {"type": "residual", "layers": [{"type": "conv2d", "out_channels": 3, "kernel_size": 1}, {"type": "relu"}]},
 ]
 SEQUENCE_LAYERS = [
     {"type": "conv1d", "out_channels": 4, "kernel_size": 3}, {"type": "batchnorm1d"}, {"type": "relu"},
@@ -46,7 +48,7 @@ SEQUENCE_LAYERS = [
 
 
 def _built_shapes(model: Sequential) -> list[dict[str, tuple[int, ...]]]:
-    return [{p.name: p.shape for p in layer.parameters()} for layer in model.layers]
+    return [{name: p.shape for name, p in layer.named_parameters()} for layer in model.layers]
 
 
 def _check_plan_against_build(model: Sequential, input_shape: tuple[int, ...]) -> None:

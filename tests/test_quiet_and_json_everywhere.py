@@ -243,6 +243,6 @@ def test_shared_options_have_the_same_names_and_help_in_every_command():
     json_commands = {command for command, option in _options() if "--json" in option.opts}
     assert json_commands == {
         "train", "config", "model", "gradcheck", "init-study", "playground", "version", "compare", "schedule", "cv",
-        "sweep", "report", "predict", "bias-variance", "boosting", "bootstrap", "evaluate", "lr-find", "fit-study",
-        "batch-study", "runs list", "runs show", "runs compare", "runs rm", "runs prune", "data list",
+        "sweep", "report", "predict", "bias-variance", "boosting", "bootstrap", "evaluate", "features", "lr-find",
+        "fit-study", "batch-study", "runs list", "runs show", "runs compare", "runs rm", "runs prune", "data list",
         "data download"}

@@ -19,6 +19,7 @@ from .._version import __version__
 from . import batch_study_cmd as batch_study_commands
 from . import evaluate_cmd as evaluate_commands
 from . import experiments as experiment_commands
+from . import features_cmd as features_commands
 from . import fit_study_cmd as fit_study_commands
 from . import generalization_cmd as generalization_commands
 from . import lr_find_cmd as lr_find_commands
@@ -569,6 +570,7 @@ for _command, _name, _summary in (
         (lr_find_commands.lr_find, "lr-find", "Learning-rate range test: the loss against a growing lr."),
         (fit_study_commands.fit_study, "fit-study", "Under-, good and over-fitting: polynomial degree 1 / 3 / 12."),
         (batch_study_commands.batch_study, "batch-study", "Batch sizes vs generalization gap and sharpness (Keskar)."),
+        (features_commands.features, None, "Draw a trained CNN's kernels and feature maps; classic filters."),
 ):
     app.command(_name, short_help=_summary)(_command)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.fields import Bool, Num, Optional, Section, Spec, Str, section_from_signature
+from ..config.fields import Bool, Choice, Num, Optional, Section, Spec, Str, section_from_signature
 from . import synthetic
 from .preprocess import Preprocessing
 from .splits import train_val_split, validation_size
@@ -322,7 +322,10 @@ DATASETS: dict[str, DatasetEntry] = {
     "sine": DatasetEntry(_synthetic("sine", synthetic.sine, "regression", ordered=True), "regression",
                          {**_SIZE, "window": Num(integer=True, ge=1, le=10_000, doc="past values per sample"),
                           "period": Num(gt=0.0, doc="period of the main sine, in steps"),
-                          "noise": Num(ge=0.0, doc="std of the Gaussian noise")},
+                          "noise": Num(ge=0.0, doc="std of the Gaussian noise"),
+                          "layout": Choice(["flat", "sequence"], doc="flat: windows as vectors (N, window); "
+                                                                     "sequence: as one-channel sequences (N, 1, "
+                                                                     "window) for conv1d")},
                          "a noisy sine time series, windows -> next value (regression, time-ordered)", synthetic.sine,
                          ordered=True),
     **_your_own(),

@@ -57,15 +57,20 @@ def moons(rng: np.random.Generator, n: int, noise: float = 0.1) -> tuple[np.ndar
 
 
 def sine(rng: np.random.Generator, n: int, window: int = 20, period: float = 50.0,
-         noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+         noise: float = 0.1, layout: str = "flat") -> tuple[np.ndarray, np.ndarray]:
     """A noisy sine time series cut into windows: predict s[t] from s[t-window .. t-1].
 
     s[t] = sin(2 pi t / period) + 0.3 sin(2 pi t / (3.7 period)) + noise * N(0, 1). Samples are in time
-    order (x: (n, window), y: (n, 1)), so splits must not shuffle across time.
+    order (x: (n, window), y: (n, 1)), so splits must not shuffle across time. ``layout="sequence"`` gives each
+    window as a one-channel sequence, x: (n, 1, window), the (N, C, L) input of a 1-D convolution; the values
+    are the same.
     """
+    if layout not in ("flat", "sequence"):
+        raise ValueError(f"layout must be 'flat' or 'sequence', got {layout!r}")
     t = np.arange(n + window)
     s = np.sin(2 * np.pi * t / period) + 0.3 * np.sin(2 * np.pi * t / (3.7 * period))
     s = s + noise * rng.standard_normal(s.shape)
     x = np.lib.stride_tricks.sliding_window_view(s[:-1], window)[:n]
     y = s[window:window + n, None]
-    return np.ascontiguousarray(x), y
+    x = np.ascontiguousarray(x)
+    return (x[:, None, :] if layout == "sequence" else x), y

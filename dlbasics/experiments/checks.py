@@ -31,6 +31,9 @@ LAYER_CASES: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "globalavgpool": ({}, (3, 4, 5)),
     "batchnorm1d": ({}, (4,)), "batchnorm2d": ({}, (3, 4, 4)), "layernorm": ({}, (3, 4, 4)),
     "groupnorm": ({"num_groups": 2}, (4, 3, 3)), "instancenorm": ({"affine": True}, (3, 5, 5)),
+    "reshape": ({"shape": [3, -1]}, (2, 3, 2)),
+    "residual": ({"layers": [{"type": "conv2d", "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1},
+                             {"type": "tanh"}]}, (2, 5, 5)),  # F(x) + 1x1 projection of x
 }
 
 #: for `dlb gradcheck --all`: constructor arguments and the kind of target for every registered loss

@@ -93,9 +93,10 @@ def check_layer(layer: Layer, x: np.ndarray, rng: np.random.Generator, training:
 
     f()
     dx = layer.backward(proj)
-    analytic = {"x": None if dx is None else dx.copy(), **{p.name: p.grad.copy() for p in layer.parameters()}}
+    named = layer.named_parameters()  # a residual block's: "layers.0.weight", "shortcut.weight", ...
+    analytic = {"x": None if dx is None else dx.copy(), **{name: p.grad.copy() for name, p in named}}
     errors = {}
-    targets = {"x": x, **{p.name: p.data for p in layer.parameters()}}
+    targets = {"x": x, **{name: p.data for name, p in named}}
     for name, arr in targets.items():
         if analytic[name] is None:
             continue
@@ -149,10 +150,10 @@ def check_model(model: Any, loss: Loss, x: np.ndarray, y: np.ndarray, rng: np.ra
     model.backward(loss.backward())
     rows = []
     for i, layer in enumerate(model.layers):
-        for p in layer.parameters():
+        for name, p in layer.named_parameters():
             analytic = p.grad.copy()
             coords = sample_coords(p.shape, max_coords, rng)
             numeric = numerical_gradient(f, p.data, coords, h, kinks=kinks)
-            rows.append({"index": i, "layer": type(layer).__name__, "param": p.name, "shape": p.shape,
+            rows.append({"index": i, "layer": type(layer).__name__, "param": name, "shape": p.shape,
                          "checked": len(coords), "error": rel_error(analytic.reshape(-1)[coords], numeric)})
     return rows

@@ -94,6 +94,15 @@ class Layer(abc.ABC):
     def parameters(self) -> list[Parameter]:
         return []
 
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """The parameters by name, unique within the layer: "weight", "bias"; a container's are hierarchical
+        ("layers.0.weight", "shortcut.weight"), so saved checkpoints keep stable, distinct names."""
+        return [(p.name, p) for p in self.parameters()]
+
+    def children(self) -> list[Layer]:
+        """The layers inside a container (a residual block); none for a plain layer."""
+        return []
+
     def buffers(self) -> dict[str, np.ndarray]:
         """Arrays saved with the model but not trained (BatchNorm's running statistics)."""
         return {}
@@ -103,6 +112,13 @@ class Layer(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def leaves(layer: Layer) -> list[Layer]:
+    """``layer`` itself, or for a container every plain layer inside it, depth first (for rules that look at
+    the kind of layer owning a parameter: no weight decay on normalisation layers, penalties on weights)."""
+    inner = layer.children()
+    return [leaf for child in inner for leaf in leaves(child)] if inner else [layer]
 
 
 class Dense(Layer):

@@ -102,7 +102,7 @@ class Sequential:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
-        return [(f"{i}.{p.name}", p) for i, layer in enumerate(self.layers) for p in layer.parameters()]
+        return [(f"{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
@@ -139,10 +139,15 @@ class Sequential:
 
 
     def summary(self) -> list[dict[str, Any]]:
-        """One row per layer: index, layer, output shape (per sample) and parameter count."""
-        return [{"index": i, "layer": repr(layer), "output_shape": shape,
-                 "params": sum(p.size for p in layer.parameters())}
-                for i, (layer, shape) in enumerate(zip(self.layers, self.shapes))]
+        """One row per layer: index, layer, output shape (per sample) and parameter count. A container (a
+        residual block) is followed by rows for the layers inside it, indexed "3.0", "3.1", ... and "3.s" (its
+        shortcut)."""
+        rows = []
+        for i, (layer, shape) in enumerate(zip(self.layers, self.shapes)):
+            rows.append({"index": i, "layer": repr(layer), "output_shape": shape,
+                         "params": sum(p.size for p in layer.parameters())})
+            rows += [{**row, "index": f"{i}.{row['index']}"} for row in getattr(layer, "summary_rows", list)()]
+        return rows
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))

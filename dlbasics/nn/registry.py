@@ -11,6 +11,8 @@ from .layers import Dense, Flatten, Layer
 from .model import Sequential
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm, LayerNorm
 from .pooling import AvgPool1D, AvgPool2D, GlobalAvgPool, MaxPool1D, MaxPool2D
+from .reshape import Reshape
+from .residual import Residual
 
 #: every layer a config can name in ``model.layers`` (``{type: <name>, ...its arguments}``)
 LAYERS: dict[str, type[Layer]] = {
@@ -21,6 +23,7 @@ LAYERS: dict[str, type[Layer]] = {
     **ACTIVATIONS,
     "batchnorm1d": BatchNorm1d, "batchnorm2d": BatchNorm2d, "layernorm": LayerNorm, "groupnorm": GroupNorm,
     "instancenorm": InstanceNorm,
+    "reshape": Reshape, "residual": Residual,
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..nn.layers import leaves
 from ..nn.model import Sequential
 from ..nn.norm import _Norm
 from ..nn.parameter import Parameter
@@ -45,9 +46,10 @@ def build_param_groups(model: Sequential, specs: Sequence[dict[str, Any]] = (),
             owner[index] = g
     buckets: dict[tuple[int, bool], list[Parameter]] = {}
     for i, layer in enumerate(model.layers):
-        for p in layer.parameters():
-            key = (owner.get(i, -1), is_no_decay(layer, p, no_weight_decay))
-            buckets.setdefault(key, []).append(p)
+        for leaf in leaves(layer):  # a residual block's batch norms are norms too
+            for p in leaf.parameters():
+                key = (owner.get(i, -1), is_no_decay(leaf, p, no_weight_decay))
+                buckets.setdefault(key, []).append(p)
     groups = []
     for (g, no_decay), params in sorted(buckets.items()):
         overrides = {k: v for k, v in specs[g].items() if k != "layers" and v is not None} if g >= 0 else {}

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..data.augment import augment, cutmix, cutout, mixup
+from ..nn.layers import leaves
 from ..nn.model import Sequential
 from ..nn.norm import _Norm
 from ..nn.parameter import Parameter
@@ -28,8 +29,8 @@ from ..nn.parameter import Parameter
 
 def penalised_weights(model: Sequential) -> list[Parameter]:
     """The weights a penalty or weight noise applies to: "weight" of every layer that is not a normalisation."""
-    return [p for layer in model.layers if not isinstance(layer, _Norm) for p in layer.parameters()
-            if p.name == "weight"]
+    return [p for layer in model.layers for leaf in leaves(layer) if not isinstance(leaf, _Norm)
+            for p in leaf.parameters() if p.name == "weight"]
 
 
 class Regularizer:
