@@ -145,6 +145,17 @@ FIGURES: tuple[Figure, ...] = (
            "drops a gap of 25 samples and is tested on the next block; later blocks are unused.",
            ("dlb cv configs/quickstart.yaml --plot-folds --set data.name=sine --set loss.name=mse "
             "--set cv.strategy=timeseries --set cv.k=4 --set cv.gap=25",), "fold_map.png"),
+    Figure("batch-size-interpolation", GD, "Sharp and flat minima: between a small- and a large-batch solution",
+           "Keskar et al.'s figure on mnist-mini (2,000 training images): training and test loss and accuracy "
+           "along (1 - a) theta(batch 16) + a theta(batch 1024), a from -0.5 to 1.5, from the same initial "
+           "weights; the loss rises faster beyond the large-batch solution.",
+           ("dlb batch-study configs/quickstart.yaml --batch-sizes 16,1024 --seeds 1 --epochs-for 1024=40 "
+            "--set data.train_size=2000 --sharpness-samples 1000 --no-report",), "interpolation.png"),
+    Figure("batch-size-sharpness", GD, "Sharpness against batch size",
+           "The largest Hessian eigenvalue (power iteration on Hessian-vector products) and Keskar's "
+           "epsilon-sharpness of the training loss at each batch size's solution.",
+           ("dlb batch-study configs/quickstart.yaml --batch-sizes 16,1024 --seeds 1 --epochs-for 1024=40 "
+            "--set data.train_size=2000 --sharpness-samples 1000 --no-report",), "sharpness.png"),
     Figure("sgd-noise-double-well", GD, "Mini-batch noise escaping a local minimum",
            "A double well whose 200 samples each tilt it: from the same start, full-batch gradient descent "
            "settles in the shallow minimum, SGD with batches of 4 hops the barrier into the deep one.",
