@@ -118,6 +118,19 @@ def feature_maps(model: Any, x: np.ndarray) -> list[tuple[str, Layer, np.ndarray
     return found
 
 
+def unstandardized(sample: np.ndarray, pre: Any) -> np.ndarray:
+    """A model input (C, H, W) in the data's own units again: standardisation undone, pixels left in [0, 1].
+
+    The test split's sample itself, not ``dataset.x_test[index]``: under cross-validation the test split is a
+    held-out fold of the training set, and ``index`` counts its samples.
+    """
+    image = np.asarray(sample, dtype=np.float64)
+    if pre is not None and pre.normalize == "standardize" and pre.mean is not None:
+        shape = (-1,) + (1,) * (image.ndim - 1) if pre.axes == "channel" else image.shape
+        image = image * np.reshape(pre.std, shape) + np.reshape(pre.mean, shape)
+    return image
+
+
 def _filename(name: str) -> str:
     return name.replace(".layers.", ".").replace(".", "_")
 
@@ -188,8 +201,7 @@ def features_run(run_dir: str | Path, index: int = 0, kernels: Sequence[str] | N
                                                        f"{'x'.join(map(str, out.shape[1:]))}, {about}"),
                  f"maps_{_filename(layer_name)}.png")
     if kernels:
-        raw = s.dataset.x_test[index]  # the digit as stored: pixels to [0, 1] when uint8
-        digit = raw[0].astype(np.float64) / (255.0 if raw.dtype == np.uint8 else 1.0)
+        digit = unstandardized(x[0], s.preprocessing)[0]  # the test sample the maps show (a cv fold's too)
         filtered = apply_filters(digit, kernels)
         save(plot_filtered(digit, {k: CLASSIC_KERNELS[k] for k in kernels}, filtered,
                            title=f"{name}: classic 3x3 filters on {about}"), "filters.png")

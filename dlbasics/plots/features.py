@@ -31,6 +31,19 @@ def _diverging(ax, values: np.ndarray) -> None:
     _blank(ax)
 
 
+def _as_panel(sample: np.ndarray, maps_ndim: int) -> np.ndarray | None:
+    """The model's input shaped as the maps are drawn: (C, L) for sequences (maps (C', L')), (C, H, W) for
+    images; None for a flat image that is not square."""
+    if maps_ndim == 2:
+        return sample.reshape(-1, sample.shape[-1]) if sample.ndim else sample.reshape(1, 1)
+    if sample.ndim == 3:
+        return sample
+    if sample.ndim == 2:
+        return sample[None]
+    side = math.isqrt(sample.size)
+    return sample.reshape(1, side, side) if side * side == sample.size else None
+
+
 @plain_text
 def plot_kernels(weight: np.ndarray, title: str = "first-layer kernels") -> Figure:
     """Every output channel's kernel of a conv layer's weight: (C_out, C_in, kh, kw) or, 1-D, (C_out, C_in, k).
@@ -63,9 +76,11 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
     """One input (C, H, W) or (C, L) and one layer's output for it, (C', H', W') or (C', L').
 
     Images: the input, then one grey panel per channel (up to 64), each on its own scale. Sequences: the input
-    as a line, then the maps as one heat map (a row per channel).
+    as a line, then the maps as one heat map (a row per channel). A flat input that a reshape layer turns into a
+    sequence or image, (L,) or (H*W,), is drawn as one (a non-square flat image is left out).
     """
     sample, maps = np.asarray(sample, dtype=np.float64), np.asarray(maps, dtype=np.float64)
+    sample = _as_panel(sample, maps.ndim)
     if maps.ndim == 2:  # sequences
         fig = Figure(figsize=(8, 2 + 0.18 * len(maps)), layout="constrained")
         top, bottom = fig.subplots(2, 1, height_ratios=[1, max(1.5, 0.12 * len(maps))])
@@ -83,9 +98,12 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
     rows, cols = _grid(len(shown) + 1)
     fig = Figure(figsize=(1.4 * cols + 0.4, 1.45 * rows + 0.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    axes[0].imshow(sample[0], cmap="gray", interpolation="nearest")
-    axes[0].set_title("input", fontsize=8)
-    _blank(axes[0])
+    if sample is None:
+        axes[0].axis("off")
+    else:
+        axes[0].imshow(sample[0], cmap="gray", interpolation="nearest")
+        axes[0].set_title("input", fontsize=8)
+        _blank(axes[0])
     for k, ax in enumerate(axes[1:]):
         if k >= len(shown):
             ax.axis("off")
