@@ -136,6 +136,14 @@ def test_block_parameters_have_stable_names_and_norms_are_not_decayed(write_conf
     assert rows[8]["layer"].startswith("  shortcut: Conv2D(6, kernel_size=1, stride=2") and rows[8]["params"] == 24
 
 
+def test_a_block_inside_a_block_lists_its_own_inner_layers():
+    inner = {"type": "residual", "layers": [{**CONV, "out_channels": 3}, {"type": "relu"}]}
+    model = Sequential([block({**CONV, "out_channels": 3}, inner)])
+    model.build((3, 4, 4), np.random.default_rng(0), np.float64)
+    assert [(r["index"], r["params"]) for r in model.summary()] == [
+        (0, 168), ("0.0", 84), ("0.1", 84), ("0.1.0", 84), ("0.1.1", 0), ("0.1.s", 0), ("0.s", 0)]
+
+
 SEQUENCE_RESNET = """
 name: seqres
 seed: 5
