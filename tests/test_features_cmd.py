@@ -137,3 +137,12 @@ def test_a_flat_input_reshaped_inside_the_model_is_drawn_beside_its_maps():
     assert list(sequence.axes[0].lines[0].get_ydata()) == list(np.arange(8.0))
     image = plot_feature_maps(np.arange(16.0), np.ones((2, 4, 4)))
     assert image.axes[0].images[0].get_array().shape == (4, 4)
+
+
+def test_a_long_title_is_wrapped_to_a_narrow_figure():
+    from dlbasics.plots.features import plot_feature_maps
+
+    title = "a-long-run-name-fold-0: conv layer 0 2x14x14, test sample 5 (label 7, predicted 7)"
+    fig = plot_feature_maps(np.zeros((1, 6, 6)), np.zeros((2, 3, 3)), title=title)
+    lines = fig._suptitle.get_text().splitlines()
+    assert len(lines) > 1 and " ".join(lines) == title and max(map(len, lines)) <= fig.get_figwidth() * 12

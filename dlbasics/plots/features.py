@@ -7,6 +7,7 @@ so the sign pattern of an edge detector is visible; feature maps in grey, each o
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -17,6 +18,13 @@ from .style import plain_text
 def _grid(n: int, cols_max: int = 8) -> tuple[int, int]:
     cols = min(n, cols_max)
     return math.ceil(n / cols), cols
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title at 10 pt, wrapped to the figure's width (a narrow figure of one or two panels cut a
+    long title off at both edges)."""
+    chars = max(20, int(fig.get_figwidth() * 12))  # ~12 characters of 10 pt text per inch
+    fig.suptitle(textwrap.fill(text, chars, break_long_words=False), fontsize=10)
 
 
 def _blank(ax) -> None:
@@ -67,7 +75,7 @@ def plot_kernels(weight: np.ndarray, title: str = "first-layer kernels") -> Figu
         ax.set_title(f"{k}: {shown[k].min():.2g}..{shown[k].max():.2g}", fontsize=7)
     more = f" (first 64 of {len(w)})" if len(w) > 64 else ""
     channel = f"; input channel 0 of {w.shape[1]}" if w.shape[1] > 1 else ""
-    fig.suptitle(f"{title}{more}{channel}", fontsize=10)
+    _suptitle(fig, f"{title}{more}{channel}")
     return fig
 
 
@@ -92,7 +100,7 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
         bottom.set_ylabel("channel")
         bottom.set_xlabel("position")
         fig.colorbar(image, ax=bottom, shrink=0.9)
-        fig.suptitle(title, fontsize=10)
+        _suptitle(fig, title)
         return fig
     shown = maps[:64]
     rows, cols = _grid(len(shown) + 1)
@@ -112,7 +120,7 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
         ax.set_title(str(k), fontsize=7)
         _blank(ax)
     more = f" (first 64 of {len(maps)} channels)" if len(maps) > 64 else ""
-    fig.suptitle(f"{title}{more}", fontsize=10)
+    _suptitle(fig, f"{title}{more}")
     return fig
 
 
@@ -145,5 +153,5 @@ def plot_filtered(image: np.ndarray, kernels: dict[str, np.ndarray], filtered: d
                             vmax=top, interpolation="nearest")
         axes[1, col].set_title(f"{out.shape[0]}x{out.shape[1]}: {out.min():.2g}..{out.max():.2g}", fontsize=8)
         _blank(axes[1, col])
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     return fig
