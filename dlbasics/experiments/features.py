@@ -75,7 +75,8 @@ def _walk(layer: Layer, name: str) -> list[tuple[str, Layer]]:
 
 
 def conv_layers(model: Any) -> list[tuple[str, Layer]]:
-    """Every convolution of a model, inside residual blocks too, in order: (name as `dlb model` counts, layer)."""
+    """Every convolution of a model, inside residual blocks too, in order: (name, layer), the name as model.npz
+    prefixes its weights ("3.layers.0" for `dlb model`'s row 3.0, "3.shortcut" for its row 3.s)."""
     return [(name, layer) for i, top in enumerate(model.layers) for name, layer in _walk(top, str(i))
             if isinstance(layer, (Conv1D, Conv2D))]
 
