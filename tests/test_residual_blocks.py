@@ -197,3 +197,13 @@ def test_memory_estimate_of_a_block_is_within_2x_of_the_traced_peak(write_config
     finally:
         tracemalloc.stop()
     assert 1.0 <= fp.training / measured <= 2.0, (fp.summary(), measured)
+
+
+def test_a_model_without_blocks_keeps_the_names_older_checkpoints_were_saved_under():
+    """Run folders saved before containers existed load by these names (mnist_cnn's, as saved then)."""
+    from conftest import REPO
+
+    model = build_model(load_config(REPO / "configs/mnist_cnn.yaml"), (1, 28, 28), 10)
+    assert list(model.state_dict()) == [
+        "0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias", "5.weight", "5.bias", "9.weight", "9.bias",
+        "12.weight", "12.bias", "1.running_mean", "1.running_var", "5.running_mean", "5.running_var"]
