@@ -132,6 +132,18 @@ def test_images_are_scaled_to_unit_interval_and_standardize_uses_training_split_
     assert z.preprocessing.mean[0] == pytest.approx(float(s.x_train.mean(dtype=np.float64)), rel=1e-6)
 
 
+def test_sequences_of_several_channels_are_standardized_per_position_and_channel():
+    """(N, C, L) inputs (conv1d data of C > 1 channels): one mean and std per (channel, position), as for vectors;
+    the statistics once broadcast as (1, C*L) against (N, C, L) and failed."""
+    from dlbasics.data.preprocess import Preprocessing
+
+    x = np.random.default_rng(0).normal(3.0, 2.0, (40, 2, 5))
+    pre, z = Preprocessing.fit(x, np.float64, "standardize")
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, atol=1e-12)
+    np.testing.assert_allclose(Preprocessing.from_dict(pre.to_dict()).apply(x[:3]), z[:3], atol=1e-12)
+
+
 @pytest.mark.parametrize("name,task,x_shape", [("linear", "regression", (1,)), ("spirals", "classification", (2,)),
                                                ("moons", "classification", (2,)), ("sine", "regression", (20,))])
 def test_synthetic_sets_are_seeded(name, task, x_shape):

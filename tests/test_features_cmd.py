@@ -108,3 +108,41 @@ def test_a_run_without_conv_layers_is_one_line(write_config, tmp_path):
     result = dlb("features", run.path, "--kernels", "blur")
     assert result.returncode == 2
     assert "classic filters are 2-D image filters, but 'spirals' has samples of shape (2,)" in result.stderr
+
+
+def test_filters_are_applied_to_the_test_sample_of_a_cv_fold_in_pixel_units(cnn_run, monkeypatch):
+    """Under cv the test split is a held-out fold of the training set (30 of 60 here, the official test set has
+    12): --index counts the fold's samples, and filters.png shows that sample, its standardisation undone."""
+    import dlbasics.plots.features as plots
+    from dlbasics.experiments.features import features_run
+    from dlbasics.runner import build
+
+    cfg = load_config(cnn_run / "config.yaml", ["data.normalize=standardize", "name=fold",
+                                                "data.fold=[{strategy: kfold, k: 2, index: 0}]"])
+    run = train(cfg, runs_dir=cnn_run.parent, progress=False, plots=False).path
+    drawn = {}
+    monkeypatch.setattr(plots, "plot_filtered", lambda image, kernels, filtered, title: drawn.update(image=image))
+    monkeypatch.setattr(RunFolder, "save_figure", lambda self, fig, name: (self.path / name).write_bytes(b""))
+    result = features_run(run, index=20, kernels=["blur"])
+    splits = build(load_config(run / "config.yaml", ["data.normalize=none"]), progress=False).splits
+    assert result["label"] == str(splits.y_test[20]) and len(splits.x_test) == 30
+    np.testing.assert_allclose(drawn["image"], splits.x_test[20, 0], atol=1e-5)  # [0, 1] pixels of that sample
+
+
+def test_a_flat_input_reshaped_inside_the_model_is_drawn_beside_its_maps():
+    """A reshape layer first: the (L,) window is drawn as the sequence, a (H*W,) image as the image."""
+    from dlbasics.plots.features import plot_feature_maps
+
+    sequence = plot_feature_maps(np.arange(8.0), np.ones((2, 8)))
+    assert list(sequence.axes[0].lines[0].get_ydata()) == list(np.arange(8.0))
+    image = plot_feature_maps(np.arange(16.0), np.ones((2, 4, 4)))
+    assert image.axes[0].images[0].get_array().shape == (4, 4)
+
+
+def test_a_long_title_is_wrapped_to_a_narrow_figure():
+    from dlbasics.plots.features import plot_feature_maps
+
+    title = "a-long-run-name-fold-0: conv layer 0 2x14x14, test sample 5 (label 7, predicted 7)"
+    fig = plot_feature_maps(np.zeros((1, 6, 6)), np.zeros((2, 3, 3)), title=title)
+    lines = fig._suptitle.get_text().splitlines()
+    assert len(lines) > 1 and " ".join(lines) == title and max(map(len, lines)) <= fig.get_figwidth() * 12

@@ -136,6 +136,14 @@ def test_block_parameters_have_stable_names_and_norms_are_not_decayed(write_conf
     assert rows[8]["layer"].startswith("  shortcut: Conv2D(6, kernel_size=1, stride=2") and rows[8]["params"] == 24
 
 
+def test_a_block_inside_a_block_lists_its_own_inner_layers():
+    inner = {"type": "residual", "layers": [{**CONV, "out_channels": 3}, {"type": "relu"}]}
+    model = Sequential([block({**CONV, "out_channels": 3}, inner)])
+    model.build((3, 4, 4), np.random.default_rng(0), np.float64)
+    assert [(r["index"], r["params"]) for r in model.summary()] == [
+        (0, 168), ("0.0", 84), ("0.1", 84), ("0.1.0", 84), ("0.1.1", 0), ("0.1.s", 0), ("0.s", 0)]
+
+
 SEQUENCE_RESNET = """
 name: seqres
 seed: 5
@@ -189,3 +197,13 @@ def test_memory_estimate_of_a_block_is_within_2x_of_the_traced_peak(write_config
     finally:
         tracemalloc.stop()
     assert 1.0 <= fp.training / measured <= 2.0, (fp.summary(), measured)
+
+
+def test_a_model_without_blocks_keeps_the_names_older_checkpoints_were_saved_under():
+    """Run folders saved before containers existed load by these names (mnist_cnn's, as saved then)."""
+    from conftest import REPO
+
+    model = build_model(load_config(REPO / "configs/mnist_cnn.yaml"), (1, 28, 28), 10)
+    assert list(model.state_dict()) == [
+        "0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias", "5.weight", "5.bias", "9.weight", "9.bias",
+        "12.weight", "12.bias", "1.running_mean", "1.running_var", "5.running_mean", "5.running_var"]

@@ -55,7 +55,7 @@ class Preprocessing:
         """Subtract the training mean and divide by its std, in place (nothing without standardisation)."""
         if self.normalize == "standardize" and self.mean is not None:
             dtype = np.dtype(self.dtype)
-            shape = (1, -1, 1, 1) if self.axes == "channel" else (1, -1)
+            shape = (1, -1, 1, 1) if self.axes == "channel" else (1, *x.shape[1:])  # features: (L,), (C, L), ...
             x -= np.asarray(self.mean, dtype=np.float64).reshape(shape).astype(dtype)
             x /= np.asarray(self.std, dtype=np.float64).reshape(shape).astype(dtype)
         return x

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..config import ConfigError, resolve_config
 from ..execution import Executor, Task, TaskResult
+from ..nn.layers import leaves
 from ..runs.folder import atomic_write
 from ..runs.paths import run_path
 from .compare import _row as member_row
@@ -185,7 +186,7 @@ def _weights(run_dir: Path) -> dict[str, np.ndarray]:
 
 def eval_mode_note(model: Any) -> str | None:
     """What eval mode changes in this model, to state beside the sharpness (None when it changes nothing)."""
-    names = {type(layer).__name__.lower() for layer in model.layers}
+    names = {type(leaf).__name__.lower() for layer in model.layers for leaf in leaves(layer)}  # inside blocks too
     parts = [p for p, on in (("BatchNorm uses its running statistics", any("batchnorm" in n for n in names)),
                              ("dropout is off", any("dropout" in n for n in names))) if on]
     return f"sharpness in eval mode: {', '.join(parts)}" if parts else None

@@ -75,7 +75,8 @@ def _walk(layer: Layer, name: str) -> list[tuple[str, Layer]]:
 
 
 def conv_layers(model: Any) -> list[tuple[str, Layer]]:
-    """Every convolution of a model, inside residual blocks too, in order: (name as `dlb model` counts, layer)."""
+    """Every convolution of a model, inside residual blocks too, in order: (name, layer), the name as model.npz
+    prefixes its weights ("3.layers.0" for `dlb model`'s row 3.0, "3.shortcut" for its row 3.s)."""
     return [(name, layer) for i, top in enumerate(model.layers) for name, layer in _walk(top, str(i))
             if isinstance(layer, (Conv1D, Conv2D))]
 
@@ -116,6 +117,19 @@ def feature_maps(model: Any, x: np.ndarray) -> list[tuple[str, Layer, np.ndarray
         for _, layer in convs:
             layer.__dict__.pop("forward", None)
     return found
+
+
+def unstandardized(sample: np.ndarray, pre: Any) -> np.ndarray:
+    """A model input (C, H, W) in the data's own units again: standardisation undone, pixels left in [0, 1].
+
+    The test split's sample itself, not ``dataset.x_test[index]``: under cross-validation the test split is a
+    held-out fold of the training set, and ``index`` counts its samples.
+    """
+    image = np.asarray(sample, dtype=np.float64)
+    if pre is not None and pre.normalize == "standardize" and pre.mean is not None:
+        shape = (-1,) + (1,) * (image.ndim - 1) if pre.axes == "channel" else image.shape
+        image = image * np.reshape(pre.std, shape) + np.reshape(pre.mean, shape)
+    return image
 
 
 def _filename(name: str) -> str:
@@ -188,8 +202,7 @@ def features_run(run_dir: str | Path, index: int = 0, kernels: Sequence[str] | N
                                                        f"{'x'.join(map(str, out.shape[1:]))}, {about}"),
                  f"maps_{_filename(layer_name)}.png")
     if kernels:
-        raw = s.dataset.x_test[index]  # the digit as stored: pixels to [0, 1] when uint8
-        digit = raw[0].astype(np.float64) / (255.0 if raw.dtype == np.uint8 else 1.0)
+        digit = unstandardized(x[0], s.preprocessing)[0]  # the test sample the maps show (a cv fold's too)
         filtered = apply_filters(digit, kernels)
         save(plot_filtered(digit, {k: CLASSIC_KERNELS[k] for k in kernels}, filtered,
                            title=f"{name}: classic 3x3 filters on {about}"), "filters.png")

@@ -224,12 +224,14 @@ class Residual(Layer):
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """For `dlb model`: one row per inner layer (index "0", "1", ..., then "s", the shortcut) with its output
-        shape and parameters."""
+        shape and parameters; a block inside a block is followed by its own rows ("2.0", ..., "2.s")."""
         shape, rows = self.input_shape, []
         for j, layer in enumerate(self.body):
             shape = layer.plan(shape)[0]
             rows.append({"index": str(j), "layer": f"  {layer!r}", "output_shape": tuple(shape),
                          "params": sum(p.size for p in layer.parameters())})
+            rows += [{**row, "index": f"{j}.{row['index']}", "layer": f"  {row['layer']}"}
+                     for row in getattr(layer, "summary_rows", list)()]
         shortcut = "identity" if self.shortcut is None else repr(self.shortcut)
         rows.append({"index": "s", "layer": f"  shortcut: {shortcut}", "output_shape": self.output_shape,
                      "params": sum(p.size for p in self.shortcut.parameters()) if self.shortcut else 0})

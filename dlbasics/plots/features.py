@@ -7,6 +7,7 @@ so the sign pattern of an edge detector is visible; feature maps in grey, each o
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -19,6 +20,13 @@ def _grid(n: int, cols_max: int = 8) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title at 10 pt, wrapped to the figure's width (a narrow figure of one or two panels cut a
+    long title off at both edges)."""
+    chars = max(20, int(fig.get_figwidth() * 12))  # ~12 characters of 10 pt text per inch
+    fig.suptitle(textwrap.fill(text, chars, break_long_words=False), fontsize=10)
+
+
 def _blank(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -29,6 +37,19 @@ def _diverging(ax, values: np.ndarray) -> None:
     ax.imshow(values, cmap="RdBu_r", vmin=-top, vmax=top, interpolation="nearest", aspect="auto"
               if values.shape[0] == 1 else "equal")
     _blank(ax)
+
+
+def _as_panel(sample: np.ndarray, maps_ndim: int) -> np.ndarray | None:
+    """The model's input shaped as the maps are drawn: (C, L) for sequences (maps (C', L')), (C, H, W) for
+    images; None for a flat image that is not square."""
+    if maps_ndim == 2:
+        return sample.reshape(-1, sample.shape[-1]) if sample.ndim else sample.reshape(1, 1)
+    if sample.ndim == 3:
+        return sample
+    if sample.ndim == 2:
+        return sample[None]
+    side = math.isqrt(sample.size)
+    return sample.reshape(1, side, side) if side * side == sample.size else None
 
 
 @plain_text
@@ -54,7 +75,7 @@ def plot_kernels(weight: np.ndarray, title: str = "first-layer kernels") -> Figu
         ax.set_title(f"{k}: {shown[k].min():.2g}..{shown[k].max():.2g}", fontsize=7)
     more = f" (first 64 of {len(w)})" if len(w) > 64 else ""
     channel = f"; input channel 0 of {w.shape[1]}" if w.shape[1] > 1 else ""
-    fig.suptitle(f"{title}{more}{channel}", fontsize=10)
+    _suptitle(fig, f"{title}{more}{channel}")
     return fig
 
 
@@ -63,9 +84,11 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
     """One input (C, H, W) or (C, L) and one layer's output for it, (C', H', W') or (C', L').
 
     Images: the input, then one grey panel per channel (up to 64), each on its own scale. Sequences: the input
-    as a line, then the maps as one heat map (a row per channel).
+    as a line, then the maps as one heat map (a row per channel). A flat input that a reshape layer turns into a
+    sequence or image, (L,) or (H*W,), is drawn as one (a non-square flat image is left out).
     """
     sample, maps = np.asarray(sample, dtype=np.float64), np.asarray(maps, dtype=np.float64)
+    sample = _as_panel(sample, maps.ndim)
     if maps.ndim == 2:  # sequences
         fig = Figure(figsize=(8, 2 + 0.18 * len(maps)), layout="constrained")
         top, bottom = fig.subplots(2, 1, height_ratios=[1, max(1.5, 0.12 * len(maps))])
@@ -77,15 +100,18 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
         bottom.set_ylabel("channel")
         bottom.set_xlabel("position")
         fig.colorbar(image, ax=bottom, shrink=0.9)
-        fig.suptitle(title, fontsize=10)
+        _suptitle(fig, title)
         return fig
     shown = maps[:64]
     rows, cols = _grid(len(shown) + 1)
     fig = Figure(figsize=(1.4 * cols + 0.4, 1.45 * rows + 0.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    axes[0].imshow(sample[0], cmap="gray", interpolation="nearest")
-    axes[0].set_title("input", fontsize=8)
-    _blank(axes[0])
+    if sample is None:
+        axes[0].axis("off")
+    else:
+        axes[0].imshow(sample[0], cmap="gray", interpolation="nearest")
+        axes[0].set_title("input", fontsize=8)
+        _blank(axes[0])
     for k, ax in enumerate(axes[1:]):
         if k >= len(shown):
             ax.axis("off")
@@ -94,7 +120,7 @@ def plot_feature_maps(sample: np.ndarray, maps: np.ndarray, title: str = "featur
         ax.set_title(str(k), fontsize=7)
         _blank(ax)
     more = f" (first 64 of {len(maps)} channels)" if len(maps) > 64 else ""
-    fig.suptitle(f"{title}{more}", fontsize=10)
+    _suptitle(fig, f"{title}{more}")
     return fig
 
 
@@ -127,5 +153,5 @@ def plot_filtered(image: np.ndarray, kernels: dict[str, np.ndarray], filtered: d
                             vmax=top, interpolation="nearest")
         axes[1, col].set_title(f"{out.shape[0]}x{out.shape[1]}: {out.min():.2g}..{out.max():.2g}", fontsize=8)
         _blank(axes[1, col])
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     return fig
