@@ -43,7 +43,7 @@ def here(monkeypatch):
 def test_cli_writes_the_study_folder_and_an_80_column_table(here, write_config, tmp_path):
     config = write_config(SMALL)
     result = dlb("batch-study", config, "--batch-sizes", "full,8", "--seeds", "2", *CHEAP, "--runs-dir",
-                 tmp_path / "runs", columns=80)
+                 tmp_path / "runs", "--set", "optimizer.name=sgd", "--set", "optimizer.lr=0.1", columns=80)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     folder, = (tmp_path / "runs").glob("*-batch-study-small-*")
@@ -65,6 +65,7 @@ def test_cli_writes_the_study_folder_and_an_80_column_table(here, write_config, 
     for run_dir, b in zip(per_run["run_dir"], per_run["batch_size"]):  # real runs, with their true status
         run = json.loads((Path(run_dir) / "summary.json").read_text())
         assert run["status"] == "completed" and str(b) in (Path(run_dir) / "config.yaml").read_text()
+        assert load_config(Path(run_dir) / "config.yaml")["optimizer"]["name"] == "sgd"  # --set on the file as written
     rows = pd.read_csv(folder / "batch_study.csv")
     assert list(rows["batch_size"]) == ["8", "full"] and {"lambda_max_low", "eps_sharpness_high",
                                                           "gap_acc_low"} <= set(rows.columns)
