@@ -31,7 +31,7 @@ def fit_study(
     0 .. --max-degree) and fit_study.csv into runs/<stamp>-fit-study-<hex6>/. A degree is a "good fit" when its
     validation error is within 25 % of the lowest; below the best degree it under-fits, above it over-fits.
     """
-    from ..experiments.fit_study import check
+    from ..experiments.fit_study import MAX_DEGREE, MAX_POINTS, check
     from ..experiments.fit_study import fit_study as run_study
 
     out = Output(quiet, json_)
@@ -41,12 +41,17 @@ def fit_study(
         raise fail(f"--degrees {degrees!r}: expected integers such as 1,3,12", EXIT_USAGE) from None
     if not chosen or chosen[0] < 0:
         raise fail(f"--degrees {degrees!r}: give one or more integers >= 0, such as 1,3,12", EXIT_USAGE)
+    if chosen[-1] > MAX_DEGREE:
+        raise fail(f"--degrees {degrees!r}: degrees up to {MAX_DEGREE}", EXIT_USAGE)
+    if max_degree is not None and not 0 <= max_degree <= MAX_DEGREE:
+        raise fail(f"--max-degree {max_degree}: must be in 0 .. {MAX_DEGREE}", EXIT_USAGE)
+    for option, value, low in (("--n-train", n_train, 2), ("--n-val", n_val, 1)):
+        if not low <= value <= MAX_POINTS:
+            raise fail(f"{option} {value}: must be in {low} .. {MAX_POINTS:,}", EXIT_USAGE)
     try:
-        check(chosen, n_train, n_val, noise)
+        check(chosen, n_train, n_val, noise, max_degree)
     except ValueError as err:
-        raise fail(str(err), EXIT_USAGE) from None
-    if max_degree is not None and max_degree < 0:
-        raise fail(f"--max-degree {max_degree}: must be >= 0", EXIT_USAGE)
+        raise fail(f"--{err}" if str(err).startswith("noise") else str(err), EXIT_USAGE) from None
     with user_errors():
         import pandas as pd
 
