@@ -125,3 +125,7 @@ def test_the_eval_mode_of_batchnorm_and_dropout_is_stated():
         "sharpness in eval mode: BatchNorm uses its running statistics, dropout is off"
     assert eval_mode_note(Sequential([Dense(4), Dropout(0.2)])) == "sharpness in eval mode: dropout is off"
     assert eval_mode_note(Sequential([Dense(2)])) is None
+    from dlbasics.nn.residual import Residual
+
+    inside = Sequential([Dense(4), Residual([Dense(4), BatchNorm1d(), Dropout(0.1)]), Dense(2)])  # in a block
+    assert eval_mode_note(inside) == "sharpness in eval mode: BatchNorm uses its running statistics, dropout is off"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,8 +184,14 @@ def _weights(run_dir: Path) -> dict[str, np.ndarray]:
 
 
 def eval_mode_note(model: Any) -> str | None:
-    """What eval mode changes in this model, to state beside the sharpness (None when it changes nothing)."""
-    names = {type(layer).__name__.lower() for layer in model.layers}
+    """What eval mode changes in this model, to state beside the sharpness (None when it changes nothing); layers
+    inside a residual block count too."""
+    def walk(layers: Sequence[Any]) -> Iterator[Any]:
+        for layer in layers:
+            yield layer
+            yield from walk(getattr(layer, "body", ()))
+
+    names = {type(layer).__name__.lower() for layer in walk(model.layers)}
     parts = [p for p, on in (("BatchNorm uses its running statistics", any("batchnorm" in n for n in names)),
                              ("dropout is off", any("dropout" in n for n in names))) if on]
     return f"sharpness in eval mode: {', '.join(parts)}" if parts else None
