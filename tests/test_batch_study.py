@@ -129,3 +129,22 @@ def test_the_eval_mode_of_batchnorm_and_dropout_is_stated():
 
     inside = Sequential([Dense(4), Residual([Dense(4), BatchNorm1d(), Dropout(0.1)]), Dense(2)])  # in a block
     assert eval_mode_note(inside) == "sharpness in eval mode: BatchNorm uses its running statistics, dropout is off"
+
+
+def test_runs_of_one_seed_start_from_the_same_weights_on_the_same_split(write_config):
+    """The study's premise: the batch size is the only difference between the members of a seed."""
+    import numpy as np
+
+    from dlbasics.experiments.batch_study import batch_members
+    from dlbasics.experiments.compare import replicate
+    from dlbasics.runner import build
+
+    members = batch_members(load_config(write_config(SMALL)), [8, "full"])
+    for r in range(2):
+        small, full = (build(replicate(m, "seeds", r, 2), progress=False) for _, m in members)
+        assert small.batch_size == 8 and full.batch_size == 90
+        np.testing.assert_array_equal(small.splits.x_train, full.splits.x_train)
+        for (name, a), b in zip(small.model.state_dict().items(), full.model.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    other = build(replicate(members[0][1], "seeds", 0, 2), progress=False).model.state_dict()
+    assert not np.array_equal(other["0.weight"], small.model.state_dict()["0.weight"])  # seed 3 vs seed 4
