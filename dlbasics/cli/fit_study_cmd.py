@@ -12,13 +12,14 @@ from .tables import Col, FitTable, num
 
 
 def fit_study(
-    degrees: Annotated[str, typer.Option(help="Comma-separated polynomial degrees to draw (integers >= 0).")]
+    degrees: Annotated[str, typer.Option(help="Comma-separated polynomial degrees to draw (integers 0 .. 100).")]
     = "1,3,12",
-    n_train: Annotated[int, typer.Option(help="Training points.")] = 15,
-    n_val: Annotated[int, typer.Option(help="Validation points (drawn independently).")] = 100,
+    n_train: Annotated[int, typer.Option(help="Training points (2 .. 100,000).")] = 15,
+    n_val: Annotated[int, typer.Option(help="Validation points (drawn independently; at most 100,000).")] = 100,
     noise: Annotated[float, typer.Option(help="Noise std sigma of y = sin(2 pi x) + N(0, sigma^2).")] = 0.3,
-    max_degree: Annotated[int | None, typer.Option(help="Last degree of the error curve (default: the largest "
-                                                        "of --degrees, at least 12).", show_default=False)] = None,
+    max_degree: Annotated[int | None, typer.Option(
+        help="Last degree of the error curve, at most 100 (default: the largest of --degrees, at least 12).",
+        show_default=False)] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the samples.")] = 0,
     runs_dir: RunsDirOpt = None,
     quiet: QuietOpt = False,
