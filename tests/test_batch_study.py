@@ -43,7 +43,7 @@ def here(monkeypatch):
 def test_cli_writes_the_study_folder_and_an_80_column_table(here, write_config, tmp_path):
     config = write_config(SMALL)
     result = dlb("batch-study", config, "--batch-sizes", "full,8", "--seeds", "2", *CHEAP, "--runs-dir",
-                 tmp_path / "runs", columns=80)
+                 tmp_path / "runs", "--set", "optimizer.name=sgd", "--set", "optimizer.lr=0.1", columns=80)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     folder, = (tmp_path / "runs").glob("*-batch-study-small-*")
@@ -65,6 +65,7 @@ def test_cli_writes_the_study_folder_and_an_80_column_table(here, write_config, 
     for run_dir, b in zip(per_run["run_dir"], per_run["batch_size"]):  # real runs, with their true status
         run = json.loads((Path(run_dir) / "summary.json").read_text())
         assert run["status"] == "completed" and str(b) in (Path(run_dir) / "config.yaml").read_text()
+        assert load_config(Path(run_dir) / "config.yaml")["optimizer"]["name"] == "sgd"  # --set on the file as written
     rows = pd.read_csv(folder / "batch_study.csv")
     assert list(rows["batch_size"]) == ["8", "full"] and {"lambda_max_low", "eps_sharpness_high",
                                                           "gap_acc_low"} <= set(rows.columns)
@@ -124,7 +125,26 @@ def test_the_eval_mode_of_batchnorm_and_dropout_is_stated():
         "sharpness in eval mode: BatchNorm uses its running statistics, dropout is off"
     assert eval_mode_note(Sequential([Dense(4), Dropout(0.2)])) == "sharpness in eval mode: dropout is off"
     assert eval_mode_note(Sequential([Dense(2)])) is None
-    from dlbasics.nn.residual import Residual  # a batch norm inside a residual block changes in eval mode too
+    from dlbasics.nn.residual import Residual
 
-    assert eval_mode_note(Sequential([Dense(4), Residual([Dense(4), BatchNorm1d()])])) == \
-        "sharpness in eval mode: BatchNorm uses its running statistics"
+    inside = Sequential([Dense(4), Residual([Dense(4), BatchNorm1d(), Dropout(0.1)]), Dense(2)])  # in a block
+    assert eval_mode_note(inside) == "sharpness in eval mode: BatchNorm uses its running statistics, dropout is off"
+
+
+def test_runs_of_one_seed_start_from_the_same_weights_on_the_same_split(write_config):
+    """The study's premise: the batch size is the only difference between the members of a seed."""
+    import numpy as np
+
+    from dlbasics.experiments.batch_study import batch_members
+    from dlbasics.experiments.compare import replicate
+    from dlbasics.runner import build
+
+    members = batch_members(load_config(write_config(SMALL)), [8, "full"])
+    for r in range(2):
+        small, full = (build(replicate(m, "seeds", r, 2), progress=False) for _, m in members)
+        assert small.batch_size == 8 and full.batch_size == 90
+        np.testing.assert_array_equal(small.splits.x_train, full.splits.x_train)
+        for (name, a), b in zip(small.model.state_dict().items(), full.model.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    other = build(replicate(members[0][1], "seeds", 0, 2), progress=False).model.state_dict()
+    assert not np.array_equal(other["0.weight"], small.model.state_dict()["0.weight"])  # seed 3 vs seed 4

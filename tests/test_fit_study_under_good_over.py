@@ -23,6 +23,15 @@ def test_degree_1_underfits_3_fits_and_12_overfits():
     assert study.best == min(val, key=val.get)
 
 
+def test_settings_beyond_reach_are_refused_before_any_work():
+    from dlbasics.experiments.fit_study import MAX_DEGREE, MAX_POINTS
+
+    for kwargs in ({"max_degree": MAX_DEGREE + 1}, {"degrees": (MAX_DEGREE + 1,)}, {"n_train": MAX_POINTS + 1},
+                   {"n_val": MAX_POINTS + 1}, {"max_degree": -1}):
+        with pytest.raises(ValueError):
+            fit_study(**kwargs)
+
+
 def test_the_fits_are_exact_least_squares():
     study = fit_study(degrees=(2, 5), n_train=12, noise=0.2, seed=4)
     grid = np.linspace(0, 1, 9)
@@ -51,7 +60,9 @@ def test_cli_writes_the_fits_the_curve_and_the_table(tmp_path):
 
 @pytest.mark.parametrize("args,fragment", [
     (["--degrees", "1,x"], "expected integers"), (["--degrees", "-1"], "integers >= 0"),
-    (["--n-train", "1"], "at least 2 training"), (["--noise", "-1"], "noise std"),
+    (["--n-train", "1"], "--n-train 1: must be in 2 .."), (["--noise", "-1"], "--noise -1.0: the noise std"),
+    (["--max-degree", "100000000"], "--max-degree 100000000: must be in 0 .. 100"),
+    (["--degrees", "1,101"], "degrees up to 100"), (["--n-val", "10000000000"], "--n-val 10000000000: must be in 1 .."),
 ])
 def test_cli_mistakes_are_one_line_errors(tmp_path, args, fragment):
     result = dlb("fit-study", *args, "--runs-dir", tmp_path / "r")

@@ -63,3 +63,17 @@ def test_cli_plots_the_folds_and_trains_nothing(write_config, tmp_path):
 def test_a_gap_that_leaves_no_training_data_names_cv_gap(write_config, tmp_path):
     result = dlb("cv", write_config(SERIES), "--plot-folds", "--gap", "80", "--runs-dir", tmp_path / "r")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "gap" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("setting, key", [("data: {name: spirals, n_train: 300, n_test: 100, train_size: 100000}",
+                                           "data.train_size"),
+                                          ("data: {name: spirals, n_train: 300, n_test: 100, val_split: 0.999}",
+                                           "data.val_split")])
+def test_a_split_the_data_cannot_give_names_its_own_key_as_cv_does(write_config, setting, key):
+    from dlbasics.config import ConfigError
+
+    cfg = load_config(write_config(TINY.replace("data: {name: spirals, n_train: 300, n_test: 100, val_split: 0.2}",
+                                                setting)))
+    with pytest.raises(ConfigError) as err:
+        fold_map(cfg)
+    assert err.value.path == key, err.value

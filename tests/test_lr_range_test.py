@@ -51,6 +51,9 @@ def test_suggestions_read_the_curve_as_documented():
     low = int(np.argmin(loss[10:96])) + 10
     assert s["minimum"]["at_lr"] == lrs[low] and s["minimum"]["lr"] == pytest.approx(lrs[low] / 10, rel=1e-12)
     assert lrs[10] < s["valley"]["lr"] < lrs[low]  # inside the falling stretch, before the minimum
+    # a test stopped by a non-finite loss: the last 5 recorded points are left out (that one among them), as fastai
+    falling = np.r_[np.linspace(2.0, 1.0, 30), np.inf]
+    assert suggest(lrs[:31], falling, 31)["minimum"]["at_lr"] == lrs[25]
     with pytest.raises(ValueError, match="needs at least 2"):
         suggest(lrs[:3], np.array([1.0, np.nan, np.nan]), 100)
 

@@ -153,6 +153,7 @@ def test_several_batch_sizes_walk_from_the_same_start_and_those_of_the_whole_dat
     (["double_well", "--batch-size", "4,0"], "batch sizes are integers >= 1"),
     (["double_well", "--batch-size", "four"], "expected a positive integer"),
     (["regression", "--lr", "sgd=x"], "expected a number or name=number pairs"),
+    (["regression", "--optimizers", "sgd", "--lr", "adam=0.1"], "--lr names adam, which --optimizers does not run"),
 ])
 def test_cli_mistakes_are_one_line_errors(tmp_path, args, fragment):
     result = dlb("playground", *args, "--runs-dir", tmp_path / "r")

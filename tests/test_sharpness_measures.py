@@ -122,6 +122,19 @@ def test_epsilon_sharpness_is_the_closed_form_on_a_separable_quadratic_and_grows
         assert s.percent == pytest.approx(100 * 0.5 * eps ** 2 * a.sum(), rel=1e-12)
 
 
+def test_epsilon_sharpness_box_scales_with_the_weights_and_divides_by_one_plus_the_loss():
+    """Keskar's Metric 2.1 away from the origin: f = c + ½ Σ a_i (t − θ)_i², the box |y_i| ≤ ε(|θ_i| + 1), so
+    φ = 100 · ½ Σ a_i ε² (|θ_i| + 1)² / (1 + c)."""
+    a, theta, c, eps = np.array([1.0, 4.0, 0.25, 2.0]), np.array([3.0, -0.5, 0.0, -10.0]), 2.5, 1e-3
+
+    def loss_grad(t):
+        return c + 0.5 * float(a @ (t - theta) ** 2), a * (t - theta)
+
+    s = epsilon_sharpness(loss_grad, theta, eps, steps=3)
+    expected = 100 * 0.5 * float(a @ (eps * (np.abs(theta) + 1)) ** 2) / (1 + c)
+    assert s.loss == c and s.percent == pytest.approx(expected, rel=1e-12)
+
+
 def test_epsilon_sharpness_of_a_trained_net_is_non_negative_and_grows_with_epsilon():
     model, x, y = _softmax_regression(seed=4)
     f = ModelObjective(model, CrossEntropyLoss(), x, y)

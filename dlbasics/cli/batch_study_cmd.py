@@ -96,8 +96,10 @@ def batch_study(
     t0 = time.perf_counter()
     with user_errors(config):
         settings.check()
-        cfg = load_config(config)
-        members = batch_members(cfg, sizes, list(set_ or []), str(config), epochs)
+        # --set applies to the file as written: set on the resolved config, optimizer.name=sgd would keep Adam's
+        # filled-in betas and fail as an unknown key
+        cfg = load_config(config, list(set_ or []))
+        members = batch_members(cfg, sizes, (), str(config), epochs)
         terminate_as_interrupt()
         with executor_for(executor, jobs, collect) as ex:
             check_members(members, seeds=seeds)
@@ -106,7 +108,7 @@ def batch_study(
                           f"seed{'s' if seeds > 1 else ''}, {ex.jobs} parallel jobs ...", highlight=False)
             try:
                 with Board([], console, ex.jobs, quiet=not out.human) as board:
-                    result = run_study(cfg, sizes, seeds=seeds, overrides=list(set_ or []), source=str(config),
+                    result = run_study(cfg, sizes, seeds=seeds, source=str(config),
                                        name=name, runs_dir=runs_dir, executor=ex, settings=settings, epochs=epochs,
                                        on_done=board.on_done, on_progress=board.on_progress,
                                        on_start=board.on_start,

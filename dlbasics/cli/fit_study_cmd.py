@@ -12,13 +12,14 @@ from .tables import Col, FitTable, num
 
 
 def fit_study(
-    degrees: Annotated[str, typer.Option(help="Comma-separated polynomial degrees to draw (integers >= 0).")]
+    degrees: Annotated[str, typer.Option(help="Comma-separated polynomial degrees to draw (integers 0 .. 100).")]
     = "1,3,12",
-    n_train: Annotated[int, typer.Option(help="Training points.")] = 15,
-    n_val: Annotated[int, typer.Option(help="Validation points (drawn independently).")] = 100,
+    n_train: Annotated[int, typer.Option(help="Training points (2 .. 100,000).")] = 15,
+    n_val: Annotated[int, typer.Option(help="Validation points (drawn independently; at most 100,000).")] = 100,
     noise: Annotated[float, typer.Option(help="Noise std sigma of y = sin(2 pi x) + N(0, sigma^2).")] = 0.3,
-    max_degree: Annotated[int | None, typer.Option(help="Last degree of the error curve (default: the largest "
-                                                        "of --degrees, at least 12).", show_default=False)] = None,
+    max_degree: Annotated[int | None, typer.Option(
+        help="Last degree of the error curve, at most 100 (default: the largest of --degrees, at least 12).",
+        show_default=False)] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the samples.")] = 0,
     runs_dir: RunsDirOpt = None,
     quiet: QuietOpt = False,
@@ -31,7 +32,7 @@ def fit_study(
     0 .. --max-degree) and fit_study.csv into runs/<stamp>-fit-study-<hex6>/. A degree is a "good fit" when its
     validation error is within 25 % of the lowest; below the best degree it under-fits, above it over-fits.
     """
-    from ..experiments.fit_study import check
+    from ..experiments.fit_study import MAX_DEGREE, MAX_POINTS, check
     from ..experiments.fit_study import fit_study as run_study
 
     out = Output(quiet, json_)
@@ -41,12 +42,17 @@ def fit_study(
         raise fail(f"--degrees {degrees!r}: expected integers such as 1,3,12", EXIT_USAGE) from None
     if not chosen or chosen[0] < 0:
         raise fail(f"--degrees {degrees!r}: give one or more integers >= 0, such as 1,3,12", EXIT_USAGE)
+    if chosen[-1] > MAX_DEGREE:
+        raise fail(f"--degrees {degrees!r}: degrees up to {MAX_DEGREE}", EXIT_USAGE)
+    if max_degree is not None and not 0 <= max_degree <= MAX_DEGREE:
+        raise fail(f"--max-degree {max_degree}: must be in 0 .. {MAX_DEGREE}", EXIT_USAGE)
+    for option, value, low in (("--n-train", n_train, 2), ("--n-val", n_val, 1)):
+        if not low <= value <= MAX_POINTS:
+            raise fail(f"{option} {value}: must be in {low} .. {MAX_POINTS:,}", EXIT_USAGE)
     try:
-        check(chosen, n_train, n_val, noise)
+        check(chosen, n_train, n_val, noise, max_degree)
     except ValueError as err:
-        raise fail(str(err), EXIT_USAGE) from None
-    if max_degree is not None and max_degree < 0:
-        raise fail(f"--max-degree {max_degree}: must be >= 0", EXIT_USAGE)
+        raise fail(f"--{err}" if str(err).startswith("noise") else str(err), EXIT_USAGE) from None
     with user_errors():
         import pandas as pd
 

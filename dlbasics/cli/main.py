@@ -504,6 +504,9 @@ def playground(
         rates = parse_lr(lr)
     except ValueError as err:
         raise fail(str(err), EXIT_USAGE) from None
+    stray = [k for k in rates if k != "*" and k not in opts] if isinstance(rates, dict) else []
+    if stray:
+        raise fail(f"--lr names {', '.join(stray)}, which --optimizers does not run ({', '.join(opts)})", EXIT_USAGE)
     try:
         sizes = None if batch_size is None else [int(b) for b in batch_size.split(",") if b.strip()]
     except ValueError:

@@ -109,7 +109,8 @@ def batch_members(cfg: Mapping[str, Any], batch_sizes: Sequence[BatchSize], over
                   ) -> list[tuple[str, dict[str, Any]]]:
     """One resolved config per batch size: ``overrides``, then ``train.batch_size``, ``train.eval_train: true``
     and the batch size's own ``epochs`` where given; named ``<name>-batch-<b>``. ConfigError naming the member for
-    an invalid one."""
+    an invalid one. ``overrides`` land on the resolved ``cfg``, whose defaults are filled in: to switch a named
+    choice (``optimizer.name=sgd`` on an Adam config), resolve with it first, ``load_config(path, overrides)``."""
     members = []
     for b in batch_sizes:
         raw = copy.deepcopy(dict(cfg))

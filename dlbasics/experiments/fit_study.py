@@ -27,6 +27,8 @@ from .bias_variance import poly_fit_predict, sample, true_function
 DEGREES, N_TRAIN, N_VAL, NOISE = (1, 3, 12), 15, 100, 0.3
 #: a degree is a good fit when its validation error is within this factor of the best degree's
 GOOD_WITHIN = 1.25
+#: the largest degree and sample count the study takes (every degree up to the largest is fitted, on all points)
+MAX_DEGREE, MAX_POINTS = 100, 100_000
 
 
 @dataclass
@@ -55,12 +57,16 @@ class FitStudy:
         return poly_fit_predict(degree, self.x_train, self.y_train, x, ridge=0.0)[0]
 
 
-def check(degrees: Sequence[int], n_train: int, n_val: int, noise: float) -> None:
-    """ValueError, one line, for settings the study cannot run with."""
+def check(degrees: Sequence[int], n_train: int, n_val: int, noise: float, max_degree: int | None = None) -> None:
+    """ValueError, one line, for settings the study cannot run with (or not in reasonable time and memory)."""
     if not degrees or min(degrees) < 0:
         raise ValueError("give one or more degrees >= 0")
+    if max(degrees) > MAX_DEGREE or (max_degree is not None and not 0 <= max_degree <= MAX_DEGREE):
+        raise ValueError(f"degrees from 0 to {MAX_DEGREE} (got {max(degrees) if max_degree is None else max_degree})")
     if n_train < 2 or n_val < 1:
         raise ValueError(f"need at least 2 training and 1 validation points (got {n_train} and {n_val})")
+    if max(n_train, n_val) > MAX_POINTS:
+        raise ValueError(f"at most {MAX_POINTS:,} training and validation points (got {n_train} and {n_val})")
     if not 0 <= noise < np.inf:
         raise ValueError(f"noise {noise}: the noise std must be a finite number >= 0")
 
@@ -69,7 +75,7 @@ def fit_study(degrees: Sequence[int] = DEGREES, n_train: int = N_TRAIN, n_val: i
               seed: int = 0, max_degree: int | None = None) -> FitStudy:
     """Fit every degree 0 .. ``max_degree`` (default: the largest of ``degrees``, at least 12) to one seeded
     training sample; each row: degree, train_mse, val_mse, chosen (one of ``degrees``)."""
-    check(degrees, n_train, n_val, noise)
+    check(degrees, n_train, n_val, noise, max_degree)
     degrees = sorted(set(int(d) for d in degrees))
     top = max(max(degrees), 12) if max_degree is None else max(max_degree, max(degrees))
     rng = np.random.default_rng(seed)

@@ -73,8 +73,10 @@ def fold_map(cfg: dict[str, Any], progress: bool = False) -> FoldMap:
         try:
             tr, va, held = split_indices(n, labels, ordered, **_split_args(member))
         except ValueError as err:
-            error = _split_error(err, member)
-            raise ConfigError(error.message, "cv.gap" if "gap" in error.message else "cv.k") from None
+            error = _split_error(err, member)  # data.train_size / val_split stay; a fold: its key as cv.check names it
+            key = error.path if not error.path.startswith("data.fold") else "cv.gap" if "gap" in error.message \
+                else "cv.window" if "window" in error.message else "cv.k"
+            raise ConfigError(error.message, key) from None
         roles[i, tr], roles[i, va] = TRAIN, VALIDATION
         if held is not None:
             roles[i, held] = HELD_OUT

@@ -93,9 +93,9 @@ def suggest(lrs: np.ndarray, smoothed: np.ndarray, steps: int) -> dict[str, dict
     first ``steps // 10`` and the last 5 left out (when at least 3 points remain), and nothing from the first
     non-finite one on."""
     lrs, smoothed = np.asarray(lrs, dtype=np.float64), np.asarray(smoothed, dtype=np.float64)
-    finite = np.flatnonzero(~np.isfinite(smoothed))
-    end = int(finite[0]) if finite.size else len(smoothed)
-    lo, hi = steps // 10, end - 5
+    bad = np.flatnonzero(~np.isfinite(smoothed))
+    end = int(bad[0]) if bad.size else len(smoothed)
+    lo, hi = steps // 10, min(len(smoothed) - 5, end)  # fastai: [steps // 10:-5], then cut at the first NaN
     if hi - lo < 3:
         lo, hi = 0, end
     if hi - lo < 2:
