@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .bench_common import Setup, median_epoch_times, ratio_line, torch_epoch, torch_or_none
+from .bench_common import Setup, clock_name, median_epoch_times, ratio_line, torch_epoch, torch_or_none
 
 EVAL_CHUNK = 2000  # fit's default eval_batch_size; every contender validates in chunks of this size
 
@@ -217,7 +217,7 @@ def bench_mlp(x, y, xv, yv, source: str, setup: Setup, epochs: int, rounds: int)
           f"{len(x)} train / {len(xv)} val; {source}")
     with threadpool_limits(limits=1, user_api="blas"):
         med = median_epoch_times(mlp_contenders(x, y, xv, yv, setup), epochs, rounds)
-    print(f"median seconds per epoch, 1 thread, {rounds} rounds x {epochs} epochs interleaved:")
+    print(f"median seconds per epoch ({clock_name()} time), 1 thread, {rounds} rounds x {epochs} epochs interleaved:")
     ours = med["dlbasics"]
     for name, t in med.items():
         print(f"  {name:<34} {t:7.3f} s   dlbasics / this = {ours / t:.2f}")
