@@ -9,7 +9,7 @@ trains and then reports its own peak resident set (VmHWM of /proc/self/status, e
   validation, the test evaluation and the run folder), into a temporary runs folder;
 - ``pytorch``: the same data read by the same IDX reader, split the same way, turned into float32 tensors once
   (x / 255, as torchvision's ToTensor), the same network (torch.nn, built from the config as the CNN bench does),
-  Adam, batch 100, one epoch, validation and test passes; nothing else.
+  Adam, batch 100, one epoch, validation and test passes in chunks of train.eval_batch_size; nothing else.
 - ``... imports only``: a child that imports NumPy + dlbasics (or torch) and trains nothing: the floor each
   library starts from.
 
@@ -43,16 +43,16 @@ def peak_rss_mb() -> float:
     return rss / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 
-def _overrides(samples: int) -> list[str]:
-    return ["train.epochs=1"] + ([f"data.train_size={samples}"] if samples else [])
+def _overrides(samples: int, extra: list[str] | None = None) -> list[str]:
+    return ["train.epochs=1"] + ([f"data.train_size={samples}"] if samples else []) + list(extra or [])
 
 
-def _child_dlbasics(config: str, samples: int) -> None:
+def _child_dlbasics(config: str, samples: int, extra: list[str]) -> None:
     from .cli.main import main
 
     with tempfile.TemporaryDirectory() as runs:
         sys.argv = ["dlb", "train", config, "--quiet", "--runs-dir", runs]
-        for o in _overrides(samples):
+        for o in _overrides(samples, extra):
             sys.argv += ["--set", o]
         try:
             main()
@@ -61,7 +61,7 @@ def _child_dlbasics(config: str, samples: int) -> None:
                 raise
 
 
-def _child_torch(config: str, samples: int) -> None:
+def _child_torch(config: str, samples: int, extra: list[str]) -> None:
     import numpy as np
     import torch
 
@@ -70,7 +70,7 @@ def _child_torch(config: str, samples: int) -> None:
     from .data.datasets import load_dataset, split_indices
 
     torch.set_num_threads(1)
-    cfg = load_config(config, _overrides(samples))
+    cfg = load_config(config, _overrides(samples, extra))
     ds = load_dataset(cfg["data"]["name"], progress=False)
     tr, va, _ = split_indices(len(ds.x_train), ds.y_train, False, cfg["data"]["val_split"],
                               np.random.default_rng(cfg["seed"]), cfg["data"]["train_size"])
@@ -104,19 +104,20 @@ def _child_torch(config: str, samples: int) -> None:
         loss.backward()
         opt.step()
     net.eval()
+    chunk = cfg["train"]["eval_batch_size"]
     with torch.no_grad():
         for xs, ys in ((xv, yv), (xt, yt)):
-            correct = sum(int((net(xs[s:s + 2000]).argmax(1) == ys[s:s + 2000]).sum())
-                          for s in range(0, len(xs), 2000))
+            correct = sum(int((net(xs[s:s + chunk]).argmax(1) == ys[s:s + chunk]).sum())
+                          for s in range(0, len(xs), chunk))
             assert correct >= 0
 
 
-def _child(kind: str, config: str, samples: int) -> None:
+def _child(kind: str, config: str, samples: int, extra: list[str]) -> None:
     t0 = time.perf_counter()
     if kind == "dlbasics":
-        _child_dlbasics(config, samples)
+        _child_dlbasics(config, samples, extra)
     elif kind == "pytorch":
-        _child_torch(config, samples)
+        _child_torch(config, samples, extra)
     elif kind == "dlbasics-import":
         import numpy  # noqa: F401
 
@@ -126,10 +127,10 @@ def _child(kind: str, config: str, samples: int) -> None:
     print(json.dumps({"peak_mb": peak_rss_mb(), "seconds": time.perf_counter() - t0}))
 
 
-def measure(kind: str, config: str, samples: int) -> dict[str, float]:
-    """Run one fresh child and return its {"peak_mb", "seconds"}."""
+def measure(kind: str, config: str, samples: int, extra: tuple[str, ...] = ()) -> dict[str, float]:
+    """Run one fresh child (``extra``: more --set overrides) and return its {"peak_mb", "seconds"}."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "dlbasics.bench_memory", kind, config, str(samples)],
+    done = subprocess.run([sys.executable, "-m", "dlbasics.bench_memory", kind, config, str(samples), *extra],
                           capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"memory child {kind} {config} failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -159,4 +160,4 @@ def bench_memory(samples: int = 0, configs: tuple[str, ...] = (CONFIG, CNN_CONFI
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:])
