@@ -111,9 +111,8 @@ class GELU(Layer):
         if self.approximate == "tanh":
             t = self.t
             grad = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * self.K * (1 + 3 * 0.044715 * x * x)
-        else:
-            grad = x * x
-            grad *= -0.5
+        else:  # float32: forward left x^2 in self.work
+            grad = np.multiply(self.work if x.dtype == np.float32 else x * x, -0.5)
             np.exp(grad, out=grad)
             grad *= x
             grad *= 1 / math.sqrt(2 * math.pi)

@@ -139,7 +139,8 @@ def ndtr_float32(x: np.ndarray, out: np.ndarray | None = None, work: np.ndarray 
 
     Beyond the fitted range (|x| > 5.7) x G(x^2) keeps growing (from 9.9 on: tanh is +-1 in float32), so nothing
     is clipped; for |x| > ~9e3 it overflows to +-inf, where tanh is still +-1. ``out``: a float32 array of x's
-    shape for the result; ``work``: another, reused across calls."""
+    shape for the result; ``work``: another, reused across calls, which holds x^2 afterwards (GELU's backward
+    uses it)."""
     with np.errstate(over="ignore"):
         s = np.multiply(x, x, out=work)
         acc = np.multiply(s, _G32_F[-1], out=out)
