@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the one-thread figures")
     parser.add_argument("--config", default=CONFIG, help="take hidden widths, batch size and lr from this config")
     parser.add_argument("--cnn-samples", type=int, default=6000, help="training samples per CNN epoch")
+    parser.add_argument("--threads-samples", type=int, default=3000,
+                        help="training samples per CNN epoch of the two-core part")
     parser.add_argument("--memory-samples", type=int, default=12000,
                         help="train the memory children on a stratified subset of this many samples (0: all 54,000; "
                              "a full mnist_cnn epoch takes a minute per child)")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         if "threads" in parts:
             from .bench_cnn import bench_threads
 
-            results["threads"] = bench_threads(x, y, xv, yv, args.cnn_samples, args.rounds)
+            results["threads"] = bench_threads(x, y, xv, yv, args.threads_samples, args.rounds)
     if "gelu" in parts:
         from .bench_gelu import bench_gelu
 

@@ -48,15 +48,20 @@ def cost_curves(x, y, xv, yv, setup: Setup, samples: int, rounds: int) -> dict[s
 def plot_cost_curves(curves: dict[str, dict[str, list[float]]], title: str):
     """Two log-log panels: seconds per epoch against batch size and against hidden width. Returns the Figure."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     for ax, (axis, xs, label) in zip(fig.subplots(1, 2), (("batch", BATCHES, "batch size (widths 256, 256)"),
                                                          ("width", WIDTHS, "hidden width w of [784, w, w, 10] "
                                                                            "(batch 100)"))):
         for name, ys in curves[axis].items():
-            ax.plot(xs, ys, marker="o", label=name)
+            ax.plot(xs, ys, marker="o", label=name if name == "dlbasics" else f"{name} (default Adam)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        values = [v for ys in curves[axis].values() for v in ys]
+        wide = max(values) > 10 * min(values)  # a decade or more: the decades alone, else every tick
+        ax.yaxis.set_minor_formatter(NullFormatter() if wide else FormatStrFormatter("%g"))
         ax.set_xticks(xs, [str(v) for v in xs])
         ax.set_xlabel(label)
         ax.set_ylabel("seconds per 54,000-sample epoch")
