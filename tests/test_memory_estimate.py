@@ -24,7 +24,8 @@ CONFIGS = sorted((REPO / "configs").rglob("*.yaml"))
 MNIST = ["data.name=mnist-mini"]  # every shipped config, on the bundled data (same shapes as MNIST)
 HUGE_MLP = ("configs/quickstart.yaml", ["model.hidden=[100000000]"], "model.hidden",
             "layer 1, dense 784->100000000: 78,500,000,000 parameters")
-HUGE_CONV = ("configs/mnist_cnn.yaml", [*MNIST, "model.layers.0.out_channels=100000"], "model.layers.0",
+HUGE_CONV = ("configs/mnist_cnn.yaml", [*MNIST, "model.layers.0.out_channels=100000", "train.eval_batch_size=500"],
+             "model.layers.0",
              "layer 0, conv2d 1x28x28->100000x28x28")
 # every registered layer type, in two models: images (C, H, W) and sequences (C, L)
 IMAGE_LAYERS = [

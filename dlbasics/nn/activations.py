@@ -10,7 +10,7 @@ import numpy as np
 
 from ..config.fields import Choice, Num, Spec
 from .layers import Layer
-from .special import erf
+from .special import ndtr, ndtr_float32
 
 
 class ReLU(Layer):
@@ -75,13 +75,18 @@ class ELU(Layer):
 class GELU(Layer):
     """x * Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel 2016), as ``torch.nn.GELU``.
 
-    approximate="none": Phi(x) = (1 + erf(x / sqrt 2)) / 2; gradient Phi(x) + x phi(x).
+    approximate="none": Phi(x) = (1 + erf(x / sqrt 2)) / 2; gradient Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) /
+    sqrt(2 pi). Phi in float64 from Cody's erf (1e-16); in float32 from
+    :func:`~dlbasics.nn.special.ndtr_float32`, within 1e-7 absolute of the exact value (PyTorch's float32 GELU:
+    6e-8), in 16 passes over the batch instead of the ~30 of an erf accurate to 1e-7 relative.
     approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), gradient by the chain rule.
     """
 
     constraints: ClassVar[dict[str, Spec]] = {"approximate": Choice(["none", "tanh"], doc="exact (erf) or tanh")}
     K = math.sqrt(2.0 / math.pi)
-    kept_outputs, scratch_outputs = 2, 8  # cdf (or t) and the output; erf works on float64 copies
+    # cdf (or t), the output and, exact in float32, a work array reused by the next forward; the float64 path
+    # (Cody's erf) makes masked copies
+    kept_outputs, scratch_outputs = 3, 9
 
     def __init__(self, approximate: str = "none"):
         if approximate not in ("none", "tanh"):
@@ -93,7 +98,12 @@ class GELU(Layer):
         if self.approximate == "tanh":
             self.t = np.tanh(self.K * (x + 0.044715 * x * x * x))
             return 0.5 * x * (1 + self.t)
-        self.cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2.0))))
+        if x.dtype != np.float32:
+            self.cdf = ndtr(x)
+            return x * self.cdf
+        if getattr(self, "work", None) is None or self.work.shape != x.shape:
+            self.cdf, self.work = np.empty_like(x), np.empty_like(x)
+        ndtr_float32(x, out=self.cdf, work=self.work)
         return x * self.cdf
 
     def backward(self, dout):
@@ -101,9 +111,14 @@ class GELU(Layer):
         if self.approximate == "tanh":
             t = self.t
             grad = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * self.K * (1 + 3 * 0.044715 * x * x)
-        else:
-            grad = self.cdf + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-        return dout * grad
+        else:  # float32: forward left x^2 in self.work
+            grad = np.multiply(self.work if x.dtype == np.float32 else x * x, -0.5)
+            np.exp(grad, out=grad)
+            grad *= x
+            grad *= 1 / math.sqrt(2 * math.pi)
+            grad += self.cdf
+        grad *= dout
+        return grad
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
