@@ -104,9 +104,13 @@ def test_compare_cli_one_line_errors_and_nothing_started(write_config, tmp_path)
 def test_compare_cli_on_two_configs(write_config, tmp_path):
     a = write_config(TINY.replace("name: tiny\n", ""), "a.yaml")
     b = write_config(TINY.replace("name: tiny\n", "").replace("[16]", "[32]"), "b.yaml")
-    result = dlb("compare", a, b, "--jobs", "2", "--no-report", "--runs-dir", tmp_path / "r")
+    # --set applies to each file as written: switching the Adam configs to SGD does not trip on Adam's betas
+    result = dlb("compare", a, b, "--set", "optimizer.name=sgd", "--jobs", "2", "--no-report",
+                 "--runs-dir", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     assert "comparison" in result.stdout and " a " in result.stdout and " b " in result.stdout
+    members = sorted((tmp_path / "r").glob("*/*/config.yaml"))
+    assert len(members) == 2 and all("name: sgd" in m.read_text() for m in members)
 
 
 def test_compare_checks_every_member_before_starting(write_config, tmp_path):

@@ -113,7 +113,9 @@ def compare(
             if len(paths) + len(reused) < 2:
                 raise fail("give two or more configs (or finished runs), or one config with --optimizers",
                            EXIT_USAGE)
-            members = config_members([(str(p), load_config(p)) for p in paths], overrides)
+            # --set applies to each file as written (set on a resolved config, optimizer.name=sgd would keep
+            # Adam's filled-in betas and fail as an unknown key)
+            members = config_members([(str(p), load_config(p, overrides)) for p in paths])
             label = name or "-".join([m for m, _ in members] + olds)[:60]
         if sort is not None and sort not in COLUMNS:
             raise ConfigError(f"--sort {sort!r} is not a column (one of {', '.join(COLUMNS[4:16])})")
