@@ -190,10 +190,20 @@ def estimate(model: Sequential, input_shape: Shape, batch_size: int, dtype: Any 
     plans = model.plan(input_shape)
     itemsize = np.dtype(dtype).itemsize
     arrays = [state_arrays] * len(plans) if isinstance(state_arrays, int) else list(state_arrays)
+    fused = {}  # a fused step's memory goes to its first layer, nothing to the others
+    for first, stop in model.fusion([plan.input_shape for plan in plans]):
+        fused[first] = (model.fused_steps_for(first, stop), plans[stop - 1].output_shape)
+        fused.update({i: None for i in range(first + 1, stop)})
     layers, params_before = [], False
     for i, (layer, plan) in enumerate(zip(model.layers, plans)):
-        memory = layer.memory(plan.input_shape, plan.output_shape, itemsize, params_before)
-        eval_forward = layer.eval_memory(plan.input_shape, plan.output_shape, itemsize)
+        if i in fused:
+            step, output_shape = fused[i] or (None, None)
+            memory = (Memory(0, 0, 0) if step is None
+                      else step.memory(plan.input_shape, output_shape, itemsize, params_before))
+            eval_forward = 0 if step is None else step.eval_memory(plan.input_shape, output_shape, itemsize)
+        else:
+            memory = layer.memory(plan.input_shape, plan.output_shape, itemsize, params_before)
+            eval_forward = layer.eval_memory(plan.input_shape, plan.output_shape, itemsize)
         layers.append(LayerFootprint(i, label(layer, plan), plan, memory, eval_forward, arrays[i]))
         params_before = params_before or bool(plan.params)
     return Footprint(layers, tuple(input_shape), itemsize, batch_size,
