@@ -35,11 +35,13 @@ def _compare(layer, torch_fn, x, rng, params=()):
 @pytest.mark.parametrize(("cin", "cout", "k", "stride", "padding", "hw"), [
     (3, 4, 3, 1, "same", (7, 9)), (1, 2, 4, 1, "same", (6, 7)), (3, 2, 5, 2, 2, (9, 7)), (2, 4, 1, 3, 0, (7, 9)),
     (3, 2, [3, 2], [2, 1], [1, 0], (8, 9)), (1, 4, 3, 1, "valid", (28, 28)),
+    (32, 4, 3, 1, "same", (5, 7)), (32, 3, 3, 1, [2, 0], (6, 5)),  # 32 input channels: auto runs Winograd
 ])
+@pytest.mark.parametrize("algorithm", ["im2col", "auto"])  # auto: Winograd for the 3x3 stride-1 cases below
 @SAME_EVEN
-def test_conv2d_matches_torch(cin, cout, k, stride, padding, hw):
+def test_conv2d_matches_torch(cin, cout, k, stride, padding, hw, algorithm):
     rng = np.random.default_rng(0)
-    layer = Conv2D(cout, k, stride, padding)
+    layer = Conv2D(cout, k, stride, padding, algorithm=algorithm)
     layer.build((cin, *hw), rng, np.float64)
     layer.b.data[...] = rng.standard_normal(cout)
     x = rng.standard_normal((3, cin, *hw))
