@@ -112,7 +112,7 @@ def test_winograd_where_it_does_not_fit_is_a_config_error_naming_the_layer():
     with pytest.raises(ConfigError, match="algorithm 'winograd' needs a 3x3 kernel and stride 1") as info:
         build_model(cfg, (1, 28, 28), 10)
     assert info.value.path == "model.layers.4"
-    with pytest.raises(ConfigError, match="model.layers.4.algorithm"):
+    with pytest.raises(ConfigError, match=r"model\.layers\.4\.algorithm"):
         load_config("configs/mnist_cnn.yaml", ["data.name=mnist-mini", "model.layers.4.algorithm=fft"])
 
 

@@ -14,18 +14,20 @@ Both maps after the centring are monotone per channel (increasing where a > 0, d
 and the pool runs first, on the centred input, and the affine map and ReLU on a quarter of the pixels. Which
 pixel of each window is the maximum is the same in both orders, with the same tie rule (the first maximum in
 row-major order, PyTorch's): a tie of the separate layers after the ReLU (a window of zeros) has zero gradient
-either way, and a channel with a = 0 (a constant window) routes to its first pixel as PyTorch does. The
+either way, and a channel with a = 0 (a constant window) routes to its first pixel as PyTorch does (only
+two different inputs that the affine map rounds to the same float can tie in the layers and not here). The
 gradient of each window goes to that pixel only, so in backward, with dz = dy [z > 0] on the pooled grid and
 the per-channel sums S1 = sum(dz) = dbeta and S2 = sum(dz xhat) = dgamma (over the pooled grid: dz is zero
 elsewhere),
 
     dx = a scatter(dz) - (a / m) (S1 + xhat S2),    xhat = xc / sqrt(var + eps),  m = N*H*W
 
-one pass over x for the second term, the scatter writing each window's gradient into its pixel. Passes over
-the (N, C, H, W) activations, forward+backward, measured on mnist_cnn's 32x28x28 block: the three layers
-12 (+ the temporaries of each), fused 6. The 2x2 maximum is found in two halvings: horizontal pairs as one
-strided pass over all pixels, then vertical pairs; ``right`` and ``lower`` record which element of each pair
-won (strictly greater: ties keep the first).
+one pass over x for the second term, the scatter writing each window's gradient into its pixel. The centred
+input is stored as two planes, the even and the odd columns, so the 2x2 maximum is found in two contiguous
+halvings: horizontal pairs (``right``: the right one won), then vertical pairs of those (``lower``); strictly
+greater wins, so ties keep the first. Measured on mnist_cnn (batch 100, one thread, CPU time, forward +
+backward): the 32x28x28 block 19.9 ms as three layers, 12.1 ms fused; the 64x14x14 block 9.3 -> 6.9 ms; an
+evaluation chunk of 500 through the first block ~210 -> 17 ms (no normalised copy of the whole input).
 """
 
 from __future__ import annotations
