@@ -40,7 +40,7 @@ import numpy as np
 from .activations import ReLU
 from .layers import Layer, Memory, Shape
 from .norm import _BatchNorm
-from .pooling import MaxPool2D
+from .pooling import MaxPool2D, max2x2, unpool2x2
 
 
 def fusable(layers: list[Layer], shapes: list[Shape], start: int) -> int:
@@ -160,17 +160,12 @@ class BatchNormReLU:
         return self.pooled if self.pool else xc
 
     def _pool(self, s: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """2x2 max of the planes (2, N, C, H, W/2) -> (N, C, H/2, W/2); records the winners in ``right`` and
-        ``lower``. Channels flagged in ``first`` (a = 0: every window constant after the affine map) take the
-        window's first pixel, as PyTorch's pool of a constant window does.
-        """
-        _, N, C, H, Wo = s.shape
-        self.right = right = np.greater(s[1], s[0])  # first the horizontal pairs (ties: the left one)
-        half = np.maximum(s[0], s[1]).reshape(N, C, H // 2, 2, Wo)
-        self.lower = lower = np.greater(half[:, :, :, 1], half[:, :, :, 0])  # then the vertical (ties: the top)
-        pooled = np.maximum(half[:, :, :, 0], half[:, :, :, 1])
+        """2x2 max of the planes (2, N, C, H, W/2) -> (N, C, H/2, W/2), winners in ``right`` and ``lower``.
+        Channels flagged in ``first`` (a = 0: every window constant after the affine map) take the window's
+        first pixel, as PyTorch's pool of a constant window does."""
+        pooled, self.right, self.lower = max2x2(s)
         if first.any():
-            right[:, first], lower[:, first] = False, False
+            self.right[:, first], self.lower[:, first] = False, False
             pooled[:, first] = s[0][:, first, 0::2]
         return pooled
 
@@ -206,13 +201,7 @@ class BatchNormReLU:
 
     def _unpool(self, g: np.ndarray, base: np.ndarray | None) -> np.ndarray:
         """dx (N, C, H, W): ``base`` (planes, or None for zeros) plus each window's gradient at its winner."""
-        N, C, Ho, Wo = g.shape
-        half = np.empty((N, C, Ho, 2, Wo), g.dtype)  # the vertical pairs first, then the horizontal
-        np.multiply(g, self.lower, out=half[:, :, :, 1])
-        np.subtract(g, half[:, :, :, 1], out=half[:, :, :, 0])
-        half = half.reshape(N, C, 2 * Ho, Wo)
-        odd = half * self.right
-        even = np.subtract(half, odd, out=half)
+        even, odd = unpool2x2(g, self.right, self.lower)
         dx = np.empty(self.input_shape, g.dtype)
         if base is None:
             dx[..., 0::2], dx[..., 1::2] = even, odd
