@@ -20,10 +20,11 @@ N*C numbers (in NCHW the runs would be tile rows of 7 numbers: measured 9x slowe
 dout and dx are transposed once each between NCHW and this layout. The padding is never computed: the padded
 input buffer is kept between calls and only its interior is written.
 
-Rounding: the transforms add and subtract up to nine numbers per value, while each matrix product sums only C
-terms instead of 9 C. Measured in float32 against float64 on mnist_cnn's 32 -> 64 layer (100 x 32 x 14 x 14, He-initialised weights, standard normal x and dout; two seeds), max |error| /
-max |exact|: forward 2.7-2.9e-7 (im2col 6.3-9.3e-7), dx 3.1-3.4e-7 (im2col 2.1-2.4e-7), dW 6.6-8.8e-7 (im2col
-3.7-4.3e-7): within a factor of two of im2col either way. In float64 it agrees with the naive loops to ~1e-14.
+Rounding: the transforms add and subtract up to nine numbers per value, while each matrix product sums
+only C terms instead of 9 C. Measured in float32 against float64 on mnist_cnn's 32 -> 64 layer
+(100 x 32 x 14 x 14, He-initialised weights, standard normal x and dout; two seeds), max |error| / max |exact|:
+forward 2.7-2.9e-7 (im2col 6.3-9.3e-7), dx 3.1-3.4e-7 (im2col 2.1-2.4e-7), dW 6.6-8.8e-7 (im2col 3.7-4.3e-7):
+within a factor of two of im2col either way. In float64 it agrees with the naive loops to ~1e-14.
 """
 
 from __future__ import annotations
