@@ -319,6 +319,13 @@ class _Conv(Layer):
             return Winograd3x3.memory(input_shape, output_shape, itemsize, needs_input_grad)
         return self._im2col_memory(input_shape, output_shape, itemsize, needs_input_grad)
 
+    def eval_memory(self, input_shape, output_shape, itemsize):
+        """Winograd: the output, twice while the blocks of a large evaluation chunk are joined (the work
+        buffers are the training batch's, counted as backward's); im2col: as in training."""
+        if self.uses_winograd(input_shape[0]):
+            return 2 * math.prod(output_shape) * itemsize
+        return super().eval_memory(input_shape, output_shape, itemsize)
+
     def _im2col_memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
         """K = C_in*kh*kw, P = output pixels. Forward keeps the columns (K + bias, N, P) and, on the shift path
         (stride 1, output size = input size), the channels-first copy of x; it returns a new (N, C_out, P).

@@ -172,6 +172,19 @@ class Sequential:
             arr[...] = state[name]
 
 
+    def runs_as(self) -> list[str]:
+        """What a built model runs besides one layer at a time, e.g. ["layers 1-3 fused (model.fuse)",
+        "layer 4 by winograd"]: the fused steps and the convolutions that take the Winograd path."""
+        notes, index = [], {id(layer): i for i, layer in enumerate(self.layers)}
+        for step in self.steps:
+            if not isinstance(step, Layer):
+                first = index[id(step.layers[0])]
+                notes.append(f"layers {first}-{first + len(step.layers) - 1} fused (model.fuse)")
+        winograd = [str(i) for i, layer in enumerate(self.layers) if getattr(layer, "winograd", None) is not None]
+        if winograd:
+            notes.append(f"layer{'s' if len(winograd) > 1 else ''} {', '.join(winograd)} by winograd (algorithm)")
+        return notes
+
     def summary(self) -> list[dict[str, Any]]:
         """One row per layer: index, layer, output shape (per sample) and parameter count."""
         return [{"index": i, "layer": repr(layer), "output_shape": shape,

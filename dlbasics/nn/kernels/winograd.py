@@ -61,19 +61,21 @@ class Winograd3x3:
     @staticmethod
     def memory(input_shape: tuple[int, ...], output_shape: tuple[int, ...], itemsize: int,
                needs_input_grad: bool = True) -> Memory:
-        """Bytes per sample (``Layer.memory``), with P tiles of 2x2 outputs per image: forward keeps the padded
-        input (2 Th + 2)(2 Tw + 2) C, the row transform 4 Th (2 Tw + 2) C, V 16 P C, M 16 P F, its half transform
-        8 P F, the (2 Th, 2 Tw) output 4 P F, and returns a new output; backward keeps dout's copy 4 P F, its
-        half transform 8 P F, dM 16 P F and, if dx is needed, dV 16 P C, the row adjoint 4 Th (2 Tw + 2) C and
-        the padded dx (2 Th + 2)(2 Tw + 2) C; while it runs it holds dout, dU and dW (per channel pair, not per
-        sample: left out) and dx."""
+        """Bytes per sample (``Layer.memory``), with P tiles of 2x2 outputs per image. Forward returns a new
+        output. Its work buffers stay allocated between steps and evaluation reuses them (in blocks of the
+        training batch), so they count as kept by backward: the padded input (2 Th + 2)(2 Tw + 2) C, the row
+        transform 4 Th (2 Tw + 2) C, V 16 P C, M 16 P F, its half transform 8 P F, the (2 Th, 2 Tw) output
+        4 P F, dout's copy 4 P F, its half transform 8 P F, dM 16 P F and, if dx is needed, dV 16 P C, the row
+        adjoint 4 Th (2 Tw + 2) C and the padded dx (2 Th + 2)(2 Tw + 2) C. While backward runs it holds dout
+        and dx (dU and dW are per channel pair, not per sample: left out)."""
         C, (F, Ho, Wo) = input_shape[0], output_shape
         Th, Tw = math.ceil(Ho / 2), math.ceil(Wo / 2)
         P, padded, rows = Th * Tw, (2 * Th + 2) * (2 * Tw + 2) * C, 4 * Th * (2 * Tw + 2) * C
-        forward = padded + rows + 16 * P * C + 16 * P * F + 8 * P * F + 4 * P * F + F * Ho * Wo
-        backward = 4 * P * F + 8 * P * F + 16 * P * F + ((16 * P * C + rows + padded) if needs_input_grad else 0)
+        buffers = padded + rows + 16 * P * C + (16 + 8 + 4 + 4 + 8 + 16) * P * F
+        if needs_input_grad:
+            buffers += 16 * P * C + rows + padded
         scratch = F * Ho * Wo + (math.prod(input_shape) if needs_input_grad else 0)
-        return Memory(forward * itemsize, backward * itemsize, scratch * itemsize)
+        return Memory(F * Ho * Wo * itemsize, buffers * itemsize, scratch * itemsize)
 
     def _buffer(self, key: str, shape: tuple[int, ...], dtype: Any, zeros: bool = False) -> np.ndarray:
         buf = self._work.get(key)
