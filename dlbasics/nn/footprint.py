@@ -30,9 +30,9 @@ Measured (one epoch on mnist-mini, float32, one thread; growth of the peak RSS o
 included; with the plain layers and im2col, before the fused step and Winograd existed: model.fuse false and
 algorithm im2col now estimate 517 MB for it): mnist_cnn estimate 507 MB, measured 408 MB with 500 validation
 samples (one chunk) and 554 MB with 900 (chunks of 500 and 400: for a moment the conv buffers exist in both
-sizes); with eval_batch_size 100, 163 MB and 170 MB. NumPy's own count (tracemalloc) is 1.2-1.6x below the estimate (tests/test_memory_estimate.py).
-Not counted: the data set, Python and NumPy themselves (about 90 MB with mnist-mini loaded), copies that
-regularizers make (weight noise, augmentation).
+sizes); with eval_batch_size 100, 163 MB and 170 MB. NumPy's own count (tracemalloc) is 1.2-1.6x below the
+estimate (tests/test_memory_estimate.py). Not counted: the data set, Python and NumPy themselves (about 90 MB
+with mnist-mini loaded), copies that regularizers make (weight noise, augmentation).
 """
 
 from __future__ import annotations
