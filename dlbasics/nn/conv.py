@@ -377,6 +377,10 @@ class Conv2D(_Conv):
     padding='same': H' = H, W' = W, the odd padded row/column going at the bottom/right as in PyTorch).
     weight: (C_out, C_in, kh, kw) initialised by ``init`` (fan_in = C_in*kh*kw), bias: (C_out,) zeros.
     Backward: dW = dout @ cols^T, db = sum over N, H', W', dx = col2im(W^T @ dout).
+    ``algorithm``: 'im2col' (above), 'winograd' (F(2x2, 3x3) for 3x3 kernels with stride 1, 2.25x fewer
+    multiplications: :mod:`dlbasics.nn.kernels.winograd`) or 'auto' (Winograd where it fits and the input has
+    at least ``WINOGRAD_MIN_CHANNELS`` channels, else im2col). Same function either way, tested against
+    ``nn/naive.py``.
     """
 
     ndim = 2
