@@ -32,14 +32,17 @@ def _compare(layer, torch_fn, x, rng, params=()):
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=p.name)
 
 
-@pytest.mark.parametrize(("cin", "cout", "k", "stride", "padding", "hw"), [
-    (3, 4, 3, 1, "same", (7, 9)), (1, 2, 4, 1, "same", (6, 7)), (3, 2, 5, 2, 2, (9, 7)), (2, 4, 1, 3, 0, (7, 9)),
-    (3, 2, [3, 2], [2, 1], [1, 0], (8, 9)), (1, 4, 3, 1, "valid", (28, 28)),
+@pytest.mark.parametrize(("cin", "cout", "k", "stride", "padding", "hw", "algorithm"), [
+    (3, 4, 3, 1, "same", (7, 9), "auto"), (1, 2, 4, 1, "same", (6, 7), "auto"), (3, 2, 5, 2, 2, (9, 7), "auto"),
+    (2, 4, 1, 3, 0, (7, 9), "auto"), (3, 2, [3, 2], [2, 1], [1, 0], (8, 9), "auto"),
+    (1, 4, 3, 1, "valid", (28, 28), "auto"),  # (auto: im2col below 32 input channels)
+    (3, 4, 3, 1, "same", (7, 9), "winograd"), (32, 4, 3, 1, "same", (5, 7), "auto"),  # 32 channels: Winograd
+    (32, 3, 3, 1, [2, 0], (6, 5), "auto"),
 ])
 @SAME_EVEN
-def test_conv2d_matches_torch(cin, cout, k, stride, padding, hw):
+def test_conv2d_matches_torch(cin, cout, k, stride, padding, hw, algorithm):
     rng = np.random.default_rng(0)
-    layer = Conv2D(cout, k, stride, padding)
+    layer = Conv2D(cout, k, stride, padding, algorithm=algorithm)
     layer.build((cin, *hw), rng, np.float64)
     layer.b.data[...] = rng.standard_normal(cout)
     x = rng.standard_normal((3, cin, *hw))

@@ -82,3 +82,39 @@ def test_batchnorm_batch_of_one_raises_as_torch():
     ours.build((3,), np.random.default_rng(0), np.float64)
     with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
         ours.forward(np.ones((1, 3)), training=True)
+
+
+@pytest.mark.parametrize("pool", [True, False])
+def test_fused_batchnorm_relu_pool_matches_torch(pool):
+    """Sequential fuses batchnorm2d, relu[, maxpool2d 2x2] into one step (nn/fused.py): same values as torch's."""
+    from dlbasics.nn.activations import ReLU
+    from dlbasics.nn.model import Sequential
+    from dlbasics.nn.pooling import MaxPool2D
+
+    rng = np.random.default_rng(7)
+    model = Sequential([BatchNorm2d(), ReLU()] + ([MaxPool2D(2)] if pool else [])).build((3, 4, 6), rng, np.float64)
+    assert len(model.steps) == 1
+    for layer in model.layers:
+        layer.needs_input_grad = True
+    theirs = torch.nn.Sequential(torch.nn.BatchNorm2d(3), torch.nn.ReLU(), *([torch.nn.MaxPool2d(2)] if pool else []))
+    theirs = theirs.double()
+    weight = np.array([1.2, -0.7, 0.0])  # a negative and a zero scale
+    bn = model.layers[0]
+    bn.weight.data[...], bn.bias.data[...] = weight, [0.1, 0.3, 0.2]
+    theirs[0].weight.data.copy_(torch.from_numpy(weight))
+    theirs[0].bias.data.copy_(torch.from_numpy(bn.bias.data))
+    for training in (True, False):
+        x = np.round(rng.standard_normal((2, 3, 4, 6)) * 2)  # ties
+        dout = rng.standard_normal((2, 3, 2, 3) if pool else x.shape)
+        theirs.train(training)
+        for p in theirs.parameters():
+            p.grad = None
+        tx = torch.tensor(x, requires_grad=True)
+        tout = theirs(tx)
+        tout.backward(torch.from_numpy(dout))
+        np.testing.assert_allclose(model.forward(x, training), tout.detach().numpy(), **TOL)
+        np.testing.assert_allclose(model.backward(dout), tx.grad.numpy(), **TOL)
+        np.testing.assert_allclose(bn.weight.grad, theirs[0].weight.grad.numpy(), **TOL)
+        np.testing.assert_allclose(bn.bias.grad, theirs[0].bias.grad.numpy(), **TOL)
+        np.testing.assert_allclose(bn.running_mean, theirs[0].running_mean.numpy(), **TOL)
+        np.testing.assert_allclose(bn.running_var, theirs[0].running_var.numpy(), **TOL)

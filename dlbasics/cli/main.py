@@ -242,7 +242,8 @@ def _model_info(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"name": cfg["name"], "input_shape": list(shapes.input_shape),
             "layers": [{**row, "output_shape": list(row["output_shape"])} for row in net.summary()],
             "parameters": net.num_parameters(),
-            "memory_bytes": from_config(cfg, net, shapes.input_shape, shapes.n_train).total}
+            "memory_bytes": from_config(cfg, net, shapes.input_shape, shapes.n_train).total,
+            "runs_as": net.runs_as()}
 
 
 def _model_table(cfg: dict[str, Any], info: dict[str, Any] | None = None) -> FitTable:
@@ -255,6 +256,8 @@ def _model_table(cfg: dict[str, Any], info: dict[str, Any] | None = None) -> Fit
          "params": f"{row['params']:,}"} for row in info["layers"]]
     rows += [None, {"layer": "total", "params": f"{info['parameters']:,}"},
              {"layer": "memory to train (estimate)", "params": format_bytes(info["memory_bytes"])}]
+    if info.get("runs_as"):
+        rows.append({"layer": "runs as: " + "; ".join(info["runs_as"])})
     return FitTable([Col("#", "#"), Col("layer", "layer", "text"), Col("output shape", "shape", "id"),
                      Col("parameters", "params")], rows,
                     title=f"{info['name']}: input (N, {', '.join(map(str, info['input_shape']))})")

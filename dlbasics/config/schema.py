@@ -138,6 +138,8 @@ DATA = Registry(
 
 LAYER = Registry(lambda: {name: _class_section(cls) for name, cls in LAYERS.items()}, key="type")
 
+FUSE = Bool(True, doc="run each batchnorm, relu[, maxpool2d 2x2] as one fused step (same values, fewer passes "
+                      "over the activations; false: layer by layer)")
 MODEL = Registry(
     {
         "mlp": Section({
@@ -148,10 +150,12 @@ MODEL = Registry(
             "batchnorm": Bool(False, doc="batch normalisation after each hidden dense layer (which then has no bias)"),
             "dropout": Num(0.0, ge=0.0, lt=1.0, doc="probability of DROPPING a unit after each hidden activation "
                                                     "(0: none; keep ratio = 1 - p)"),
+            "fuse": FUSE,
         }, doc="a multi-layer perceptron: [flatten], per hidden width dense, [batchnorm], activation, [dropout]; "
                "then dense to the outputs"),
         "sequential": Section({
             "layers": Seq(LAYER, min_len=1, doc="explicit list of layers, e.g. {type: dense, units: 100}"),
+            "fuse": FUSE,
         }, doc="an explicit list of layers; input shapes are inferred"),
     },
     key="type",

@@ -27,12 +27,17 @@ import numpy as np
 
 from ..config.fields import Bool, Choice, Either, Num, Seq, Spec
 from .init import INIT, describe, initialize
+from .kernels.winograd import Winograd3x3
 from .layers import Layer, Memory
 from .parameter import Parameter
 
 Taps = list[tuple[int, int, tuple[slice, ...], tuple[slice, ...]]]
 
 POS_INT = Num(integer=True, ge=1)
+#: ``algorithm: auto`` runs Winograd's F(2x2, 3x3) for 3x3 stride-1 kernels on inputs with at least this many
+#: channels (measured, one thread, N = 100: 32 -> 64 on 14x14 forward+backward 30 ms Winograd, 33 ms im2col;
+#: 16 -> 32 on 28x28 49 vs 44 ms and 1 -> 32: 34 vs 4 ms, the transforms outweighing the shorter products)
+WINOGRAD_MIN_CHANNELS = 32
 SIZE_2D = Either(POS_INT, Seq(POS_INT, length=2), doc="an integer or [height, width]")
 PAD_1D = Either(Num(integer=True, ge=0), Choice(["same", "valid"]),
                 doc="zeros added at both ends, or 'same' (output length = input length) or 'valid' (0)")
@@ -129,6 +134,8 @@ class _Conv(Layer):
         self.W: Parameter | None = None
         self.b: Parameter | None = None
         self._work: dict[str, np.ndarray] = {}
+        self.winograd: Winograd3x3 | None = None
+        self.x_pending: np.ndarray | None = None
 
     def _pads(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """(before, after) zeros per spatial axis; ValueError for a shape this convolution cannot take."""
@@ -150,6 +157,9 @@ class _Conv(Layer):
     def plan(self, input_shape):
         """(C_in, *S) -> (C_out, *S') with S' by the output-size formula; weight (C_out, C_in, *k), bias (C_out,)."""
         pads, k, s = self._pads(input_shape), self.kernel_size, self.stride
+        if getattr(self, "algorithm", "im2col") == "winograd" and not self.winograd_fits():
+            raise ValueError(f"algorithm 'winograd' needs a 3x3 kernel and stride 1, got kernel {fmt(k)} and stride "
+                             f"{fmt(s)}; use 'im2col' or 'auto'")
         out = tuple(out_size(n, kk, st, p) for n, kk, st, p in zip(input_shape[1:], k, s, pads))
         params = {"weight": (self.out_channels, input_shape[0], *self.kernel_size)}
         if self.bias:
@@ -168,6 +178,7 @@ class _Conv(Layer):
         self.out_chw = (self.out_channels, *one, *out)
         self.kernel_hw = (*one, *k)
         self.taps = taps_2d(self.in_chw[1:], self.kernel_hw, (*one, *s), ((0, 0),) * len(one) + pads, self.out_chw[1:])
+        self.winograd = Winograd3x3(self.in_chw, self.out_chw, pads) if self.uses_winograd(C) else None
         # stride 1 and output size = input size ('same'): on the pixels flattened over (N, H, W), tap (i, j) is a
         # shift by (i - pad_top) * W + (j - pad_left), so im2col / col2im copy / add one long run per channel
         # instead of N*H' short rows; the outputs whose tap reads padding (a neighbour after the shift) are zeroed
@@ -222,7 +233,19 @@ class _Conv(Layer):
             d += dcols[:, i, j].reshape(C, -1)[:, lo:hi]
         return np.ascontiguousarray(dxt.reshape(C, N, H, W).transpose(1, 0, 2, 3))
 
+    def winograd_fits(self) -> bool:
+        """Winograd's F(2x2, 3x3) applies: a 3x3 kernel, stride 1 (a 2-D convolution)."""
+        return self.ndim == 2 and self.kernel_size == (3, 3) and self.stride == (1, 1)
+
+    def uses_winograd(self, in_channels: int) -> bool:
+        """'winograd', or 'auto' where it fits and the input has at least WINOGRAD_MIN_CHANNELS channels."""
+        algorithm = getattr(self, "algorithm", "im2col")
+        return algorithm == "winograd" or (algorithm == "auto" and self.winograd_fits()
+                                           and in_channels >= WINOGRAD_MIN_CHANNELS)
+
     def forward(self, x, training=False):
+        if self.winograd is not None:
+            return self._winograd_forward(x, training)
         N = x.shape[0]
         (C, _, _), (F, Ho, Wo), (kh, kw) = self.in_chw, self.out_chw, self.kernel_hw
         K, P, bias = C * kh * kw, Ho * Wo, self.b is not None
@@ -240,7 +263,31 @@ class _Conv(Layer):
         out = np.matmul(Wb, self.cols.transpose(1, 0, 2))  # (N, F, P): one product per sample, NCHW directly
         return out.reshape(N, *self.output_shape)
 
+    def _winograd_forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The Winograd kernel (nn/kernels/winograd.py). An evaluation batch larger than the kernel's buffers
+        runs through them in blocks of that many samples (no new buffers, no page faults); backward after it
+        transforms the whole batch again."""
+        kernel, b = self.winograd, None if self.b is None else self.b.data
+        block = kernel.batch
+        if training or block is None or x.shape[0] <= block:
+            self.x_pending = None
+            return kernel.forward(x, self.W.data, b)
+        self.x_pending = x
+        return np.concatenate([kernel.forward(x[s:s + block], self.W.data, b) for s in range(0, len(x), block)])
+
+    def _winograd_backward(self, dout: np.ndarray) -> np.ndarray | None:
+        if self.x_pending is not None:  # after a blocked evaluation forward
+            self.winograd.forward(self.x_pending, self.W.data, None if self.b is None else self.b.data)
+            self.x_pending = None
+        dw, db, dx = self.winograd.backward(dout, self.needs_input_grad)
+        self.W.grad[...] = dw
+        if self.b is not None:
+            self.b.grad[...] = db
+        return dx
+
     def backward(self, dout):
+        if self.winograd is not None:
+            return self._winograd_backward(dout)
         N = dout.shape[0]
         (C, _, _), (F, Ho, Wo), (kh, kw) = self.in_chw, self.out_chw, self.kernel_hw
         K, P, bias = C * kh * kw, Ho * Wo, self.b is not None
@@ -268,6 +315,18 @@ class _Conv(Layer):
         return dx.reshape(N, *self.input_shape)
 
     def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
+        if self.uses_winograd(input_shape[0]):
+            return Winograd3x3.memory(input_shape, output_shape, itemsize, needs_input_grad)
+        return self._im2col_memory(input_shape, output_shape, itemsize, needs_input_grad)
+
+    def eval_memory(self, input_shape, output_shape, itemsize):
+        """Winograd: the output, twice while the blocks of a large evaluation chunk are joined (the work
+        buffers are the training batch's, counted as backward's); im2col: as in training."""
+        if self.uses_winograd(input_shape[0]):
+            return 2 * math.prod(output_shape) * itemsize
+        return super().eval_memory(input_shape, output_shape, itemsize)
+
+    def _im2col_memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
         """K = C_in*kh*kw, P = output pixels. Forward keeps the columns (K + bias, N, P) and, on the shift path
         (stride 1, output size = input size), the channels-first copy of x; it returns a new (N, C_out, P).
         Backward keeps for the next step the (C_out, N*P) copy of dout (when 8K > P) and, if dx is needed, dcols
@@ -286,8 +345,10 @@ class _Conv(Layer):
 
     def extra_repr(self):
         pad = self.padding if isinstance(self.padding, str) else compact(self.padding)
+        algorithm = getattr(self, "algorithm", "auto")
         return (f"{self.out_channels}, kernel_size={compact(self.kernel_size)}, stride={compact(self.stride)}, "
-                f"padding={pad!r}, init={describe(self.init)}" + ("" if self.bias else ", bias=False"))
+                f"padding={pad!r}, init={describe(self.init)}" + ("" if self.bias else ", bias=False")
+                + ("" if algorithm == "auto" else f", algorithm={algorithm!r}"))
 
 
 class Conv1D(_Conv):
@@ -316,6 +377,10 @@ class Conv2D(_Conv):
     padding='same': H' = H, W' = W, the odd padded row/column going at the bottom/right as in PyTorch).
     weight: (C_out, C_in, kh, kw) initialised by ``init`` (fan_in = C_in*kh*kw), bias: (C_out,) zeros.
     Backward: dW = dout @ cols^T, db = sum over N, H', W', dx = col2im(W^T @ dout).
+    ``algorithm``: 'im2col' (above), 'winograd' (F(2x2, 3x3) for 3x3 kernels with stride 1, 2.25x fewer
+    multiplications: :mod:`dlbasics.nn.kernels.winograd`) or 'auto' (Winograd where it fits and the input has
+    at least ``WINOGRAD_MIN_CHANNELS`` channels, else im2col). Same function either way, tested against
+    ``nn/naive.py``.
     """
 
     ndim = 2
@@ -326,4 +391,15 @@ class Conv2D(_Conv):
         "padding": PAD_2D,
         "bias": Bool(doc="add a bias per output channel (initialised to 0)"),
         "init": INIT,
+        "algorithm": Choice(["auto", "im2col", "winograd"],
+                            doc="im2col + one matrix product, Winograd F(2x2, 3x3) (3x3 kernels, stride 1), or "
+                                "auto: Winograd where it fits and the input has >= 32 channels"),
     }
+
+    def __init__(self, out_channels: int, kernel_size: int | list[int], stride: int | list[int] = 1,
+                 padding: int | list[int] | str = 0, bias: bool = True, init: str | dict[str, Any] = "he_normal",
+                 algorithm: str = "auto"):
+        if algorithm not in ("auto", "im2col", "winograd"):
+            raise ValueError(f"algorithm must be 'auto', 'im2col' or 'winograd', got {algorithm!r}")
+        self.algorithm = algorithm
+        super().__init__(out_channels, kernel_size, stride, padding, bias, init)

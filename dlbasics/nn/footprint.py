@@ -2,8 +2,8 @@
 
     model = model_from_config(cfg["model"], (1, 28, 28), 10)    # configs/mnist_cnn.yaml, unbuilt: no arrays yet
     fp = estimate(model, (1, 28, 28), batch_size=100, dtype="float32", state_arrays=3, eval_batch_size=500)
-    fp.total        # 507472744 bytes; fp.summary(): "about 507 MB: weights 1.69 MB, ..., activations 496 MB ..."
-    fp.culprit()    # (4, "layer 4, conv2d 32x14x14->64x14x14: 254 MB of activations for a batch of 500 ...")
+    fp.total        # 403739944 bytes; fp.summary(): "about 404 MB: weights 1.69 MB, ..., activations 392 MB ..."
+    fp.culprit()    # (4, "layer 4, conv2d 32x14x14->64x14x14: 214 MB of activations for a batch of 500 ...")
 
 ``Sequential.plan`` infers every layer's shapes (raising the LayerShapeError ``build`` would raise) and each
 layer's ``memory`` says how many bytes per sample its forward keeps and its backward needs. In bytes, with
@@ -22,15 +22,17 @@ keeps probabilities and returns their gradient), forward / backward / scratch ea
 with parameters on), eval_forward what an evaluation forward keeps (``Layer.eval_memory``). Every layer's
 caches are alive at once (they stay on the layers between steps), temporaries one layer at a time.
 Evaluation forwards chunks of Ne samples through the same caches, so with a small training batch it is often
-the larger (mnist_cnn: batches of 100, chunks of 500). A layer's output counts as kept even where the next
+the larger (mnist_cnn: batches of 100, chunks of 500). A fused step (``Sequential.fusion``) is counted once,
+at its first layer, by its own ``memory``. A layer's output counts as kept even where the next
 layer lets it go (BatchNorm's output once ReLU has made its own): an upper bound.
 
 Measured (one epoch on mnist-mini, float32, one thread; growth of the peak RSS over the epoch, allocator slack
-included): mnist_cnn estimate 507 MB, measured 408 MB with 500 validation samples (one chunk) and 554 MB with
-900 (chunks of 500 and 400: for a moment the conv buffers exist in both sizes); with eval_batch_size 100,
-163 MB and 170 MB. NumPy's own count (tracemalloc) is 1.2-1.6x below the estimate (tests/test_memory_estimate.py).
-Not counted: the data set, Python and NumPy themselves (about 90 MB with mnist-mini loaded), copies that
-regularizers make (weight noise, augmentation).
+included; with the plain layers and im2col, before the fused step and Winograd existed: model.fuse false and
+algorithm im2col now estimate 517 MB for it): mnist_cnn estimate 507 MB, measured 408 MB with 500 validation
+samples (one chunk) and 554 MB with 900 (chunks of 500 and 400: for a moment the conv buffers exist in both
+sizes); with eval_batch_size 100, 163 MB and 170 MB. NumPy's own count (tracemalloc) is 1.2-1.6x below the
+estimate (tests/test_memory_estimate.py). Not counted: the data set, Python and NumPy themselves (about 90 MB
+with mnist-mini loaded), copies that regularizers make (weight noise, augmentation).
 """
 
 from __future__ import annotations
@@ -190,10 +192,20 @@ def estimate(model: Sequential, input_shape: Shape, batch_size: int, dtype: Any 
     plans = model.plan(input_shape)
     itemsize = np.dtype(dtype).itemsize
     arrays = [state_arrays] * len(plans) if isinstance(state_arrays, int) else list(state_arrays)
+    fused = {}  # a fused step's memory goes to its first layer, nothing to the others
+    for first, stop in model.fusion([plan.input_shape for plan in plans]):
+        fused[first] = (model.fused_steps_for(first, stop), plans[stop - 1].output_shape)
+        fused.update({i: None for i in range(first + 1, stop)})
     layers, params_before = [], False
     for i, (layer, plan) in enumerate(zip(model.layers, plans)):
-        memory = layer.memory(plan.input_shape, plan.output_shape, itemsize, params_before)
-        eval_forward = layer.eval_memory(plan.input_shape, plan.output_shape, itemsize)
+        if i in fused:
+            step, output_shape = fused[i] or (None, None)
+            memory = (Memory(0, 0, 0) if step is None
+                      else step.memory(plan.input_shape, output_shape, itemsize, params_before))
+            eval_forward = 0 if step is None else step.eval_memory(plan.input_shape, output_shape, itemsize)
+        else:
+            memory = layer.memory(plan.input_shape, plan.output_shape, itemsize, params_before)
+            eval_forward = layer.eval_memory(plan.input_shape, plan.output_shape, itemsize)
         layers.append(LayerFootprint(i, label(layer, plan), plan, memory, eval_forward, arrays[i]))
         params_before = params_before or bool(plan.params)
     return Footprint(layers, tuple(input_shape), itemsize, batch_size,

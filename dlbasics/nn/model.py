@@ -38,11 +38,17 @@ class Sequential:
     forward: (N, *input_shape) -> (N, *output_shape). Backward stops at the first layer with parameters:
     no layer before it needs a gradient, so e.g. the first Dense after a Flatten skips its ``dx`` matmul
     (the largest one of an MNIST MLP) and ``backward`` returns None.
+
+    ``fuse`` (default True): ``build`` runs each ``batchnorm, relu[, maxpool2d 2x2]`` as one fused step
+    (:mod:`~dlbasics.nn.fused`: the same function in fewer passes over the activations). ``layers`` is unchanged
+    either way; ``steps`` is what forward and backward run, layers and fused steps in order.
     """
 
-    def __init__(self, layers: Iterable[Layer]):
+    def __init__(self, layers: Iterable[Layer], fuse: bool = True):
         self.layers = list(layers)
+        self.fuse = fuse
         self.shapes: list[tuple[int, ...]] = []
+        self.steps: list[Any] = self.layers
         self.dtype: Any = None
 
     def plan(self, input_shape: Shape) -> list[LayerPlan]:
@@ -78,22 +84,50 @@ class Sequential:
         for layer in self.layers:
             layer.needs_input_grad = params_before
             params_before = params_before or bool(layer.parameters())
+        self.steps = self.fused_steps([self.input_shape, *self.shapes[:-1]]) if self.fuse else self.layers
         return self
+
+    def fusion(self, input_shapes: list[Shape]) -> list[tuple[int, int]]:
+        """(first, stop) index ranges of the layers that run as one fused step, given each layer's input shape."""
+        from .fused import fusable
+
+        groups, i = [], 0
+        while i < len(self.layers):
+            n = fusable(self.layers, input_shapes, i) if self.fuse else 0
+            if n:
+                groups.append((i, i + n))
+            i += max(n, 1)
+        return groups
+
+    def fused_steps_for(self, first: int, stop: int) -> Any:
+        """The fused step running layers ``first`` to ``stop - 1`` (a range from :meth:`fusion`)."""
+        from .fused import BatchNormReLU
+
+        return BatchNormReLU(self.layers[first:stop])
+
+    def fused_steps(self, input_shapes: list[Shape]) -> list[Any]:
+        """The layers, with each range of :meth:`fusion` replaced by its fused step."""
+        steps, i = [], 0
+        for first, stop in self.fusion(input_shapes):
+            steps += self.layers[i:first]
+            steps.append(self.fused_steps_for(first, stop))
+            i = stop
+        return steps + self.layers[i:]
 
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.shapes[-1] if self.shapes else self.input_shape
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        for step in self.steps:
+            x = step.forward(x, training)
         return x
 
     __call__ = forward
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+        for step in reversed(self.steps):
+            dout = step.backward(dout)
             if dout is None:
                 break
         return dout
@@ -137,6 +171,19 @@ class Sequential:
                 raise ValueError(f"state dict: {name} has shape {state[name].shape}, expected {arr.shape}")
             arr[...] = state[name]
 
+
+    def runs_as(self) -> list[str]:
+        """What a built model runs besides one layer at a time, e.g. ["layers 1-3 fused (model.fuse)",
+        "layer 4 by winograd"]: the fused steps and the convolutions that take the Winograd path."""
+        notes, index = [], {id(layer): i for i, layer in enumerate(self.layers)}
+        for step in self.steps:
+            if not isinstance(step, Layer):
+                first = index[id(step.layers[0])]
+                notes.append(f"layers {first}-{first + len(step.layers) - 1} fused (model.fuse)")
+        winograd = [str(i) for i, layer in enumerate(self.layers) if getattr(layer, "winograd", None) is not None]
+        if winograd:
+            notes.append(f"layer{'s' if len(winograd) > 1 else ''} {', '.join(winograd)} by winograd (algorithm)")
+        return notes
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per layer: index, layer, output shape (per sample) and parameter count. A container (a

@@ -8,7 +8,9 @@ real (:func:`~dlbasics.nn.conv.tap_slices`: the padding is never materialised) a
 
 Max pooling records in the forward pass which tap holds each window's first maximum (PyTorch's rule for ties),
 so the backward pass only reads that index and ``dout`` (measured 1.6x faster than comparing x with the maxima
-again, which re-reads x once per tap).
+again, which re-reads x once per tap). 2x2 windows that tile the input (the usual pool) take a faster path:
+the image split into its even and odd columns, then two halvings over contiguous arrays (:func:`max2x2`;
+forward 4.4 -> 3.3 ms on mnist_cnn's (100, 32, 28, 28), one thread).
 """
 
 from __future__ import annotations
@@ -86,12 +88,46 @@ class _Pool(Layer):
         return f"{compact(self.kernel_size)}, stride={compact(self.stride)}, padding={compact(self.padding)}"
 
 
+def max2x2(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2x2 max pooling of images split into column planes: (2, N, C, H, W/2), planes[0] the even columns and
+    planes[1] the odd ones, H even -> (pooled (N, C, H/2, W/2), right (N, C, H, W/2), lower (N, C, H/2, W/2)).
+
+    Two halvings, each over contiguous arrays: horizontal pairs (``right``: the odd column won), then vertical
+    pairs of those maxima (``lower``: the lower row won). A pair is won only by a strictly greater value, so
+    ties keep the first pixel in row-major order (PyTorch's rule): the first row holding the maximum, and in it
+    the first column.
+    """
+    _, N, C, H, Wo = planes.shape
+    right = np.greater(planes[1], planes[0])
+    half = np.maximum(planes[0], planes[1]).reshape(N, C, H // 2, 2, Wo)
+    lower = np.greater(half[:, :, :, 1], half[:, :, :, 0])
+    return np.maximum(half[:, :, :, 0], half[:, :, :, 1]), right, lower
+
+
+def unpool2x2(g: np.ndarray, right: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The adjoint of :func:`max2x2`: each window's gradient g (N, C, H/2, W/2) to its winner, zeros elsewhere,
+    as the even and the odd column planes (N, C, H, W/2) of dx."""
+    N, C, Ho, Wo = g.shape
+    half = np.empty((N, C, Ho, 2, Wo), g.dtype)  # the vertical pairs first, then the horizontal
+    np.multiply(g, lower, out=half[:, :, :, 1])
+    np.subtract(g, half[:, :, :, 1], out=half[:, :, :, 0])
+    half = half.reshape(N, C, 2 * Ho, Wo)
+    odd = half * right
+    return np.subtract(half, odd, out=half), odd
+
+
 class _MaxPool(_Pool):
     smooth = False  # the gradient jumps between tied or nearly tied window entries
 
     def forward(self, x, training=False):
         N = x.shape[0]
         x = x.reshape(N, *self.in_chw)
+        if self.tiles and self.kernel_hw == (2, 2):  # the common 2x2 pool: two contiguous halvings
+            planes = np.empty((2, *x.shape[:3], x.shape[3] // 2), x.dtype)
+            np.copyto(planes[0], x[..., 0::2])
+            np.copyto(planes[1], x[..., 1::2])
+            out, self.right, self.lower = max2x2(planes)
+            return out.reshape(N, *self.output_shape)
         windows, first = self._windows(x), 0
         if any(self.padding):
             out = np.full((N, *self.out_chw), -np.inf, x.dtype)  # PyTorch pads with -inf
@@ -111,6 +147,9 @@ class _MaxPool(_Pool):
         N = dout.shape[0]
         dout = dout.reshape(N, *self.out_chw)
         dx = (np.empty if self.tiles else np.zeros)((N, *self.in_chw), dout.dtype)
+        if self.tiles and self.kernel_hw == (2, 2):
+            dx[..., 0::2], dx[..., 1::2] = unpool2x2(dout, self.right, self.lower)
+            return dx.reshape(N, *self.input_shape)
         for k, (g, dst) in enumerate(self._windows(dx)):
             if self.tiles:  # every input pixel is in exactly one window: assign
                 np.multiply(dout, self.argmax == k, out=g)
@@ -121,10 +160,15 @@ class _MaxPool(_Pool):
 
     def memory(self, input_shape, output_shape, itemsize, needs_input_grad=True):
         """Forward keeps its new output and the uint8 index of each window's maximum; backward holds dout, a
-        boolean mask of the output's size and dx."""
+        boolean mask of the output's size and dx. 2x2 windows that tile the input: forward keeps the output and
+        the two boolean maps (3 bytes per output) and holds the column planes (the input's size); backward
+        holds dout, the vertical and horizontal scatters (2 outputs each) and dx."""
         n_out, taps = math.prod(output_shape), math.prod(self.kernel_size)
-        index = 1 if taps < 256 else 4
         dx = math.prod(input_shape) * itemsize if needs_input_grad else 0
+        if tuple(self.kernel_size) == (2, 2) and tuple(self.stride) == (2, 2) and not any(self.padding) and all(
+                n % 2 == 0 for n in input_shape[1:]):
+            return Memory(n_out * (itemsize + 3), 0, max(math.prod(input_shape) * itemsize, 5 * n_out * itemsize + dx))
+        index = 1 if taps < 256 else 4
         return Memory(n_out * (itemsize + index), 0, n_out * (itemsize + 1) + dx)
 
 

@@ -56,5 +56,5 @@ def model_from_config(model_cfg: dict[str, Any], input_shape: tuple[int, ...], n
     if model_cfg["type"] == "mlp":
         return Sequential(mlp_layers(model_cfg["hidden"], n_outputs, model_cfg["activation"], model_cfg["init"],
                                      flatten=len(input_shape) > 1, batchnorm=model_cfg["batchnorm"],
-                                     dropout=model_cfg["dropout"]))
-    return Sequential([layer_from_config(spec) for spec in model_cfg["layers"]])
+                                     dropout=model_cfg["dropout"]), fuse=model_cfg.get("fuse", True))
+    return Sequential([layer_from_config(spec) for spec in model_cfg["layers"]], fuse=model_cfg.get("fuse", True))
