@@ -87,6 +87,9 @@ class BatchNormReLU:
     def parameters(self) -> list:
         return self.bn.parameters()
 
+    def named_parameters(self) -> list:
+        return self.bn.named_parameters()
+
     def __repr__(self) -> str:
         return f"BatchNormReLU({' + '.join(repr(layer) for layer in self.layers)})"
 

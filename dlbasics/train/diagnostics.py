@@ -62,7 +62,11 @@ def probe_statistics(model: Sequential, loss_fn: Loss, x: np.ndarray, y: np.ndar
                 row["dead_fraction"] = float(np.mean(~(flat > 0).any(axis=0)))
             stats[i] = row
         loss_fn.forward(out, y)
-        model.backward(loss_fn.backward())
+        dout = loss_fn.backward()
+        for layer in reversed(model.layers):  # layer by layer, as the forward above (not the model's fused steps)
+            dout = layer.backward(dout)
+            if dout is None:
+                break
         for i in keep:
             params = model.layers[i].parameters()
             if params:
