@@ -12,7 +12,7 @@ from dlbasics.nn.gradcheck import check_layer
 from dlbasics.nn.model import Sequential
 from dlbasics.nn.naive import maxpool2d_naive, maxpool2d_naive_backward
 from dlbasics.nn.norm import BatchNorm1d, BatchNorm2d
-from dlbasics.nn.pooling import MaxPool2D
+from dlbasics.nn.pooling import AvgPool2D, MaxPool2D
 from dlbasics.nn.registry import model_from_config
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -121,3 +121,61 @@ def test_fusion_is_switched_off_by_model_fuse_false_and_dlb_model_still_lists_ev
     cfg = load_config("configs/mnist_cnn.yaml", ["data.name=mnist-mini", "model.fuse=false"])
     plain = model_from_config(cfg["model"], (1, 28, 28), 10).build((1, 28, 28), np.random.default_rng(0))
     assert plain.steps == plain.layers and not plain.fuse
+
+
+def _cnn(fuse):
+    from dlbasics.nn.conv import Conv2D
+    from dlbasics.nn.layers import Dense, Flatten
+
+    layers = [Conv2D(4, 3, padding="same"), BatchNorm2d(), ReLU(), MaxPool2D(2), Flatten(), Dense(3)]
+    return Sequential(layers, fuse=fuse).build((2, 6, 6), np.random.default_rng(0), np.float64)
+
+
+def test_diagnostics_running_the_layers_one_by_one_get_their_gradients_not_the_fused_steps_stale_ones():
+    """probe_statistics forwards model.layers one by one, then calls model.backward: the fused step must not
+    backpropagate the state of its own last (training) forward, nor fail before the first one (epoch 0)."""
+    from dlbasics.nn.losses import CrossEntropyLoss
+    from dlbasics.train.diagnostics import probe_statistics
+
+    rng = np.random.default_rng(5)
+    probe, y = rng.standard_normal((3, 2, 6, 6)), rng.integers(0, 3, 3)
+    norms = []
+    for fuse in (True, False):
+        model, loss = _cnn(fuse), CrossEntropyLoss()
+        first = probe_statistics(model, loss, probe, y)  # a fresh model: epoch 0
+        x = np.random.default_rng(6).standard_normal((5, 2, 6, 6))  # a training step on a batch of another size
+        loss.forward(model.forward(x, True), np.arange(5) % 3)
+        model.backward(loss.backward())
+        norms.append([stats[i]["grad_norm"] for stats in (first, probe_statistics(model, loss, probe, y))
+                      for i in (0, 1, 5)])  # conv, batchnorm2d, dense
+    assert norms[0] == pytest.approx(norms[1], rel=1e-12)
+
+
+def test_switching_fuse_off_or_replacing_a_layer_after_build_runs_the_layers_as_they_are():
+    model = _cnn(True)
+    assert type(model.steps[1]) is BatchNormReLU
+    x = np.random.default_rng(7).standard_normal((4, 2, 6, 6))
+    fused_out = model.forward(x, True)
+    model.fuse = False
+    assert model.steps == model.layers
+    np.testing.assert_allclose(model.forward(x, True), _cnn(False).forward(x, True), atol=1e-12)
+    model.fuse = True
+    assert type(model.steps[1]) is BatchNormReLU
+    model.layers[3] = AvgPool2D(2)  # a user's replacement: the old fused max pool must not run
+    model.layers[3].build((4, 6, 6), None, np.float64)
+    assert model.steps == model.layers
+    relu = np.maximum(model.layers[1].forward(model.layers[0].forward(x, False), False), 0)
+    expected = model.layers[5].forward(relu.reshape(4, 4, 3, 2, 3, 2).mean(axis=(3, 5)).reshape(4, -1), False)
+    np.testing.assert_allclose(model.forward(x, False), expected, atol=1e-12)
+    assert not np.allclose(fused_out, expected)
+
+
+def test_a_batch_norms_own_backward_after_a_fused_forward_is_an_error_not_stale_gradients():
+    model = _cnn(True)
+    x = np.random.default_rng(8).standard_normal((4, 2, 6, 6))
+    out = model.forward(x, True)
+    with pytest.raises(RuntimeError, match="fused step"):
+        model.layers[1].backward(np.ones((4, 4, 6, 6)))
+    model.layers[1].weight.grad[...] = 0
+    model.backward(np.ones_like(out))  # the model's own backward is fine
+    assert np.any(model.layers[1].weight.grad != 0)

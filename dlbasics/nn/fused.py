@@ -70,6 +70,8 @@ class BatchNormReLU:
     and the odd columns, so that horizontal neighbours are contiguous), the output, and with the pool the
     pooled xc and the two boolean maps ``right`` and ``lower``. An evaluation forward keeps only x and its
     output (it pools x first: vertical pairs, then horizontal), and works out the rest if backward is called.
+    If the batch norm ran its own forward since this step's (code that runs ``model.layers`` one by one, such
+    as ``train.diagnostics``), backward runs the layers' own backwards instead.
     """
 
     smooth = False  # ReLU's kink and the pool's ties
@@ -103,6 +105,7 @@ class BatchNormReLU:
         bn, N, C = self.bn, x.shape[0], x.shape[1]
         gamma, beta = self._affine(x.dtype, C)
         self.batch_stats, self.input_shape, self.x = training, x.shape, x
+        bn.fused_by = self  # (the batch norm's own forward resets it: then backward runs the layers' own)
         if not training:  # the running statistics: relu(a x + beta - a running_mean), pooled first
             self.inv_std = (1.0 / np.sqrt(bn.running_var + bn.eps)).astype(x.dtype)
             a = self.a = gamma * self.inv_std
@@ -174,6 +177,12 @@ class BatchNormReLU:
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         bn, N, C = self.bn, dout.shape[0], dout.shape[1]
+        if getattr(bn, "fused_by", None) is not self:  # the layers ran one by one since (e.g. train.diagnostics)
+            for layer in reversed(self.layers):
+                dout = layer.backward(dout)
+                if dout is None:
+                    break
+            return dout
         if not self.batch_stats and self.xc is None:  # after an evaluation forward: centre on running_mean now
             self._signs_and_pool(self._centred(self.x, self.bn.running_mean, reuse=False))
         out = self.out.reshape(dout.shape)

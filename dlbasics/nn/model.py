@@ -41,15 +41,28 @@ class Sequential:
 
     ``fuse`` (default True): ``build`` runs each ``batchnorm, relu[, maxpool2d 2x2]`` as one fused step
     (:mod:`~dlbasics.nn.fused`: the same function in fewer passes over the activations). ``layers`` is unchanged
-    either way; ``steps`` is what forward and backward run, layers and fused steps in order.
+    either way; ``steps`` is what forward and backward run, layers and fused steps in order: the layers one by
+    one when ``fuse`` is switched off after ``build`` or ``layers`` no longer holds the layers that were built.
     """
 
     def __init__(self, layers: Iterable[Layer], fuse: bool = True):
         self.layers = list(layers)
         self.fuse = fuse
         self.shapes: list[tuple[int, ...]] = []
-        self.steps: list[Any] = self.layers
         self.dtype: Any = None
+        self.built_layers: list[Layer] = []  # the layers as ``build`` saw them, and their fused steps
+        self.fused: list[Any] | None = None
+
+    @property
+    def steps(self) -> list[Any]:
+        """What forward and backward run: the fused steps of ``build`` while ``fuse`` is on and ``layers`` are
+        the built ones (the same objects in the same order), else the layers."""
+        if not self.fuse or len(self.layers) != len(self.built_layers) or any(
+                a is not b for a, b in zip(self.layers, self.built_layers)):
+            return self.layers
+        if self.fused is None:
+            self.fused = self.fused_steps([self.input_shape, *self.shapes[:-1]])
+        return self.fused
 
     def plan(self, input_shape: Shape) -> list[LayerPlan]:
         """Every layer's shapes and parameter shapes, inferred without allocating anything.
@@ -84,7 +97,7 @@ class Sequential:
         for layer in self.layers:
             layer.needs_input_grad = params_before
             params_before = params_before or bool(layer.parameters())
-        self.steps = self.fused_steps([self.input_shape, *self.shapes[:-1]]) if self.fuse else self.layers
+        self.built_layers, self.fused = list(self.layers), None  # steps: fused on first use
         return self
 
     def fusion(self, input_shapes: list[Shape]) -> list[tuple[int, int]]:

@@ -148,6 +148,7 @@ class _BatchNorm(_Norm):
     # values (= dbeta, dgamma), dx = gamma inv_std (dy - S1 / m - xhat S2 / m). Per-channel sums run as
     # einsum reductions without temporaries. Same values as the shared core, about half the passes over x.
     def forward(self, x, training=False):
+        self.fused_by = None  # ran as itself; a fused step (nn/fused.py) that runs this layer sets itself here
         v = self.view(x)  # (N, C, L)
         gamma = self.weight.data if self.weight is not None else np.ones(v.shape[1], v.dtype)
         beta = self.bias.data if self.bias is not None else np.zeros(v.shape[1], v.dtype)
@@ -187,6 +188,9 @@ class _BatchNorm(_Norm):
         self._xhat = value
 
     def backward(self, dout):
+        if getattr(self, "fused_by", None) is not None:
+            raise RuntimeError("this batch norm's last forward ran inside a fused step (model.fuse): call the "
+                               "model's backward, or its own forward first")
         if not self.batch_stats:
             return super().backward(dout)
         d = self.view(dout)
