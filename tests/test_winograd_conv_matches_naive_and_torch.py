@@ -126,3 +126,20 @@ def test_the_memory_estimate_follows_the_algorithm():
         estimates.append(footprint.estimate(model, (1, 28, 28), 100).layers[4].memory)
     assert estimates[0] != estimates[1]
     assert isinstance(Sequential([Conv2D(4, 3)]).layers[0].winograd, type(None))
+
+
+def test_switching_the_algorithm_after_build_takes_effect_at_the_next_forward():
+    rng = np.random.default_rng(5)
+    layer = Conv2D(3, 3, padding="same", algorithm="im2col")
+    layer.build((2, 5, 6), rng, np.float64)
+    x = rng.standard_normal((2, 2, 5, 6))
+    expected = conv2d_naive(x, layer.W.data, layer.b.data, 1, 1)
+    for algorithm, kernel in [("winograd", True), ("im2col", False), ("auto", False), ("winograd", True)]:
+        layer.algorithm = algorithm
+        np.testing.assert_allclose(layer.forward(x, training=True), expected, atol=1e-12)
+        assert (layer.winograd is not None) == kernel, algorithm
+    layer = Conv2D(3, 3, stride=2, algorithm="im2col")
+    layer.build((2, 5, 6), rng, np.float64)
+    layer.algorithm = "winograd"
+    with pytest.raises(ValueError, match="algorithm 'winograd' needs a 3x3 kernel and stride 1"):
+        layer.forward(x)

@@ -243,7 +243,18 @@ class _Conv(Layer):
         return algorithm == "winograd" or (algorithm == "auto" and self.winograd_fits()
                                            and in_channels >= WINOGRAD_MIN_CHANNELS)
 
+    def _follow_algorithm(self) -> None:
+        """Make ``self.winograd`` match ``algorithm`` as it is now (a user or a test may switch it after build):
+        the kernel when it is chosen (created if build did not, with plan's check that it fits), else None."""
+        wanted = self.uses_winograd(self.in_chw[0])
+        if wanted and self.winograd is None:
+            self.plan(self.input_shape)
+            self.winograd = Winograd3x3(self.in_chw, self.out_chw, self._pads(self.input_shape))
+        elif not wanted:
+            self.winograd = None
+
     def forward(self, x, training=False):
+        self._follow_algorithm()
         if self.winograd is not None:
             return self._winograd_forward(x, training)
         N = x.shape[0]
