@@ -60,3 +60,10 @@ def test_float32_exact_gelu_forward_and_backward_agree_with_float64():
     assert out32.dtype == dx32.dtype == np.float32
     assert np.max(np.abs(out32 - out64) / np.maximum(np.abs(out64), 1)) < 1e-6
     assert np.max(np.abs(dx32 - dx64) / np.maximum(np.abs(dx64), 1)) < 1e-6
+
+
+def test_gelu_keeps_the_dtype_of_each_input_when_float32_and_float64_alternate():
+    layer, x = GELU(), np.linspace(-3, 3, 12).reshape(3, 4)
+    for dtype in (np.float32, np.float64, np.float32):
+        out = layer.forward(x.astype(dtype), True)
+        assert out.dtype == dtype and layer.backward(np.ones_like(out)).dtype == dtype

@@ -101,7 +101,7 @@ class GELU(Layer):
         if x.dtype != np.float32:
             self.cdf = ndtr(x)
             return x * self.cdf
-        if getattr(self, "work", None) is None or self.work.shape != x.shape:
+        if getattr(self, "work", None) is None or self.work.shape != x.shape or self.cdf.dtype != np.float32:
             self.cdf, self.work = np.empty_like(x), np.empty_like(x)
         ndtr_float32(x, out=self.cdf, work=self.work)
         return x * self.cdf
