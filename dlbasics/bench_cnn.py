@@ -166,15 +166,23 @@ def bench_cnn(x, y, xv, yv, samples: int, epochs: int, rounds: int) -> dict[str,
 
 
 class LayerTimer:
-    """Wraps every layer's forward and backward of a model to add up their seconds (wall clock), by layer."""
+    """Wraps the forward and backward of every step a model runs (a layer, or a fused step: ``model.steps``) to
+    add up their seconds (wall clock), by step. (Wrapping ``model.layers`` would time nothing of the layers that
+    run inside fused steps.)"""
 
     def __init__(self, model):
+        from .nn.layers import Layer
+
         self.seconds: dict[str, float] = {}
-        for i, layer in enumerate(model.layers):
-            name = f"{i} {type(layer).__name__.lower()}"
+        index = {id(layer): i for i, layer in enumerate(model.layers)}
+        for step in model.steps:
+            inner = [step] if isinstance(step, Layer) else step.layers  # a fused step: its layers
+            first = index[id(inner[0])]
+            name = " + ".join(f"{index[id(layer)]} {type(layer).__name__.lower()}" for layer in inner) \
+                if len(inner) > 1 else f"{first} {type(step).__name__.lower()}"
             self.seconds[name] = 0.0
             for method in ("forward", "backward"):
-                setattr(layer, method, self._timed(getattr(layer, method), name))
+                setattr(step, method, self._timed(getattr(step, method), name))
 
     def _timed(self, fn, name):
         def run(*args, **kwargs):

@@ -57,3 +57,17 @@ def test_cost_curve_figure_has_both_axes_and_every_contender():
     assert len(axes) == 2
     assert [len(ax.get_lines()) for ax in axes] == [2, 2]
     assert "batch size" in axes[0].get_xlabel() and "width" in axes[1].get_xlabel()
+
+
+def test_the_per_layer_timer_times_fused_steps_too():
+    """bench_threads' per-layer table: with model.fuse the batch norm, ReLU and pool run as one step, which must
+    be timed under their names (wrapping model.layers left them at 0 s, out of the table)."""
+    import numpy as np
+
+    from dlbasics.bench_cnn import LayerTimer, build_cnn, cnn_layers
+
+    model = build_cnn(cnn_layers())
+    timer = LayerTimer(model)
+    out = model.forward(np.zeros((2, 1, 28, 28), np.float32), True)
+    model.backward(np.ones_like(out))
+    assert timer.seconds["1 batchnorm2d + 2 relu + 3 maxpool2d"] > 0 and timer.seconds["0 conv2d"] > 0
