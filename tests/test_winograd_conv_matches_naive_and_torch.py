@@ -143,3 +143,17 @@ def test_switching_the_algorithm_after_build_takes_effect_at_the_next_forward():
     layer.algorithm = "winograd"
     with pytest.raises(ValueError, match="algorithm 'winograd' needs a 3x3 kernel and stride 1"):
         layer.forward(x)
+
+
+def test_evaluation_blocks_stay_near_the_training_batch_after_an_epochs_smaller_last_batch():
+    """Blocks of the buffers' current size collapsed: after a last batch of 16, a chunk of 100 ran as 16 x 6 + 4,
+    and every later chunk in blocks of 4."""
+    rng = np.random.default_rng(6)
+    layer = Conv2D(3, 3, padding="same", algorithm="winograd")
+    layer.build((2, 4, 4), rng, np.float64)
+    for n in (64, 16):  # an epoch's batches, the last one smaller
+        layer.forward(rng.standard_normal((n, 2, 4, 4)), training=True)
+    for _ in range(3):
+        x = rng.standard_normal((100, 2, 4, 4))
+        np.testing.assert_allclose(layer.forward(x), conv2d_naive(x, layer.W.data, layer.b.data, 1, 1), atol=1e-12)
+        assert layer.winograd.batch == 50  # two equal blocks of 50

@@ -179,6 +179,7 @@ class _Conv(Layer):
         self.kernel_hw = (*one, *k)
         self.taps = taps_2d(self.in_chw[1:], self.kernel_hw, (*one, *s), ((0, 0),) * len(one) + pads, self.out_chw[1:])
         self.winograd = Winograd3x3(self.in_chw, self.out_chw, pads) if self.uses_winograd(C) else None
+        self.largest_batch = 0  # of the training forwards: evaluation runs in blocks no larger
         # stride 1 and output size = input size ('same'): on the pixels flattened over (N, H, W), tap (i, j) is a
         # shift by (i - pad_top) * W + (j - pad_left), so im2col / col2im copy / add one long run per channel
         # instead of N*H' short rows; the outputs whose tap reads padding (a neighbour after the shift) are zeroed
@@ -275,16 +276,21 @@ class _Conv(Layer):
         return out.reshape(N, *self.output_shape)
 
     def _winograd_forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """The Winograd kernel (nn/kernels/winograd.py). An evaluation batch larger than the kernel's buffers
-        runs through them in blocks of that many samples (no new buffers, no page faults); backward after it
-        transforms the whole batch again."""
-        kernel, b = self.winograd, None if self.b is None else self.b.data
-        block = kernel.batch
-        if training or block is None or x.shape[0] <= block:
+        """The Winograd kernel (nn/kernels/winograd.py). An evaluation batch larger than the largest training
+        batch (the buffers' size) runs in equal blocks no larger than that (100 after batches of 64: two of
+        50, so no block of another size reallocates the buffers; blocks of the buffers' current size shrank
+        to 4 samples after an epoch's last batch of 16 and a chunk of 100); backward after it transforms the
+        whole batch again."""
+        kernel, b, n = self.winograd, None if self.b is None else self.b.data, len(x)
+        if training:
+            self.largest_batch = max(getattr(self, "largest_batch", 0), n)
+        limit = max(getattr(self, "largest_batch", 0), kernel.batch or 0)
+        if training or limit == 0 or n <= limit:
             self.x_pending = None
             return kernel.forward(x, self.W.data, b)
         self.x_pending = x
-        return np.concatenate([kernel.forward(x[s:s + block], self.W.data, b) for s in range(0, len(x), block)])
+        block = -(-n // -(-n // limit))  # ceil(n / the number of blocks)
+        return np.concatenate([kernel.forward(x[s:s + block], self.W.data, b) for s in range(0, n, block)])
 
     def _winograd_backward(self, dout: np.ndarray) -> np.ndarray | None:
         if self.x_pending is not None:  # after a blocked evaluation forward
