@@ -179,3 +179,26 @@ def test_a_batch_norms_own_backward_after_a_fused_forward_is_an_error_not_stale_
     model.layers[1].weight.grad[...] = 0
     model.backward(np.ones_like(out))  # the model's own backward is fine
     assert np.any(model.layers[1].weight.grad != 0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_model_backward_after_the_layers_ran_one_by_one_uses_their_state_not_the_fused_steps(training):
+    """A Python user's loop over model.layers (forward), then model.backward: before, the fused step
+    backpropagated its own last forward (another batch) or failed before its first."""
+    rng = np.random.default_rng(9)
+    grads = []
+    for fuse in (True, False):
+        model = _cnn(fuse)
+        model.forward(np.random.default_rng(5).standard_normal((5, 2, 6, 6)), True)  # the fused step's last batch
+        x = np.random.default_rng(3).standard_normal((3, 2, 6, 6))
+        for layer in model.layers:
+            x = layer.forward(x, training)
+        model.backward(np.ones_like(x))
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    fresh = _cnn(True)  # and before any fused forward at all
+    x = rng.standard_normal((3, 2, 6, 6))
+    for layer in fresh.layers:
+        x = layer.forward(x, training)
+    fresh.backward(np.ones_like(x))

@@ -70,8 +70,8 @@ class BatchNormReLU:
     and the odd columns, so that horizontal neighbours are contiguous), the output, and with the pool the
     pooled xc and the two boolean maps ``right`` and ``lower``. An evaluation forward keeps only x and its
     output (it pools x first: vertical pairs, then horizontal), and works out the rest if backward is called.
-    If the batch norm ran its own forward since this step's (code that runs ``model.layers`` one by one, such
-    as ``train.diagnostics``), backward runs the layers' own backwards instead.
+    If the batch norm ran its own forward since this step's (code that runs ``model.layers`` one by one, then
+    calls ``model.backward``), backward runs the layers' own backwards instead.
     """
 
     smooth = False  # ReLU's kink and the pool's ties
@@ -177,7 +177,7 @@ class BatchNormReLU:
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         bn, N, C = self.bn, dout.shape[0], dout.shape[1]
-        if getattr(bn, "fused_by", None) is not self:  # the layers ran one by one since (e.g. train.diagnostics)
+        if getattr(bn, "fused_by", None) is not self:  # the layers ran one by one since: theirs is the state
             for layer in reversed(self.layers):
                 dout = layer.backward(dout)
                 if dout is None:
