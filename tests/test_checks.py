@@ -10,7 +10,7 @@ import pytest
 
 from conftest import TINY, dlb
 from dlbasics.config import resolve_config
-from dlbasics.experiments.checks import LAYER_CASES, LOSS_CASES, check_config, check_registered
+from dlbasics.experiments.checks import FAST_PATH_CASES, LAYER_CASES, LOSS_CASES, check_config, check_registered
 from dlbasics.nn.gradcheck import numerical_gradient
 from dlbasics.nn.losses import LOSSES
 from dlbasics.nn.registry import LAYERS
@@ -123,3 +123,12 @@ def test_shape_commands_work_offline_without_mnist_from_its_metadata(monkeypatch
     sched = dlb("schedule", "configs/mnist_adam.yaml", "--runs-dir", tmp_path / "runs", cwd=repo)
     assert sched.returncode == 0 and "over 20 epochs" in sched.stdout, sched.stderr
     assert not (tmp_path / "cache" / "dlbasics" / "mnist").exists()
+
+
+def test_the_fast_paths_and_fused_steps_are_gradchecked_too():
+    """Winograd, the 2x2 pool and the fused steps never run in the registered layers' cases."""
+    rows = [r for r in check_registered() if r["kind"] == "fast path"]
+    assert {r["name"] for r in rows} == {label for label, _, _ in FAST_PATH_CASES}
+    assert all(r["passed"] for r in rows), rows
+    assert {r["tensor"] for r in rows if "winograd" in r["name"]} == {"x", "weight", "bias"}
+    assert {r["tensor"] for r in rows if "fused" in r["name"]} == {"x", "weight", "bias"}

@@ -36,6 +36,17 @@ LAYER_CASES: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
                              {"type": "tanh"}]}, (2, 5, 5)),  # F(x) + 1x1 projection of x
 }
 
+#: for `dlb gradcheck --all`: the paths a layer takes only in some settings (Winograd, the 2x2 pool) and the
+#: fused steps of ``model.fuse``, each as (label, the layers of one Sequential, per-sample input shape)
+FAST_PATH_CASES: list[tuple[str, list[dict[str, Any]], tuple[int, ...]]] = [
+    ("conv2d algorithm=winograd", [{"type": "conv2d", "out_channels": 3, "kernel_size": 3, "padding": "same",
+                                    "algorithm": "winograd"}], (2, 5, 6)),
+    ("maxpool2d 2x2", [{"type": "maxpool2d", "kernel_size": 2}], (2, 4, 6)),
+    ("fused bn2d+relu+pool 2x2",
+     [{"type": "batchnorm2d"}, {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2}], (3, 4, 6)),
+    ("fused bn1d+relu", [{"type": "batchnorm1d"}, {"type": "relu"}], (4,)),
+]
+
 #: for `dlb gradcheck --all`: constructor arguments and the kind of target for every registered loss
 LOSS_CASES: dict[str, list[tuple[dict[str, Any], str]]] = {
     "cross_entropy": [({}, "int"), ({"label_smoothing": 0.1}, "int"), ({"label_smoothing": 0.1}, "soft")],
@@ -52,10 +63,11 @@ def _row(kind: str, name: str, tensor: str, error: float, smooth: bool, **extra:
 
 
 def check_registered(seed: int = 0, batch: int = 4) -> list[dict[str, Any]]:
-    """Check every registered layer (input and parameter gradients, training mode) and loss, in float64."""
+    """Check every registered layer (input and parameter gradients, training mode), the fast paths and fused
+    steps (:data:`FAST_PATH_CASES`) and every loss, in float64."""
     from ..nn.losses import LOSSES
     from ..nn.model import Sequential
-    from ..nn.registry import LAYERS
+    from ..nn.registry import LAYERS, layer_from_config
 
     rng = np.random.default_rng(seed)
     rows = []
@@ -67,6 +79,14 @@ def check_registered(seed: int = 0, batch: int = 4) -> list[dict[str, Any]]:
         x = rng.standard_normal((batch, *shape)) * 2
         for tensor, error in check_layer(layer, x, rng, training=True).items():
             rows.append(_row("layer", name, tensor, error, layer.smooth))
+    for label, specs, shape in FAST_PATH_CASES:
+        model = Sequential([layer_from_config(dict(spec)) for spec in specs]).build(shape, rng, np.float64)
+        for layer in model.layers:
+            layer.needs_input_grad = True
+        (step,) = model.steps  # the one layer, or the one fused step
+        x = rng.standard_normal((batch, *shape)) * 2
+        for tensor, error in check_layer(step, x, rng, training=True).items():
+            rows.append(_row("fast path", label, tensor, error, step.smooth))
     for name, cases in LOSS_CASES.items():
         for kwargs, target in cases:
             loss = LOSSES[name](**kwargs)
