@@ -39,7 +39,7 @@ lint: dev
 bench: install
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m dlbasics.bench
 
-# Regenerate every teaching figure into docs/figures/ and the index docs/gallery.md (offline; a few minutes).
+# Regenerate every teaching figure into docs/figures/ and the index docs/gallery.md (offline; about 2 minutes on 2 cores).
 figures: install
 	$(PY) -m dlbasics.figures
 
