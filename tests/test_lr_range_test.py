@@ -54,8 +54,12 @@ def test_suggestions_read_the_curve_as_documented():
     # a test stopped by a non-finite loss: the last 5 recorded points are left out (that one among them), as fastai
     falling = np.r_[np.linspace(2.0, 1.0, 30), np.inf]
     assert suggest(lrs[:31], falling, 31)["minimum"]["at_lr"] == lrs[25]
-    with pytest.raises(ValueError, match="needs at least 2"):
+    with pytest.raises(ValueError, match="needs at least 5"):
         suggest(lrs[:3], np.array([1.0, np.nan, np.nan]), 100)
+    # a loss that blows up after 4 points (a start lr already too large) suggests nothing: lower --start
+    with pytest.raises(ValueError, match="lower --start"):
+        suggest(lrs[:6], np.array([1.0, 0.9, 0.95, 3.0, np.inf, np.inf]), 100)
+    assert suggest(lrs[:6], np.array([1.0, 0.9, 0.8, 0.85, 3.0, np.inf]), 100)  # 5 finite points: read
 
 
 def test_the_test_leaves_weights_and_optimizer_as_it_found_them():

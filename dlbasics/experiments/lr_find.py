@@ -87,6 +87,10 @@ def _valley(lrs: np.ndarray, losses: np.ndarray) -> int:
     return max(0, min(n - 1, first + int(span) + int(span / 2)))
 
 
+#: finite points the curve needs before a suggestion is read from it
+MIN_POINTS = 5
+
+
 def suggest(lrs: np.ndarray, smoothed: np.ndarray, steps: int) -> dict[str, dict[str, float]]:
     """The three suggestions, ``{name: {"lr": suggested lr, "at_lr": where on the curve, "loss": smoothed loss
     there}}`` (for ``minimum`` the lr is a tenth of ``at_lr``), from the recorded points trimmed as fastai: the
@@ -98,9 +102,9 @@ def suggest(lrs: np.ndarray, smoothed: np.ndarray, steps: int) -> dict[str, dict
     lo, hi = steps // 10, min(len(smoothed) - 5, end)  # fastai: [steps // 10:-5], then cut at the first NaN
     if hi - lo < 3:
         lo, hi = 0, end
-    if hi - lo < 2:
-        raise ValueError(f"the range test recorded {end} finite point(s); a suggestion needs at least 2 (raise --start "
-                         "or --steps)")
+    if end < MIN_POINTS:  # the loss blew up at once (a start lr already too large): no curve to read
+        raise ValueError(f"the range test recorded {end} finite point(s) before the loss diverged; a suggestion needs "
+                         f"at least {MIN_POINTS} (lower --start, or raise --steps)")
     x, y = lrs[lo:hi], smoothed[lo:hi]
     slope = np.diff(y) / np.diff(np.log(x))
     steep = int(np.argmin(slope))
