@@ -66,6 +66,7 @@ def _child_torch(config: str, samples: int, extra: list[str]) -> None:
     import torch
 
     from .bench_cnn import torch_cnn
+    from .bench_common import torch_epoch
     from .config import load_config
     from .data.datasets import load_dataset, split_indices
 
@@ -81,8 +82,8 @@ def _child_torch(config: str, samples: int, extra: list[str]) -> None:
         return t.reshape(len(raw), 1, 28, 28)
 
     x, y = tensor(ds.x_train[tr]), torch.from_numpy(ds.y_train[tr].astype(np.int64))
-    xv, yv = tensor(ds.x_train[va]), torch.from_numpy(ds.y_train[va].astype(np.int64))
-    xt, yt = tensor(ds.x_test), torch.from_numpy(ds.y_test.astype(np.int64))
+    xv = tensor(ds.x_train[va])
+    xt = tensor(ds.x_test)
     del ds
     model = cfg["model"]
     if model["type"] == "mlp":
@@ -94,22 +95,12 @@ def _child_torch(config: str, samples: int, extra: list[str]) -> None:
     else:
         net = torch_cnn(model["layers"], x[:2])
     opt, lossf = torch.optim.Adam(net.parameters(), lr=cfg["optimizer"]["lr"]), torch.nn.CrossEntropyLoss()
-    batch = cfg["train"]["batch_size"]
-    net.train()
-    order = torch.randperm(len(x))
-    for start in range(0, len(x), batch):
-        idx = order[start:start + batch]
-        loss = lossf(net(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    net.eval()
     chunk = cfg["train"]["eval_batch_size"]
+    # one epoch as dlb train makes it: shuffled mini-batches, the validation pass, then the test pass
+    torch_epoch(net, opt, lossf, x, y, xv, cfg["train"]["batch_size"], chunk, torch.Generator().manual_seed(0))
     with torch.no_grad():
-        for xs, ys in ((xv, yv), (xt, yt)):
-            correct = sum(int((net(xs[s:s + chunk]).argmax(1) == ys[s:s + chunk]).sum())
-                          for s in range(0, len(xs), chunk))
-            assert correct >= 0
+        for start in range(0, len(xt), chunk):
+            net(xt[start:start + chunk])
 
 
 def _child(kind: str, config: str, samples: int, extra: list[str]) -> None:
