@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .layers import Layer, Shape
-from .parameter import Parameter
+from .parameter import Parameter, pack
 
 
 class LayerShapeError(ValueError):
@@ -98,6 +98,7 @@ class Sequential:
             layer.needs_input_grad = params_before
             params_before = params_before or bool(layer.parameters())
         self.built_layers, self.fused = list(self.layers), None  # steps: fused on first use
+        pack(self.parameters())  # one buffer for the weights, one for the gradients: flat optimizer steps
         return self
 
     def fusion(self, input_shapes: list[Shape]) -> list[tuple[int, int]]:

@@ -24,12 +24,17 @@ import numpy as np
 
 from ..config.fields import Bool, Choice, Num, Seq, Spec
 from ..nn.parameter import Parameter
+from .blas import axpby
 
 
 class Optimizer(abc.ABC):
     """Base class: parameter groups, per-parameter state and the loop over parameters."""
 
     constraints: ClassVar[dict[str, Spec]] = {}
+    #: the rule treats every element on its own (no norms, shapes or axes of a parameter), so a group of
+    #: parameters packed into one buffer (:func:`~dlbasics.nn.parameter.pack`) can be updated as one array.
+    #: Off unless a rule says so (a new optimizer that looks at whole parameters stays correct)
+    elementwise: ClassVar[bool] = False
 
     def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], defaults: dict[str, Any]):
         groups = list(params)
@@ -44,15 +49,36 @@ class Optimizer(abc.ABC):
             merged.setdefault("initial_lr", merged["lr"])
             self.param_groups.append(merged)
         self.state: dict[Parameter, dict[str, Any]] = {}
+        self._flat: dict[int, _FlatGroup | None] = {}
 
     def step(self) -> None:
-        """Apply one update to every parameter from its current gradient."""
-        for group in self.param_groups:
+        """Apply one update to every parameter from its current gradient.
+
+        A group whose parameters lie one after another in one buffer (as ``Sequential.build`` packs them) is
+        updated as one flat array when the rule is element-wise: the same operations on the same elements, one
+        NumPy call each for the whole group instead of one per parameter. ``state[p]`` then holds views of the
+        group's flat state arrays, so it reads (and saves) as always."""
+        for i, group in enumerate(self.param_groups):
+            flat = self._flat_group(i, group) if self.elementwise else None
+            if flat is not None:
+                self.update(flat.param, flat.param.grad, flat.state, group)
+                flat.distribute(self.state)
+                continue
             for p in group["params"]:
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self.init_state(p, group)
                 self.update(p, p.grad, state, group)
+
+    def _flat_group(self, index: int, group: dict[str, Any]) -> _FlatGroup | None:
+        """The group as one flat parameter with flat state, if its parameters are consecutive pieces of one
+        buffer (else None, and the loop over parameters runs). Cached; checked by identity every step."""
+        params = group["params"]
+        flat = self._flat.get(index, False)
+        if flat is not False and (flat is None or flat.valid(params, self.state)):
+            return flat
+        flat = self._flat[index] = _FlatGroup.make(params, self, group) if len(params) > 1 else None
+        return flat
 
     def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": 0}
@@ -95,7 +121,7 @@ class Optimizer(abc.ABC):
             group.update({k: tuple(v) if isinstance(group.get(k), tuple) else v for k, v in old.items()
                           if k != "params"})
         group_of = {id(p): g for g in self.param_groups for p in g["params"]}
-        self.state = {}
+        self.state, self._flat = {}, {}
         for i, values in saved["state"].items():
             p = params[int(i)]
             state = self.init_state(p, group_of[id(p)])
@@ -112,6 +138,70 @@ class Optimizer(abc.ABC):
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({hyper})"
+
+
+class _FlatGroup:
+    """A parameter group packed in one buffer, seen as one parameter: ``param`` (a Parameter whose data and grad
+    are the flat runs of the members'), ``state`` (the optimizer's state for it: flat arrays, shared scalars).
+    The members' ``state[p]`` entries are views of the flat arrays (copied in if they existed before)."""
+
+    def __init__(self, members: list[Parameter], param: Parameter, state: dict[str, Any],
+                 member_states: list[dict[str, Any]]):
+        self.members, self.param, self.state, self.member_states = members, param, state, member_states
+        self.datas, self.grads = [p.data for p in members], [p.grad for p in members]
+        self.keys: set[str] = set()
+        self.offsets = np.cumsum([0] + [p.size for p in members])
+
+    @classmethod
+    def make(cls, members: list[Parameter], opt: Optimizer, group: dict[str, Any]) -> _FlatGroup | None:
+        from ..nn.parameter import flat_run
+
+        data, grad = flat_run([p.data for p in members]), flat_run([p.grad for p in members])
+        if data is None or grad is None:
+            return None
+        param = Parameter.__new__(Parameter)
+        param.data, param.grad, param.name, param.out_axis = data, grad, "flat", 0
+        old = [opt.state.get(p) for p in members]
+        if all(st is None for st in old):
+            state = opt.init_state(param, group)
+            member_states = [opt.state.setdefault(p, {}) for p in members]
+        elif all(st is not None for st in old) and all(st.keys() == old[0].keys() for st in old):
+            state = {}  # state from before packing or from a checkpoint: gathered into flat arrays
+            for key, value in old[0].items():
+                if isinstance(value, np.ndarray) and all(st[key].shape == p.shape for st, p in zip(old, members)):
+                    state[key] = np.concatenate([st[key].ravel() for st in old])
+                elif all(_same(st[key], value) for st in old):
+                    state[key] = value
+                else:
+                    return None  # members at different steps: updated one by one
+            member_states = old
+        else:
+            return None
+        flat = cls(members, param, state, member_states)
+        flat.distribute(opt.state)
+        return flat
+
+    def valid(self, params: list[Parameter], states: dict[Parameter, dict[str, Any]]) -> bool:
+        """Still the same parameters, arrays and state dictionaries as when made."""
+        return (len(params) == len(self.members) and all(
+            p is q and p.data is d and p.grad is g and states.get(p) is st
+            for p, q, d, g, st in zip(params, self.members, self.datas, self.grads, self.member_states)))
+
+    def distribute(self, states: dict[Parameter, dict[str, Any]]) -> None:
+        """Give the members views of flat state arrays that are new, and the current scalars (step counts)."""
+        for key, value in self.state.items():
+            if isinstance(value, np.ndarray) and value.shape == self.param.data.shape:
+                if key not in self.keys:
+                    for p, st, a, b in zip(self.members, self.member_states, self.offsets, self.offsets[1:]):
+                        st[key] = value[a:b].reshape(p.shape)
+                    self.keys.add(key)
+            else:
+                for st in self.member_states:
+                    st[key] = value
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or (not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray) and a == b)
 
 
 def _check(**values: float) -> None:
@@ -146,13 +236,9 @@ def _grad(p: Parameter, grad: np.ndarray, group: dict[str, Any], decoupled: bool
 def _moments(state: dict[str, Any], grad: np.ndarray, beta1: float, beta2: float) -> tuple[np.ndarray, ...]:
     """m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2, in place. Returns (m, v, scratch)."""
     m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
-    m *= beta1
-    np.multiply(grad, 1 - beta1, out=tmp)
-    m += tmp
-    v *= beta2
+    axpby(1 - beta1, grad, beta1, m)  # one pass each (BLAS ?axpby), see dlbasics.optim.blas
     np.multiply(grad, grad, out=tmp)
-    tmp *= 1 - beta2
-    v += tmp
+    axpby(1 - beta2, tmp, beta2, v)
     return m, v, tmp
 
 
@@ -239,6 +325,7 @@ class SGD(Optimizer):
                                                           "nesterov both keep (evaluate, save) the look-ahead point "
                                                           "W + mu v, not the notes' W"),
     }
+    elementwise = True
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
@@ -262,10 +349,9 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = np.array(grad, copy=True)
             else:
-                buf *= momentum
-                buf += (1 - group["dampening"]) * grad
+                axpby(1 - group["dampening"], grad, momentum, buf)
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= group["lr"] * grad
+        axpby(-group["lr"], grad, 1.0, p.data)
 
     @staticmethod
     def _classic(p: Parameter, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -329,6 +415,7 @@ class Adagrad(Optimizer):
         "initial_accumulator_value": Num(ge=0.0, doc="starting value of the sum of squared gradients"),
         "eps": _EPS, "maximize": _MAXIMIZE, "eps_mode": _EPS_MODE,
     }
+    elementwise = True
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False,
@@ -386,6 +473,7 @@ class Adadelta(Optimizer):
         "eps_mode": Choice(list(EPS_MODES), doc="where eps enters the denominator: inside, sqrt(v + eps) "
                                                 "(PyTorch), or outside, sqrt(v) + eps (the course notes)"),
     }
+    elementwise = True
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
                  maximize: bool = False, eps_mode: str = "inside"):
@@ -442,6 +530,7 @@ class RMSprop(Optimizer):
         "centered": Bool(doc="divide by the estimated variance (v - mean(g)^2) instead of v"),
         "maximize": _MAXIMIZE, "eps_mode": _EPS_MODE,
     }
+    elementwise = True
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0, centered: bool = False, maximize: bool = False, eps_mode: str = "outside"):
@@ -516,6 +605,7 @@ class Adam(Optimizer):
                                                      "(notes 002), Keras' epsilon-hat, or inside the root of the "
                                                      "uncorrected v (notes 001)"),
     }
+    elementwise = True
     decoupled: ClassVar[bool] = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -556,8 +646,7 @@ class Adam(Optimizer):
             np.sqrt(v, out=tmp)
             tmp += eps * sqrt_bc2 if mode == "outside" else eps
         np.divide(m, tmp, out=tmp)
-        tmp *= group["lr"] / (1 - beta1**t) * sqrt_bc2
-        p.data -= tmp
+        axpby(-group["lr"] / (1 - beta1**t) * sqrt_bc2, tmp, 1.0, p.data)
 
 
 class AdamW(Adam):
@@ -599,6 +688,7 @@ class NAdam(Optimizer):
         "decoupled_weight_decay": Bool(doc="decay the weights directly (as AdamW) instead of via the gradient"),
         "maximize": _MAXIMIZE,
     }
+    elementwise = True
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
@@ -652,6 +742,7 @@ class RAdam(Optimizer):
         "decoupled_weight_decay": Bool(doc="decay the weights directly (as AdamW) instead of via the gradient"),
         "maximize": _MAXIMIZE,
     }
+    elementwise = True
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, maximize: bool = False):
