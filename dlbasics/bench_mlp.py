@@ -32,12 +32,14 @@ def dlbasics_epoch_fn(x, y, xv, yv, setup: Setup, seed: int = 0) -> Callable[[],
     from .nn.losses import CrossEntropyLoss
     from .nn.model import Sequential
     from .nn.registry import mlp_layers
+    from .optim.groups import build_param_groups
     from .optim.optimizers import Adam
     from .train.loop import fit
 
     images, val_images = x.reshape(-1, 1, 28, 28), xv.reshape(-1, 1, 28, 28)
     model = Sequential(mlp_layers(list(setup.hidden), 10)).build((1, 28, 28), np.random.default_rng(seed))
-    loss, opt = CrossEntropyLoss(), Adam(model.parameters(), lr=setup.lr)
+    # the groups of dlb train: weights, and biases without weight decay (each stepped as one flat array)
+    loss, opt = CrossEntropyLoss(), Adam(build_param_groups(model), lr=setup.lr)
     rng = np.random.default_rng(seed)
 
     def epoch() -> None:

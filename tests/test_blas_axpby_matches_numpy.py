@@ -37,6 +37,15 @@ def test_zero_coefficients_and_odd_layouts_keep_numpys_semantics():
     np.testing.assert_array_equal(mixed, [1, 1, 1])
 
 
+def test_aliased_and_overlapping_arrays_give_the_mathematical_result():
+    y = np.array([1.0, 2.0])
+    blas.axpby(0.5, y, 0.5, y)  # x is y
+    np.testing.assert_array_equal(y, [1.0, 2.0])
+    a = np.arange(10.0)
+    blas.axpby(1.0, a[:-1], 2.0, a[1:])  # y_i <- x_i + 2 y_i with x the old values shifted by one
+    np.testing.assert_array_equal(a, [0.0] + [i - 1 + 2 * i for i in range(1, 10)])
+
+
 def test_the_backend_is_named_and_can_be_switched_off():
     from threadpoolctl import threadpool_info
 

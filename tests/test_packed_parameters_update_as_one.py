@@ -40,6 +40,8 @@ def test_pack_keeps_values_and_makes_consecutive_views():
     assert flat_run([params[0].data, params[2].data]) is None  # a gap
     assert flat_run([params[1].data, params[0].data]) is None  # out of order
     assert flat_run([np.zeros(3), np.zeros(3)]) is None  # separate arrays
+    raw = np.zeros(24, np.uint8)
+    assert flat_run([raw[0:8].view(np.float32), raw[8:16].view(np.float32)]) is None  # not the buffer's dtype
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -93,3 +95,21 @@ def test_groups_that_are_not_consecutive_run_one_parameter_at_a_time():
     assert split._flat == {0: None, 1: None}
     for p, q in zip(packed, loose):
         np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_a_config_run_steps_its_weight_and_bias_groups_flat():
+    """The runner puts weights and biases/norms in separate groups (no weight decay on the latter); the groups
+    are packed in that order, so each is one run and steps flat, and the model computes what it did before."""
+    from dlbasics import runner
+    from dlbasics.config import load_config
+
+    cfg = load_config("configs/fashion_resnet.yaml")  # convolutions, batch norms, residual blocks
+    model = runner.build_model(cfg, (1, 28, 28), 10)
+    x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    before = model.forward(x)
+    opt = runner.build_optimizer(cfg, model)
+    np.testing.assert_array_equal(model.forward(x), before)
+    for p in model.parameters():
+        p.grad[...] = 0.01
+    opt.step()
+    assert len(opt.param_groups) == 2 and all(opt._flat[i] is not None for i in range(2))

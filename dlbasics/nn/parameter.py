@@ -61,7 +61,8 @@ def flat_run(arrays: list[np.ndarray]) -> np.ndarray | None:
     itemsize, origin = base.itemsize, base.__array_interface__["data"][0]
     first = expected = arrays[0].__array_interface__["data"][0]
     for a in arrays:
-        if a.base is not base or not a.flags.c_contiguous or a.__array_interface__["data"][0] != expected:
+        if (a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != expected):
             return None
         expected += a.size * itemsize
     start = (first - origin) // itemsize

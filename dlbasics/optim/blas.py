@@ -25,16 +25,19 @@ _ROUTINES: dict[np.dtype, Any] | None = None
 
 
 def axpby_numpy(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
-    """The reference: y <- a x + b y in place, in NumPy (three passes: b y, a x, the sum)."""
+    """The reference: y <- a x + b y in place, in NumPy (three passes: a x into a new array, b y, the sum; a x
+    first, so ``x`` may be ``y`` or overlap it)."""
+    ax = a * x
     y *= b
-    y += a * x
+    y += ax
 
 
 def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray) -> None:
     """y <- a x + b y in place (x, y of one shape and dtype); BLAS ``?axpby`` when available, else NumPy."""
     routine = _routines().get(y.dtype) if a and b else None
     if (routine is None or x.dtype != y.dtype or x.shape != y.shape or not x.flags.c_contiguous
-            or not y.flags.c_contiguous or not y.flags.writeable):
+            or not y.flags.c_contiguous or not y.flags.writeable or y.size > routine.max_size
+            or (x is not y and np.may_share_memory(x, y))):
         axpby_numpy(a, x, b, y)
         return
     routine(y.size, a, x.ctypes.data, 1, b, y.ctypes.data, 1)
@@ -68,7 +71,8 @@ def _find() -> dict[np.dtype, Any]:
         except OSError:
             continue
         for prefix in ("scipy_", ""):
-            for suffix, index in (("64_", ctypes.c_int64), ("", ctypes.c_int)):
+            for suffix in ("64_", ""):
+                index = _index_type(lib, prefix, suffix)
                 names = {np.dtype(np.float32): (f"{prefix}cblas_saxpby{suffix}", ctypes.c_float),
                          np.dtype(np.float64): (f"{prefix}cblas_daxpby{suffix}", ctypes.c_double)}
                 if not all(hasattr(lib, name) for name, _ in names.values()):
@@ -78,11 +82,24 @@ def _find() -> dict[np.dtype, Any]:
                     routine = getattr(lib, name)
                     routine.argtypes = [index, scalar, ctypes.c_void_p, index, scalar, ctypes.c_void_p, index]
                     routine.restype = None
+                    routine.max_size = np.iinfo(np.int64 if index is ctypes.c_int64 else np.int32).max
                     routine.description = f"{os.path.basename(info['filepath'])}:{names[np.dtype(np.float32)][0]}"
                     found[dtype] = routine
                 if _agrees(found):
                     return found
     return {}
+
+
+def _index_type(lib: Any, prefix: str, suffix: str) -> Any:
+    """The C type of BLAS sizes in this build: 64-bit when OpenBLAS says it was built with USE64BITINT (its
+    ``openblas_get_config``; NumPy's wheels are), else C int. Without the answer: 64-bit for the ``64_``
+    symbols (the ILP64 naming convention), int otherwise."""
+    for name in (f"{prefix}openblas_get_config{suffix}", f"{prefix}openblas_get_config"):
+        config = getattr(lib, name, None)
+        if config is not None:
+            config.restype, config.argtypes = ctypes.c_char_p, []
+            return ctypes.c_int64 if b"USE64BITINT" in (config() or b"") else ctypes.c_int
+    return ctypes.c_int64 if suffix else ctypes.c_int
 
 
 def _agrees(found: dict[np.dtype, Any]) -> bool:

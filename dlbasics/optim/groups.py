@@ -21,7 +21,7 @@ from typing import Any
 from ..nn.layers import leaves
 from ..nn.model import Sequential
 from ..nn.norm import _Norm
-from ..nn.parameter import Parameter
+from ..nn.parameter import Parameter, pack
 
 
 def is_no_decay(layer: Any, p: Parameter, kinds: Sequence[str]) -> bool:
@@ -56,4 +56,7 @@ def build_param_groups(model: Sequential, specs: Sequence[dict[str, Any]] = (),
         if no_decay:
             overrides["weight_decay"] = 0.0
         groups.append({"params": params, **overrides})
+    # weights and biases alternate in build's buffer; laid out group by group instead, each group is one run
+    # of it and an element-wise optimizer steps it as one flat array (Optimizer.step)
+    pack([p for group in groups for p in group["params"]])
     return groups

@@ -33,7 +33,8 @@ class Optimizer(abc.ABC):
     constraints: ClassVar[dict[str, Spec]] = {}
     #: the rule treats every element on its own (no norms, shapes or axes of a parameter), so a group of
     #: parameters packed into one buffer (:func:`~dlbasics.nn.parameter.pack`) can be updated as one array.
-    #: Off unless a rule says so (a new optimizer that looks at whole parameters stays correct)
+    #: Off unless a rule says so (a new optimizer that looks at whole parameters stays correct); subclasses
+    #: inherit it, so a subclass of an element-wise rule that looks at whole parameters sets it back to False
     elementwise: ClassVar[bool] = False
 
     def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]], defaults: dict[str, Any]):
