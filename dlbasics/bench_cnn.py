@@ -230,6 +230,8 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
 
     from threadpoolctl import threadpool_limits
 
+    from .nn import parallel
+
     layers = cnn_layers()
     images, labels, val_images, val_labels = cnn_data(x, y, xv, yv, samples)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -245,7 +247,7 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
     def with_threads(n: int) -> Callable[[], None]:
         def epoch() -> None:
             timer.reset()
-            with threadpool_limits(limits=n, user_api="blas"):
+            with threadpool_limits(limits=n, user_api="blas"), parallel.workers(n):  # as dlb train --threads n
                 ours()
             per_layer.setdefault(n, dict.fromkeys(timer.seconds, 0.0))
             for k, v in timer.seconds.items():

@@ -454,11 +454,13 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
     """
     from threadpoolctl import threadpool_limits
 
+    from .nn import parallel
+
     cfg = config if isinstance(config, dict) else load_config(config, overrides)
     threads = cfg["train"]["threads"]
     if run_dir is None:
         RunFolder.check_writable(runs_dir)  # fail before loading data
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with threadpool_limits(limits=threads, user_api="blas"), parallel.workers(threads):
         t0 = time.perf_counter()
         exp = build(cfg, progress=progress)
         load_s = time.perf_counter() - t0
