@@ -197,22 +197,26 @@ class LayerTimer:
         self.seconds = dict.fromkeys(self.seconds, 0.0)
 
 
-def blas_threads_in_training(threads: int) -> int | None:
-    """The BLAS thread count that ``dlb train --threads N`` really runs its training loop with (read from inside
-    ``fit`` by a callback on a tiny offline run), or None when threadpoolctl finds no BLAS."""
+def blas_threads_in_training(threads: int) -> tuple[int | None, int]:
+    """The BLAS thread count and the kernels' workers (nn/parallel.py) that ``dlb train --threads N`` really
+    runs its training loop with (read from inside ``fit`` by a callback on a tiny offline run); the BLAS count
+    is None when threadpoolctl finds no BLAS."""
     import tempfile
 
     from threadpoolctl import threadpool_info
 
     from .config import load_config
+    from .nn import parallel
     from .runner import train
     from .train.loop import Callback
 
     seen: list[int] = []
+    workers: list[int] = []
 
     class Probe(Callback):
         def on_epoch_begin(self, epoch: int) -> None:
             seen.extend(i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas")
+            workers.append(parallel.count())
 
     with tempfile.TemporaryDirectory() as runs:
         config = Path(runs) / "probe.yaml"
@@ -220,15 +224,13 @@ def blas_threads_in_training(threads: int) -> int | None:
                           "\ntrain: {epochs: 1, batch_size: 30}\n")
         train(load_config(config, [f"train.threads={threads}"]), runs_dir=runs, progress=False, plots=False,
               callbacks=[Probe()])
-    return min(seen) if seen else None
+    return (min(seen) if seen else None), min(workers)
 
 
 def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
     """The CNN epoch with 2 BLAS threads vs 1 (wall clock: CPU time would add the threads up), PyTorch with
     2 intra-op threads vs 1 beside, and which layers gain."""
     import os
-
-    from threadpoolctl import threadpool_limits
 
     from .nn import parallel
 
@@ -247,7 +249,7 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
     def with_threads(n: int) -> Callable[[], None]:
         def epoch() -> None:
             timer.reset()
-            with threadpool_limits(limits=n, user_api="blas"), parallel.workers(n):  # as dlb train --threads n
+            with parallel.training_threads(n):  # as dlb train --threads n
                 ours()
             per_layer.setdefault(n, dict.fromkeys(timer.seconds, 0.0))
             for k, v in timer.seconds.items():
@@ -280,6 +282,7 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
         if one[name] >= 0.02 * total1:
             print(f"    {name:<18} {one[name]:7.2f} -> {two[name]:6.2f} s  ({one[name] / two[name]:.2f}x)  "
                   f"{100 * one[name] / total1:4.1f} %")
-    blas = blas_threads_in_training(2)
-    print(f"  dlb train --threads 2: the training loop runs with {blas} BLAS threads (threadpoolctl, inside fit)")
+    blas, workers = blas_threads_in_training(2)
+    print(f"  dlb train --threads 2: the training loop runs with {workers} kernel workers (nn/parallel.py) and "
+          f"{blas} BLAS thread{'s' if blas != 1 else ''} (threadpoolctl, inside fit)")
     return out
