@@ -1,7 +1,7 @@
-"""`make bench`, the CNN of configs/mnist_cnn.yaml: against PyTorch on one thread, and with two BLAS threads.
+"""`make bench`, the CNN of configs/mnist_cnn.yaml: against PyTorch on one thread, and with train.threads 2.
 
     python -m dlbasics.bench --only cnn      # 1 thread: dlbasics / PyTorch
-    python -m dlbasics.bench --only threads  # 2 BLAS threads vs 1 (wall clock), PyTorch beside, per-layer times
+    python -m dlbasics.bench --only threads  # train.threads 2 vs 1 (wall clock), PyTorch beside, per-layer times
 
 Epochs are of ``--cnn-samples`` training samples (and a fifth of that for validation), extrapolated to MNIST's
 54,000 where a full-epoch figure is printed. The same network is built layer by layer in ``torch.nn`` from the
@@ -228,8 +228,8 @@ def blas_threads_in_training(threads: int) -> tuple[int | None, int]:
 
 
 def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
-    """The CNN epoch with 2 BLAS threads vs 1 (wall clock: CPU time would add the threads up), PyTorch with
-    2 intra-op threads vs 1 beside, and which layers gain."""
+    """The CNN epoch with train.threads 2 vs 1 (nn/parallel.py: kernel workers, BLAS at one thread; wall clock:
+    CPU time would add the threads up), PyTorch with 2 intra-op threads vs 1 beside, and which layers gain."""
     import os
 
     from .nn import parallel
@@ -256,7 +256,7 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
                 per_layer[n][k] += v
         return epoch
 
-    contenders = {"dlbasics, 1 BLAS thread": with_threads(1), "dlbasics, 2 BLAS threads": with_threads(2)}
+    contenders = {"dlbasics, train.threads 1": with_threads(1), "dlbasics, train.threads 2": with_threads(2)}
     t1 = torch_cnn_fn(images, labels, val_images, val_labels, layers, threads=1)
     if t1 is not None:
         contenders["pytorch, 1 thread"] = t1
@@ -268,13 +268,13 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
     med = {k: float(np.median(v)) for k, v in times.items()}
     for name, t in med.items():
         print(f"  {name:<34} {t:7.3f} s  (rounds: {', '.join(f'{v:.2f}' for v in times[name])})")
-    out = {"dlbasics": med["dlbasics, 1 BLAS thread"] / med["dlbasics, 2 BLAS threads"]}
+    out = {"dlbasics": med["dlbasics, train.threads 1"] / med["dlbasics, train.threads 2"]}
     print(ratio_line("dlbasics speed-up, 2 threads vs 1:", out["dlbasics"], ">= 1.50"))
     if t1 is not None:
         out["torch"] = med["pytorch, 1 thread"] / med["pytorch, 2 threads"]
         print(f"{'pytorch speed-up, 2 threads vs 1:':<44} {out['torch']:5.2f}")
         print(f"{'dlbasics 2 threads / pytorch 2 threads:':<44} "
-              f"{med['dlbasics, 2 BLAS threads'] / med['pytorch, 2 threads']:5.2f}")
+              f"{med['dlbasics, train.threads 2'] / med['pytorch, 2 threads']:5.2f}")
     one, two = per_layer[1], per_layer[2]
     total1 = sum(one.values())
     print("  per layer (forward + backward, summed over the rounds): seconds at 1 thread -> 2 threads, share at 1:")
