@@ -40,6 +40,7 @@ import numpy as np
 from .activations import ReLU
 from .layers import Layer, Memory, Shape
 from .norm import _BatchNorm
+from .parallel import split
 from .pooling import MaxPool2D, max2x2, unpool2x2
 
 
@@ -123,57 +124,84 @@ class BatchNormReLU:
         m = v.shape[0] * v.shape[2]
         if m == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
-        mean = np.einsum("ncl->c", v) / m
-        xc = self._centred(x, mean, reuse=True)
+        xc = self._xc_buffer(x, reuse=True)
         flat = xc.reshape(2 * N, C, -1) if self.pool else xc
-        var = np.einsum("ncl,ncl->c", flat, flat) / m  # biased, two passes (no E[x^2] - E[x]^2 cancellation)
+        mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
+
+        def statistics(c0: int, c1: int) -> None:  # per channel: any split over channels gives the same sums
+            mean[c0:c1] = np.einsum("ncl->c", v[:, c0:c1]) / m
+            self._centre(x, mean, xc, c0, c1)
+            f = flat[:, c0:c1]
+            var[c0:c1] = np.einsum("ncl,ncl->c", f, f) / m  # biased, two passes (no E[x^2] - E[x]^2 cancellation)
+        split(statistics, C)
         self.inv_std = inv_std = (1.0 / np.sqrt(var + bn.eps)).astype(x.dtype)
         bn.running_mean *= 1.0 - bn.momentum
         bn.running_mean += bn.momentum * mean
         bn.running_var *= 1.0 - bn.momentum
         bn.running_var += (bn.momentum * m / (m - 1)) * var
         self.m, self.a = m, gamma * inv_std
-        pooled = self._signs_and_pool(xc)
-        per_channel = (C,) + (1,) * (pooled.ndim - 2)
-        z = pooled * np.abs(self.a).reshape(per_channel)  # a xc + beta = |a| (sign(a) xc) + beta
-        z += beta.reshape(per_channel)
-        self.out = np.maximum(z, 0, out=z)
+        self.out = self._signs_and_pool(xc, beta)
         return self.out if self.pool else self.out.reshape(x.shape)
 
-    def _centred(self, x: np.ndarray, mean: np.ndarray, reuse: bool) -> np.ndarray:
-        """x - mean per channel: (N, C, H*W), or with the pool the planes (2, N, C, H, W/2) of the even and the
-        odd columns; in the buffer of the last training step when ``reuse`` and the shape has not changed."""
+    def _xc_buffer(self, x: np.ndarray, reuse: bool) -> np.ndarray:
+        """The buffer of the centred input: (N, C, H*W), or with the pool the planes (2, N, C, H, W/2) of the
+        even and the odd columns; that of the last training step when ``reuse`` and the shape has not changed."""
         N, C = x.shape[:2]
         shape = (2, N, C, x.shape[2], x.shape[3] // 2) if self.pool else (N, C, math.prod(x.shape[2:]))
-        xc = self.xc if reuse and self.xc is not None and self.xc.shape == shape and self.xc.dtype == x.dtype \
+        return self.xc if reuse and self.xc is not None and self.xc.shape == shape and self.xc.dtype == x.dtype \
             else np.empty(shape, x.dtype)
+
+    def _centre(self, x: np.ndarray, mean: np.ndarray, xc: np.ndarray, c0: int, c1: int) -> None:
+        """xc = x - mean for channels c0..c1 (the layout of :meth:`_xc_buffer`)."""
         if self.pool:
-            np.subtract(x[..., 0::2], mean[:, None, None], out=xc[0])
-            np.subtract(x[..., 1::2], mean[:, None, None], out=xc[1])
+            np.subtract(x[:, c0:c1, :, 0::2], mean[c0:c1, None, None], out=xc[0][:, c0:c1])
+            np.subtract(x[:, c0:c1, :, 1::2], mean[c0:c1, None, None], out=xc[1][:, c0:c1])
         else:
-            np.subtract(x.reshape(N, C, -1), mean[:, None], out=xc)
+            np.subtract(x.reshape(*x.shape[:2], -1)[:, c0:c1], mean[c0:c1, None], out=xc[:, c0:c1])
+
+    def _centred(self, x: np.ndarray, mean: np.ndarray, reuse: bool) -> np.ndarray:
+        """x - mean per channel, in a :meth:`_xc_buffer`."""
+        xc = self._xc_buffer(x, reuse)
+        self._centre(x, mean, xc, 0, x.shape[1])
         return xc
 
-    def _signs_and_pool(self, xc: np.ndarray) -> np.ndarray:
-        """Flip xc where a < 0 (pooling sign(a) xc finds the maximum of a xc); keep xc, and pool it."""
-        a = self.a
-        self.sign = np.where(a < 0, -1, 1).astype(xc.dtype)
-        negative = a < 0
-        if negative.any():
-            xc[(slice(None),) * (2 if self.pool else 1) + (negative,)] *= -1
-        self.xc = xc
-        self.pooled = self._pool(xc, a == 0) if self.pool else None
-        return self.pooled if self.pool else xc
+    def _signs_and_pool(self, xc: np.ndarray, beta: np.ndarray | None = None) -> np.ndarray:
+        """Flip xc where a < 0 (pooling sign(a) xc finds the maximum of a xc); keep xc, and pool it (2x2 max of
+        the planes (2, N, C, H, W/2) -> (N, C, H/2, W/2), winners in ``right`` and ``lower``). Channels with
+        a = 0 (every window constant after the affine map) take the window's first pixel, as PyTorch's pool
+        of a constant window does. Returns the pooled (or flipped) xc, or with ``beta`` the step's output
+        relu(|a| (sign(a) xc) + beta) = relu(a xc + beta). By channels (:func:`parallel.split`)."""
+        a, pool, dt = self.a, self.pool, xc.dtype
+        self.sign = np.where(a < 0, -1, 1).astype(dt)
+        negative, first = a < 0, a == 0
+        flip, constant = negative.any(), first.any()
+        axis = 2 if pool else 1
+        if pool:
+            _, N, C, H, Wh = xc.shape
+            pooled = np.empty((N, C, H // 2, Wh), dt)
+            right, lower = np.empty((N, C, H, Wh), bool), np.empty((N, C, H // 2, Wh), bool)
+        kept = pooled if pool else xc
+        out = None if beta is None else np.empty(kept.shape, dt)
 
-    def _pool(self, s: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """2x2 max of the planes (2, N, C, H, W/2) -> (N, C, H/2, W/2), winners in ``right`` and ``lower``.
-        Channels flagged in ``first`` (a = 0: every window constant after the affine map) take the window's
-        first pixel, as PyTorch's pool of a constant window does."""
-        pooled, self.right, self.lower = max2x2(s)
-        if first.any():
-            self.right[:, first], self.lower[:, first] = False, False
-            pooled[:, first] = s[0][:, first, 0::2]
-        return pooled
+        def channels(c0: int, c1: int) -> None:
+            if flip:
+                xc[(slice(None),) * axis + (slice(c0, c1),)][(slice(None),) * axis + (negative[c0:c1],)] *= -1
+            if pool:
+                max2x2(xc[:, :, c0:c1], pooled[:, c0:c1], right[:, c0:c1], lower[:, c0:c1])
+                if constant and first[c0:c1].any():
+                    f = first[c0:c1]
+                    right[:, c0:c1][:, f], lower[:, c0:c1][:, f] = False, False
+                    pooled[:, c0:c1][:, f] = xc[0][:, c0:c1][:, f, 0::2]
+            if out is not None:
+                per_channel = (c1 - c0,) + (1,) * (out.ndim - 2)
+                z = np.multiply(kept[:, c0:c1], np.abs(a[c0:c1]).reshape(per_channel), out=out[:, c0:c1])
+                z += beta[c0:c1].reshape(per_channel)  # a xc + beta = |a| (sign(a) xc) + beta
+                np.maximum(z, 0, out=z)
+        split(channels, xc.shape[axis])
+        self.xc, self.pooled = xc, (pooled if pool else None)
+        if pool:
+            self.right, self.lower = right, lower
+        return kept if out is None else out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         bn, N, C = self.bn, dout.shape[0], dout.shape[1]
@@ -186,41 +214,56 @@ class BatchNormReLU:
         if not self.batch_stats and self.xc is None:  # after an evaluation forward: centre on running_mean now
             self._signs_and_pool(self._centred(self.x, self.bn.running_mean, reuse=False))
         out = self.out.reshape(dout.shape)
-        dz = dout * (out > 0)
+        dz = np.empty(dout.shape, np.result_type(dout.dtype, bool))
         d = dz.reshape(N, C, -1)
-        s1 = np.einsum("ncl->c", d)
-        kept = self.pooled if self.pool else self.xc
-        s2 = np.einsum("ncl,ncl->c", d, kept.reshape(N, C, -1)) * self.sign * self.inv_std  # sum(dz * xhat)
+        kept = (self.pooled if self.pool else self.xc).reshape(N, C, -1)
+        s1, s2 = np.empty(C, d.dtype), np.empty(C, d.dtype)
+
+        def sums(c0: int, c1: int) -> None:  # per channel: any split over channels gives the same sums
+            np.multiply(dout[:, c0:c1], out[:, c0:c1] > 0, out=dz[:, c0:c1])
+            s1[c0:c1] = np.einsum("ncl->c", d[:, c0:c1])
+            s2[c0:c1] = np.einsum("ncl,ncl->c", d[:, c0:c1], kept[:, c0:c1])
+        split(sums, C)
+        s2 *= self.sign
+        s2 *= self.inv_std  # sum(dz * xhat)
         if bn.weight is not None:
             bn.weight.grad[...] = s2
             bn.bias.grad[...] = s1
         if not bn.needs_input_grad:
             return None
-        a = self.a
-        routed = d * a[:, None]  # a dz, to be scattered to the pixels that won
-        base = None  # fixed statistics: dx = a scatter(dz)
+        a, pool = self.a, self.pool
         if self.batch_stats:  # dx = a scatter(dz) - (a / m) (S1 + xhat S2), xhat = sign xc inv_std
             m = self.m
-            per_channel = (C,) + (1,) * (self.xc.ndim - (3 if self.pool else 2))
-            base = self.xc * (-(a / m) * s2 * self.inv_std * self.sign).reshape(per_channel)
-            base -= (a * s1 / m).reshape(per_channel)
-        if self.pool:
-            return self._unpool(routed.reshape(self.out.shape), base)
-        if base is None:
-            return routed.reshape(self.input_shape)
-        base += routed
-        return base.reshape(self.input_shape)
+            scale, shift = -(a / m) * s2 * self.inv_std * self.sign, a * s1 / m
+        dx = np.empty(self.input_shape, d.dtype)
+        flat = None if pool else dx.reshape(N, C, -1)
 
-    def _unpool(self, g: np.ndarray, base: np.ndarray | None) -> np.ndarray:
-        """dx (N, C, H, W): ``base`` (planes, or None for zeros) plus each window's gradient at its winner."""
-        even, odd = unpool2x2(g, self.right, self.lower)
-        dx = np.empty(self.input_shape, g.dtype)
+        def gradient(c0: int, c1: int) -> None:
+            routed = d[:, c0:c1] * a[c0:c1, None]  # a dz, to be scattered to the pixels that won
+            base = None  # fixed statistics: dx = a scatter(dz)
+            if self.batch_stats:
+                xc = self.xc[:, :, c0:c1] if pool else self.xc[:, c0:c1]
+                per_channel = (c1 - c0,) + (1,) * (xc.ndim - (3 if pool else 2))
+                base = xc * scale[c0:c1].reshape(per_channel)
+                base -= shift[c0:c1].reshape(per_channel)
+            if pool:
+                self._unpool(routed.reshape(N, c1 - c0, *self.out.shape[2:]), base, dx[:, c0:c1], c0, c1)
+            elif base is None:
+                np.copyto(flat[:, c0:c1], routed)
+            else:
+                np.add(base, routed, out=flat[:, c0:c1])
+        split(gradient, C)
+        return dx
+
+    def _unpool(self, g: np.ndarray, base: np.ndarray | None, dx: np.ndarray, c0: int, c1: int) -> None:
+        """dx (N, c1 - c0, H, W) of channels c0..c1: ``base`` (planes, or None for zeros) plus each window's
+        gradient g at its winner."""
+        even, odd = unpool2x2(g, self.right[:, c0:c1], self.lower[:, c0:c1])
         if base is None:
             dx[..., 0::2], dx[..., 1::2] = even, odd
         else:
             np.add(base[0], even, out=dx[..., 0::2])
             np.add(base[1], odd, out=dx[..., 1::2])
-        return dx
 
     def memory(self, input_shape: Shape, output_shape: Shape, itemsize: int, needs_input_grad: bool = True
                ) -> Memory:
