@@ -4,6 +4,9 @@ channels or whole products; BLAS runs one thread in both)."""
 
 from __future__ import annotations
 
+import platform
+import sys
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -11,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from conftest import TINY, dlb
 from dlbasics.nn import parallel
 from dlbasics.nn.activations import ReLU
+from dlbasics.nn.conv import Conv2D
 from dlbasics.nn.kernels.winograd import Winograd3x3
 from dlbasics.nn.layers import Dense
 from dlbasics.nn.model import Sequential
@@ -63,6 +67,7 @@ def test_winograd_forward_and_backward_do_not_depend_on_the_workers(N, C, H, W, 
     (lambda: [BatchNorm2d(), ReLU(), MaxPool2D(2)], (5, 6, 4)),
     (lambda: [BatchNorm1d(), ReLU()], (3, 7)),
     (lambda: [Dense(5), ReLU()], (9,)),
+    (lambda: [Conv2D(4, 3, padding=1, algorithm="im2col")], (1, 9, 9)),  # a first layer: products by samples
 ])
 def test_fused_and_dense_steps_do_not_depend_on_the_workers(layers, shape):
     rng = np.random.default_rng(1)
@@ -93,3 +98,22 @@ def test_dlb_train_threads_2_trains_the_same_run_as_threads_1(write_config, tmp_
         finals.append(json.loads(result.stdout)["final"])
     assert finals[0] == finals[1]  # losses and accuracies bit for bit
     assert parallel.count() == 1  # restored after the run
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_training_keeps_freed_memory_so_batch_sized_arrays_fault_no_pages_again():
+    import resource
+
+    def step():  # arrays of a few MB allocated and freed in turn, as a training step's outputs and temporaries
+        a, b = np.ones(3 << 18, np.float32), np.ones(1 << 20, np.float32)
+        del a
+        c = np.ones(5 << 18, np.float32)
+        del b, c
+
+    with parallel.training_threads(1):  # dlb train runs in this: it asks malloc to keep freed memory
+        step()
+    assert parallel.keep_freed_memory()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        step()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 1000  # glibc's defaults: ~20,000

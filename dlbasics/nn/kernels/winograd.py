@@ -165,10 +165,11 @@ class Winograd3x3:
         dw = np.einsum("ai,abcf,bj->fcij", G.astype(dt), dU.reshape(4, 4, C, F), G.astype(dt))
         if not need_dx:
             return dw, db, None
-        # dx = the adjoint of V = B^T d B: columns (overlap-added into 2 Tw + 2, by tile rows), then rows (by
-        # columns of the padded dx, so that no two chunks add into the same element), then NCHW
+        # dx = the adjoint of V = B^T d B: columns (overlap-added into 2 Tw + 2, by the four rows a of the tile:
+        # the positions each worker's products wrote), then rows (by columns of the padded dx, so that no two
+        # chunks add into the same element), then NCHW
         drows = self._buffer("drows", (4, Th, 2 * Tw + 2, N, C), dt)
-        split(lambda t0, t1: [_b(*(v[t0:t1] for v in dV[a]), drows[a][t0:t1], axis=1) for a in range(4)], Th)
+        split(lambda a0, a1: [_b(*dV[a], drows[a], axis=1) for a in range(a0, a1)], 4)
         dxp = self._buffer("dxp", (2 * Th + 2, 2 * Tw + 2, N, C), dt)
         (pt, _), (pl, _) = self.pads
         dx = np.empty((N, C, H, W), dt)
