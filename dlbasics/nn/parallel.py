@@ -22,11 +22,12 @@ import ctypes
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 _workers = 1  # process-wide: set by the training loop (runner.train) from train.threads
 _pool: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's BLAS controllers, looked up once
+_blas_held = 0  # > 0 inside training_threads, which holds BLAS at one thread already (split need not)
 _malloc_kept: bool | None = None  # keep_freed_memory(): None before the first call
 
 
@@ -59,9 +60,14 @@ def training_threads(n: int) -> Iterator[None]:
     threads spin-wait after each product and take the core the pool's thread needs."""
     from threadpoolctl import threadpool_limits
 
+    global _blas_held
     keep_freed_memory()
     with threadpool_limits(limits=1, user_api="blas"), workers(n):
-        yield
+        _blas_held += 1
+        try:
+            yield
+        finally:
+            _blas_held -= 1
 
 
 def keep_freed_memory() -> bool:
@@ -90,7 +96,10 @@ def keep_freed_memory() -> bool:
 
 
 def _single_blas():
+    """BLAS at one thread for a split (threadpoolctl: ~10 us a call; nothing inside training_threads)."""
     global _blas
+    if _blas_held:
+        return nullcontext()
     if _blas is None:
         from threadpoolctl import ThreadpoolController
 
