@@ -5,7 +5,10 @@ passes are NumPy ufuncs, which run on the calling thread. NumPy releases the GIL
 matmul, so :func:`split` runs ``fn(lo, hi)`` on disjoint chunks of ``range(n)`` at once: one chunk on the
 calling thread, the others on the pool, and returns when all are done. Each chunk writes only its own
 elements, so the results do not depend on the number of workers, except where a kernel adds up per-chunk
-partial sums (it says so).
+partial sums (it says so). Split along the outermost axis of what a pass writes (the samples of NCHW arrays,
+the tile rows of Winograd's pixels-first layout), so that each worker streams through one contiguous block:
+split by channels of (N, C, H, W), each worker goes through 100 strided pieces, and the fused batch norm's
+passes ran 0.6-0.85x as fast on two workers as on one (by samples: 1.55-1.7x).
 
 While a split runs, BLAS is held at one thread (the chunks call matmul themselves: two chunks each asking
 OpenBLAS for two threads would oversubscribe the cores); the training loop keeps BLAS at one thread
