@@ -1,6 +1,7 @@
-"""train.threads > 1 (nn/parallel.py): the Winograd, fused batch norm + ReLU + pool and dense kernels split
-over the pool give bit for bit what one worker gives (every split is over independent outputs: rows, tile rows,
-channels or whole products; BLAS runs one thread in both)."""
+"""train.threads > 1 (nn/parallel.py): the Winograd, fused batch norm + ReLU + pool, first conv and dense
+kernels split over the pool give bit for bit what one worker gives (every split is over independent outputs:
+rows, samples, tile rows, whole products, or per-sample sums added up whole afterwards; BLAS runs one thread in
+both)."""
 
 from __future__ import annotations
 
