@@ -105,10 +105,10 @@ def test_dlb_train_threads_2_trains_the_same_run_as_threads_1(write_config, tmp_
 def test_training_keeps_freed_memory_so_batch_sized_arrays_fault_no_pages_again():
     import resource
 
-    def step():  # arrays of a few MB allocated and freed in turn, as a training step's outputs and temporaries
-        a, b = np.ones(3 << 18, np.float32), np.ones(1 << 20, np.float32)
+    def step():  # arrays of 2.5-3.5 MB allocated and freed in turn, as a training step's temporaries
+        a, b = np.ones(3 << 18, np.float32), np.ones(5 << 17, np.float32)
         del a
-        c = np.ones(5 << 18, np.float32)
+        c = np.ones(7 << 17, np.float32)
         del b, c
 
     with parallel.training_threads(1):  # dlb train runs in this: it asks malloc to keep freed memory

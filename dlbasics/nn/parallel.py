@@ -77,14 +77,15 @@ def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for the next allocation instead of returning it to the system
     (for the rest of the process; True if it did, False elsewhere: musl, macOS, Windows).
 
-    A training step allocates and frees arrays of a few MB (a layer's output, dx, the fused steps' temporaries;
-    mnist_cnn, batch 100: ~9 MB a batch). By default glibc maps such an array fresh from the system and unmaps
-    it when freed (or trims the top of its heap), so the next batch pays a page fault per 4 kB page touched
-    again: measured ~2,300 a batch, 8.6 ms of system time in a 79 ms batch on one thread, and worse on two
-    (the workers fault on the same address space). With allocations up to 32 MB taken from the heap
-    (M_MMAP_THRESHOLD) and no trimming below 1 GB (M_TRIM_THRESHOLD) the heap stays at its peak size and
-    reuses it: no faults after the first batch. Larger arrays (evaluation chunks of 500 images) are still
-    mapped and unmapped."""
+    A training step allocates and frees arrays of a few MB (a layer's output, dx, the fused steps' temporaries).
+    By default glibc maps such an array fresh from the system and unmaps it when freed (or trims the top of its
+    heap), so every batch pays a page fault per 4 kB page touched again: mnist_cnn, batch 100, ~2,300 faults
+    and 8.6 ms of system time in a 79 ms step on one worker. Here allocations below 4 MB come from the heap
+    (M_MMAP_THRESHOLD) and the heap is not trimmed below 1 GB (M_TRIM_THRESHOLD). Measured, a training step
+    of mnist_cnn (three alternating runs each, shared machine): one worker 62-68 -> 58-63 ms, two workers no
+    change beyond the noise (36-41 ms). A 32 MB threshold (the 10 MB arrays kept too) gave 52-55 ms on one
+    worker and 33-39 on two, but raised the peak resident set of ``bench --only memory``'s mnist_cnn run from
+    383 to 408 MB."""
     global _malloc_kept
     if _malloc_kept is None:
         _malloc_kept = False
@@ -94,7 +95,7 @@ def keep_freed_memory() -> bool:
             except (OSError, AttributeError):
                 return False
             m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-            _malloc_kept = bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
+            _malloc_kept = bool(mallopt(m_mmap_threshold, 4 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
     return _malloc_kept
 
 
