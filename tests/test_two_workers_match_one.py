@@ -5,9 +5,6 @@ both)."""
 
 from __future__ import annotations
 
-import platform
-import sys
-
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -99,22 +96,3 @@ def test_dlb_train_threads_2_trains_the_same_run_as_threads_1(write_config, tmp_
         finals.append(json.loads(result.stdout)["final"])
     assert finals[0] == finals[1]  # losses and accuracies bit for bit
     assert parallel.count() == 1  # restored after the run
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
-def test_training_keeps_freed_memory_so_batch_sized_arrays_fault_no_pages_again():
-    import resource
-
-    def step():  # arrays of 2.5-3.5 MB allocated and freed in turn, as a training step's temporaries
-        a, b = np.ones(3 << 18, np.float32), np.ones(5 << 17, np.float32)
-        del a
-        c = np.ones(7 << 17, np.float32)
-        del b, c
-
-    with parallel.training_threads(1):  # dlb train runs in this: it asks malloc to keep freed memory
-        step()
-    assert parallel.keep_freed_memory()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(10):
-        step()
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 1000  # glibc's defaults: ~20,000

@@ -21,8 +21,6 @@ throughout (:func:`training_threads`). With one worker (the default) :func:`spli
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -31,7 +29,6 @@ _workers = 1  # process-wide: set by the training loop (runner.train) from train
 _pool: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's BLAS controllers, looked up once
 _blas_held = 0  # > 0 inside training_threads, which holds BLAS at one thread already (split need not)
-_malloc_kept: bool | None = None  # keep_freed_memory(): None before the first call
 
 
 def count() -> int:
@@ -64,39 +61,12 @@ def training_threads(n: int) -> Iterator[None]:
     from threadpoolctl import threadpool_limits
 
     global _blas_held
-    keep_freed_memory()
     with threadpool_limits(limits=1, user_api="blas"), workers(n):
         _blas_held += 1
         try:
             yield
         finally:
             _blas_held -= 1
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed memory for the next allocation instead of returning it to the system
-    (for the rest of the process; True if it did, False elsewhere: musl, macOS, Windows).
-
-    A training step allocates and frees arrays of a few MB (a layer's output, dx, the fused steps' temporaries).
-    By default glibc maps such an array fresh from the system and unmaps it when freed (or trims the top of its
-    heap), so every batch pays a page fault per 4 kB page touched again: mnist_cnn, batch 100, ~2,300 faults
-    and 8.6 ms of system time in a 79 ms step on one worker. Here allocations below 4 MB come from the heap
-    (M_MMAP_THRESHOLD) and the heap is not trimmed below 1 GB (M_TRIM_THRESHOLD). Measured, a training step
-    of mnist_cnn (three alternating runs each, shared machine): one worker 62-68 -> 58-63 ms, two workers no
-    change beyond the noise (36-41 ms). A 32 MB threshold (the 10 MB arrays kept too) gave 52-55 ms on one
-    worker and 33-39 on two, but raised the peak resident set of ``bench --only memory``'s mnist_cnn run from
-    383 to 408 MB."""
-    global _malloc_kept
-    if _malloc_kept is None:
-        _malloc_kept = False
-        if sys.platform.startswith("linux"):
-            try:
-                mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
-            except (OSError, AttributeError):
-                return False
-            m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-            _malloc_kept = bool(mallopt(m_mmap_threshold, 4 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
-    return _malloc_kept
 
 
 def _single_blas():
