@@ -7,8 +7,8 @@ Parts (one module each; all but throughput run by default, about 10 minutes on 2
 - ``mlp`` (bench_mlp): the mnist_adam MLP per epoch against the matmul floor (only its matrix products), a minimal
   NumPy loop and PyTorch with default and ``fused=True`` Adam;
 - ``cnn`` (bench_cnn): the mnist_cnn network against the same network in torch.nn, 1 thread;
-- ``threads`` (bench_cnn): that CNN with 2 BLAS threads vs 1, PyTorch with 2 threads vs 1, per-layer times, and
-  the BLAS threads ``dlb train --threads 2`` really trains with;
+- ``threads`` (bench_cnn): that CNN with train.threads 2 vs 1, PyTorch with 2 threads vs 1, per-layer times, and
+  the workers and BLAS threads ``dlb train --threads 2`` really trains with;
 - ``gelu`` (bench_gelu): exact GELU forward + backward against ReLU's plus Tanh's;
 - ``memory`` (bench_memory): peak resident memory of one epoch of ``dlb train`` vs the same training in PyTorch,
   each in a fresh process;

@@ -1,7 +1,7 @@
-"""`make bench`, the CNN of configs/mnist_cnn.yaml: against PyTorch on one thread, and with two BLAS threads.
+"""`make bench`, the CNN of configs/mnist_cnn.yaml: against PyTorch on one thread, and with train.threads 2.
 
     python -m dlbasics.bench --only cnn      # 1 thread: dlbasics / PyTorch
-    python -m dlbasics.bench --only threads  # 2 BLAS threads vs 1 (wall clock), PyTorch beside, per-layer times
+    python -m dlbasics.bench --only threads  # train.threads 2 vs 1 (wall clock), PyTorch beside, per-layer times
 
 Epochs are of ``--cnn-samples`` training samples (and a fifth of that for validation), extrapolated to MNIST's
 54,000 where a full-epoch figure is printed. The same network is built layer by layer in ``torch.nn`` from the
@@ -197,22 +197,26 @@ class LayerTimer:
         self.seconds = dict.fromkeys(self.seconds, 0.0)
 
 
-def blas_threads_in_training(threads: int) -> int | None:
-    """The BLAS thread count that ``dlb train --threads N`` really runs its training loop with (read from inside
-    ``fit`` by a callback on a tiny offline run), or None when threadpoolctl finds no BLAS."""
+def blas_threads_in_training(threads: int) -> tuple[int | None, int]:
+    """The BLAS thread count and the kernels' workers (nn/parallel.py) that ``dlb train --threads N`` really
+    runs its training loop with (read from inside ``fit`` by a callback on a tiny offline run); the BLAS count
+    is None when threadpoolctl finds no BLAS."""
     import tempfile
 
     from threadpoolctl import threadpool_info
 
     from .config import load_config
+    from .nn import parallel
     from .runner import train
     from .train.loop import Callback
 
     seen: list[int] = []
+    workers: list[int] = []
 
     class Probe(Callback):
         def on_epoch_begin(self, epoch: int) -> None:
             seen.extend(i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas")
+            workers.append(parallel.count())
 
     with tempfile.TemporaryDirectory() as runs:
         config = Path(runs) / "probe.yaml"
@@ -220,15 +224,15 @@ def blas_threads_in_training(threads: int) -> int | None:
                           "\ntrain: {epochs: 1, batch_size: 30}\n")
         train(load_config(config, [f"train.threads={threads}"]), runs_dir=runs, progress=False, plots=False,
               callbacks=[Probe()])
-    return min(seen) if seen else None
+    return (min(seen) if seen else None), min(workers)
 
 
 def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
-    """The CNN epoch with 2 BLAS threads vs 1 (wall clock: CPU time would add the threads up), PyTorch with
-    2 intra-op threads vs 1 beside, and which layers gain."""
+    """The CNN epoch with train.threads 2 vs 1 (nn/parallel.py: kernel workers, BLAS at one thread; wall clock:
+    CPU time would add the threads up), PyTorch with 2 intra-op threads vs 1 beside, and which layers gain."""
     import os
 
-    from threadpoolctl import threadpool_limits
+    from .nn import parallel
 
     layers = cnn_layers()
     images, labels, val_images, val_labels = cnn_data(x, y, xv, yv, samples)
@@ -245,14 +249,14 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
     def with_threads(n: int) -> Callable[[], None]:
         def epoch() -> None:
             timer.reset()
-            with threadpool_limits(limits=n, user_api="blas"):
+            with parallel.training_threads(n):  # as dlb train --threads n
                 ours()
             per_layer.setdefault(n, dict.fromkeys(timer.seconds, 0.0))
             for k, v in timer.seconds.items():
                 per_layer[n][k] += v
         return epoch
 
-    contenders = {"dlbasics, 1 BLAS thread": with_threads(1), "dlbasics, 2 BLAS threads": with_threads(2)}
+    contenders = {"dlbasics, train.threads 1": with_threads(1), "dlbasics, train.threads 2": with_threads(2)}
     t1 = torch_cnn_fn(images, labels, val_images, val_labels, layers, threads=1)
     if t1 is not None:
         contenders["pytorch, 1 thread"] = t1
@@ -264,13 +268,13 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
     med = {k: float(np.median(v)) for k, v in times.items()}
     for name, t in med.items():
         print(f"  {name:<34} {t:7.3f} s  (rounds: {', '.join(f'{v:.2f}' for v in times[name])})")
-    out = {"dlbasics": med["dlbasics, 1 BLAS thread"] / med["dlbasics, 2 BLAS threads"]}
+    out = {"dlbasics": med["dlbasics, train.threads 1"] / med["dlbasics, train.threads 2"]}
     print(ratio_line("dlbasics speed-up, 2 threads vs 1:", out["dlbasics"], ">= 1.50"))
     if t1 is not None:
         out["torch"] = med["pytorch, 1 thread"] / med["pytorch, 2 threads"]
         print(f"{'pytorch speed-up, 2 threads vs 1:':<44} {out['torch']:5.2f}")
         print(f"{'dlbasics 2 threads / pytorch 2 threads:':<44} "
-              f"{med['dlbasics, 2 BLAS threads'] / med['pytorch, 2 threads']:5.2f}")
+              f"{med['dlbasics, train.threads 2'] / med['pytorch, 2 threads']:5.2f}")
     one, two = per_layer[1], per_layer[2]
     total1 = sum(one.values())
     print("  per layer (forward + backward, summed over the rounds): seconds at 1 thread -> 2 threads, share at 1:")
@@ -278,6 +282,7 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
         if one[name] >= 0.02 * total1:
             print(f"    {name:<18} {one[name]:7.2f} -> {two[name]:6.2f} s  ({one[name] / two[name]:.2f}x)  "
                   f"{100 * one[name] / total1:4.1f} %")
-    blas = blas_threads_in_training(2)
-    print(f"  dlb train --threads 2: the training loop runs with {blas} BLAS threads (threadpoolctl, inside fit)")
+    blas, workers = blas_threads_in_training(2)
+    print(f"  dlb train --threads 2: the training loop runs with {workers} kernel workers (nn/parallel.py) and "
+          f"{blas} BLAS thread{'s' if blas != 1 else ''} (threadpoolctl, inside fit)")
     return out

@@ -452,13 +452,13 @@ def train(config: dict[str, Any] | str | Path, *, overrides: Sequence[str] = (),
     ``plots=False`` skips loss.png and accuracy.png (members of a comparison, cross-validation or sweep: their
     group draws them all together, and rendering two figures would cost more than training a small member).
     """
-    from threadpoolctl import threadpool_limits
+    from .nn import parallel
 
     cfg = config if isinstance(config, dict) else load_config(config, overrides)
     threads = cfg["train"]["threads"]
     if run_dir is None:
         RunFolder.check_writable(runs_dir)  # fail before loading data
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with parallel.training_threads(threads):
         t0 = time.perf_counter()
         exp = build(cfg, progress=progress)
         load_s = time.perf_counter() - t0
@@ -487,14 +487,14 @@ def resume(run: str | Path, *, epochs: int | None = None, callbacks: Sequence[Ca
     and every random generator are restored to the end of the last checkpointed epoch. The summary's
     ``resumes`` lists each continuation. ConfigError when there is nothing to continue.
     """
-    from threadpoolctl import threadpool_limits
+    from .nn import parallel
 
 
     folder = RunFolder(run)
     with folder.lock("run"):  # not while it still trains, nor twice at once
         ckpt, old, cfg, rows = _resumable(folder, epochs)
         threads = cfg["train"]["threads"]
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with parallel.training_threads(threads):
             t0 = time.perf_counter()
             exp = build(cfg, progress=progress)
             seen = (old.get("data") or {}).get("fingerprint")

@@ -77,7 +77,8 @@ def train(
                                                   show_default=False)] = None,
     set_: SetOpt = None,
     runs_dir: RunsDirOpt = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="BLAS threads (sets train.threads; default 1).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        min=1, help="Threads of the training loop (sets train.threads; default 1).")] = None,
     quiet: QuietOpt = False,
     json_: JsonOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, print the model table, train nothing.")] = False,

@@ -239,7 +239,8 @@ TRAIN = Section({
                                        "gradients, optimizer state, activations of a training batch or an "
                                        "evaluation chunk) exceeds this, e.g. '8GB'; null: 80 % of the memory "
                                        "available (MemAvailable) when the model is built"),
-    "threads": Num(1, integer=True, ge=1, doc="BLAS threads (1 is fastest for these sizes on 2 cores)"),
+    "threads": Num(1, integer=True, ge=1, doc="threads of the training loop: the Winograd, fused batch norm and "
+                                               "dense kernels split over this many (BLAS itself runs one)"),
     "eval_every": Num(1, integer=True, ge=1, doc="validate every this many epochs (and after the last)"),
     "evaluate": Bool(False, doc="at the end of a completed run, write its evaluation (confusion matrix, per-class "
                                 "metrics, residuals) as dlb evaluate does"),

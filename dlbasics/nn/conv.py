@@ -29,6 +29,7 @@ from ..config.fields import Bool, Choice, Either, Num, Seq, Spec
 from .init import INIT, describe, initialize
 from .kernels.winograd import Winograd3x3
 from .layers import Layer, Memory
+from .parallel import split
 from .parameter import Parameter
 
 Taps = list[tuple[int, int, tuple[slice, ...], tuple[slice, ...]]]
@@ -272,7 +273,9 @@ class _Conv(Layer):
         if bias:
             Wb = self._buffer("Wb", (F, K + 1), Wb.dtype)
             Wb[:, :K], Wb[:, K] = self.W.data.reshape(F, K), self.b.data
-        out = np.matmul(Wb, self.cols.transpose(1, 0, 2))  # (N, F, P): one product per sample, NCHW directly
+        cols = self.cols.transpose(1, 0, 2)
+        out = np.empty((N, F, P), np.result_type(Wb, cols))  # one product per sample, NCHW directly
+        split(lambda n0, n1: np.matmul(Wb, cols[n0:n1], out=out[n0:n1]), N)  # by samples (parallel.py)
         return out.reshape(N, *self.output_shape)
 
     def _winograd_forward(self, x: np.ndarray, training: bool) -> np.ndarray:
@@ -311,7 +314,10 @@ class _Conv(Layer):
         dout, cols = dout.reshape(N, F, P), self.cols
         dWt = self._buffer("dWt", (K + bias, F), cols.dtype)  # dW^T, with db as its last row (the bias trick)
         if 8 * K <= P:  # few taps (a first layer): N products (N, F, K), summed, beat transposing all of dout
-            np.sum(np.matmul(dout, cols.transpose(1, 2, 0)), axis=0, out=dWt.T)
+            per_sample = np.empty((N, F, K + bias), np.result_type(dout, cols))  # by samples, then summed whole
+            split(lambda n0, n1: np.matmul(dout[n0:n1], cols[:, n0:n1].transpose(1, 2, 0), out=per_sample[n0:n1]),
+                  N)
+            np.sum(per_sample, axis=0, out=dWt.T)
             dout_t = None
         else:  # an (F, N*P) copy of dout, then dW^T = cols @ dout^T as one product over every pixel
             dout_t = self._buffer("dout_t", (F, N * P), dout.dtype)

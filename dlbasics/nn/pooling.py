@@ -88,20 +88,21 @@ class _Pool(Layer):
         return f"{compact(self.kernel_size)}, stride={compact(self.stride)}, padding={compact(self.padding)}"
 
 
-def max2x2(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def max2x2(planes: np.ndarray, pooled: np.ndarray | None = None, right: np.ndarray | None = None,
+           lower: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """2x2 max pooling of images split into column planes: (2, N, C, H, W/2), planes[0] the even columns and
     planes[1] the odd ones, H even -> (pooled (N, C, H/2, W/2), right (N, C, H, W/2), lower (N, C, H/2, W/2)).
 
     Two halvings, each over contiguous arrays: horizontal pairs (``right``: the odd column won), then vertical
     pairs of those maxima (``lower``: the lower row won). A pair is won only by a strictly greater value, so
     ties keep the first pixel in row-major order (PyTorch's rule): the first row holding the maximum, and in it
-    the first column.
+    the first column. ``pooled``, ``right``, ``lower``: arrays to write into (or None for new ones).
     """
     _, N, C, H, Wo = planes.shape
-    right = np.greater(planes[1], planes[0])
+    right = np.greater(planes[1], planes[0], out=right)
     half = np.maximum(planes[0], planes[1]).reshape(N, C, H // 2, 2, Wo)
-    lower = np.greater(half[:, :, :, 1], half[:, :, :, 0])
-    return np.maximum(half[:, :, :, 0], half[:, :, :, 1]), right, lower
+    lower = np.greater(half[:, :, :, 1], half[:, :, :, 0], out=lower)
+    return np.maximum(half[:, :, :, 0], half[:, :, :, 1], out=pooled), right, lower
 
 
 def unpool2x2(g: np.ndarray, right: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..layers import Memory
+from ..parallel import split
 
 #: G of F(2x2, 3x3): the 3x3 kernel -> its 4x4 transform U = G g G^T
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -92,27 +93,40 @@ class Winograd3x3:
         dt = x.dtype
         # the padded input (2 Th + 2, 2 Tw + 2, N, C); rows and columns outside x stay zero from allocation
         xp = self._buffer("xp", (2 * Th + 2, 2 * Tw + 2, N, C), dt, zeros=True)
-        np.copyto(xp[pt:pt + H, pl:pl + W], x.transpose(2, 3, 0, 1))
-        # V = B^T d B over every tile: rows (d_i = padded rows i, i + 2, ...), then columns
+        xt = x.transpose(2, 3, 0, 1)
+        split(lambda r0, r1: np.copyto(xp[pt + r0:pt + r1, pl:pl + W], xt[r0:r1]), H)
+        # V = B^T d B over every tile: rows (d_i = padded rows i, i + 2, ...), then columns; by tile rows
         rows = self._buffer("rows", (4, Th, 2 * Tw + 2, N, C), dt)
-        _bt(*(xp[i:i + 2 * Th:2] for i in range(4)), rows)
         V = self.V = self._buffer("V", (4, 4, Th, Tw, N, C), dt)
-        for a in range(4):
-            _bt(*(rows[a][:, j:j + 2 * Tw:2] for j in range(4)), V[a])
+
+        def transform(t0: int, t1: int) -> None:
+            _bt(*(xp[i + 2 * t0:i + 2 * t1:2] for i in range(4)), rows[:, t0:t1])
+            for a in range(4):
+                _bt(*(rows[a][t0:t1, j:j + 2 * Tw:2] for j in range(4)), V[a][:, t0:t1])
+        split(transform, Th)
         U = self.U = np.einsum("ai,fcij,bj->abcf", G.astype(dt), w, G.astype(dt)).reshape(16, C, F)
         M = self._buffer("M", (16, Th * Tw * N, F), dt)
-        np.matmul(V.reshape(16, -1, C), U, out=M)
-        if b is not None:
-            M[5] += b  # position (1, 1) reaches every output of its tile with weight 1
-        # Y = A^T M A: rows, then columns, into the (2 Th, 2 Tw, N, F) output, then NCHW
+        V16 = V.reshape(16, -1, C)
+
+        def products(p0: int, p1: int) -> None:  # by positions: each product whole, as with one thread
+            np.matmul(V16[p0:p1], U[p0:p1], out=M[p0:p1])
+            if b is not None and p0 <= 5 < p1:
+                M[5] += b  # position (1, 1) reaches every output of its tile with weight 1
+        split(products, 16)
+        # Y = A^T M A: rows, then columns, into the (2 Th, 2 Tw, N, F) output, then NCHW; by tile rows
         m = M.reshape(4, 4, Th, Tw, N, F)
         half = self._buffer("half", (2, 4, Th, Tw, N, F), dt)
-        _at(m[0], m[1], m[2], m[3], half[0], half[1])
         y = self._buffer("y", (Th, 2, Tw, 2, N, F), dt)
-        for a in range(2):
-            _at(*half[a], y[:, a, :, 0], y[:, a, :, 1])
+        y4 = y.reshape(2 * Th, 2 * Tw, N, F)
         out = np.empty((N, F, Ho, Wo), dt)
-        np.copyto(out, y.reshape(2 * Th, 2 * Tw, N, F)[:Ho, :Wo].transpose(2, 3, 0, 1))
+
+        def output(t0: int, t1: int) -> None:
+            _at(m[0][:, t0:t1], m[1][:, t0:t1], m[2][:, t0:t1], m[3][:, t0:t1], half[0][:, t0:t1], half[1][:, t0:t1])
+            for a in range(2):
+                _at(*(h[t0:t1] for h in half[a]), y[t0:t1, a, :, 0], y[t0:t1, a, :, 1])
+            r0, r1 = 2 * t0, min(2 * t1, Ho)
+            np.copyto(out[:, :, r0:r1], y4[r0:r1, :Wo].transpose(2, 3, 0, 1))
+        split(output, Th)
         return out
 
     # ----------------------------------------------------------------------------------------------- backward
@@ -123,32 +137,50 @@ class Winograd3x3:
         dt = dout.dtype
         # dout in the (2 Th, 2 Tw, N, F) layout; the odd row / column beyond H', W' stays zero
         dy = self._buffer("dy", (2 * Th, 2 * Tw, N, F), dt, zeros=True)
-        np.copyto(dy[:Ho, :Wo], dout.transpose(2, 3, 0, 1))
         dy6 = dy.reshape(Th, 2, Tw, 2, N, F)
-        # dM = A dY A^T: columns (b -> j), then rows (a -> i)
+        doutt = dout.transpose(2, 3, 0, 1)
+        # dM = A dY A^T: columns (b -> j), then rows (a -> i); by tile rows
         cols = self._buffer("dcols", (2, 4, Th, Tw, N, F), dt)
-        for a in range(2):
-            _a(dy6[:, a, :, 0], dy6[:, a, :, 1], cols[a])
-        dM = self._buffer("dM", (4, 4, Th, Tw, N, F), dt)
-        _a(cols[0], cols[1], dM)
-        dM = dM.reshape(16, -1, F)
+        dM6 = self._buffer("dM", (4, 4, Th, Tw, N, F), dt)
+
+        def adjoint_output(t0: int, t1: int) -> None:
+            r0, r1 = 2 * t0, min(2 * t1, Ho)
+            np.copyto(dy[r0:r1, :Wo], doutt[r0:r1])
+            for a in range(2):
+                _a(dy6[t0:t1, a, :, 0], dy6[t0:t1, a, :, 1], cols[a][:, t0:t1])
+            _a(cols[0][:, t0:t1], cols[1][:, t0:t1], dM6[:, :, t0:t1])
+        split(adjoint_output, Th)
+        dM = dM6.reshape(16, -1, F)
         db = dM[5].sum(axis=0)
         V, U = self.V.reshape(16, -1, C), self.U
-        dU = np.matmul(V.transpose(0, 2, 1), dM)  # (16, C, F)
+        dU = np.empty((16, C, F), dt)
+        dV = self._buffer("dV", (4, 4, Th, Tw, N, C), dt) if need_dx else None
+        dV16 = None if dV is None else dV.reshape(16, -1, C)
+
+        def products(p0: int, p1: int) -> None:  # by positions: each product whole, as with one thread
+            np.matmul(V[p0:p1].transpose(0, 2, 1), dM[p0:p1], out=dU[p0:p1])  # (16, C, F)
+            if dV16 is not None:
+                np.matmul(dM[p0:p1], U[p0:p1].transpose(0, 2, 1), out=dV16[p0:p1])
+        split(products, 16)
         dw = np.einsum("ai,abcf,bj->fcij", G.astype(dt), dU.reshape(4, 4, C, F), G.astype(dt))
         if not need_dx:
             return dw, db, None
-        dV = self._buffer("dV", (4, 4, Th, Tw, N, C), dt)
-        np.matmul(dM, U.transpose(0, 2, 1), out=dV.reshape(16, -1, C))
-        # dx = the adjoint of V = B^T d B: columns (overlap-added into 2 Tw + 2), then rows
+        # dx = the adjoint of V = B^T d B: columns (overlap-added into 2 Tw + 2, by the four rows a of the tile:
+        # the positions each worker's products wrote), then rows (by columns of the padded dx, so that no two
+        # chunks add into the same element), then NCHW
         drows = self._buffer("drows", (4, Th, 2 * Tw + 2, N, C), dt)
-        for a in range(4):
-            _b(*dV[a], drows[a], axis=1)
+        split(lambda a0, a1: [_b(*dV[a], drows[a], axis=1) for a in range(a0, a1)], 4)
         dxp = self._buffer("dxp", (2 * Th + 2, 2 * Tw + 2, N, C), dt)
-        _b(*drows, dxp, axis=0)
         (pt, _), (pl, _) = self.pads
         dx = np.empty((N, C, H, W), dt)
-        np.copyto(dx, dxp[pt:pt + H, pl:pl + W].transpose(2, 3, 0, 1))
+        dxt = dx.transpose(2, 3, 0, 1)
+
+        def adjoint_rows(c0: int, c1: int) -> None:
+            _b(*(r[:, c0:c1] for r in drows), dxp[:, c0:c1], axis=0)
+            w0, w1 = max(c0 - pl, 0), min(c1 - pl, W)
+            if w1 > w0:
+                np.copyto(dxt[:, w0:w1], dxp[pt:pt + H, pl + w0:pl + w1])
+        split(adjoint_rows, 2 * Tw + 2)
         return dw, db, dx
 
 
