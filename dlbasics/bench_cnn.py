@@ -197,7 +197,7 @@ class LayerTimer:
         self.seconds = dict.fromkeys(self.seconds, 0.0)
 
 
-def blas_threads_in_training(threads: int) -> tuple[int | None, int]:
+def threads_in_training(threads: int) -> tuple[int | None, int]:
     """The BLAS thread count and the kernels' workers (nn/parallel.py) that ``dlb train --threads N`` really
     runs its training loop with (read from inside ``fit`` by a callback on a tiny offline run); the BLAS count
     is None when threadpoolctl finds no BLAS."""
@@ -282,7 +282,7 @@ def bench_threads(x, y, xv, yv, samples: int, rounds: int) -> dict[str, float]:
         if one[name] >= 0.02 * total1:
             print(f"    {name:<18} {one[name]:7.2f} -> {two[name]:6.2f} s  ({one[name] / two[name]:.2f}x)  "
                   f"{100 * one[name] / total1:4.1f} %")
-    blas, workers = blas_threads_in_training(2)
+    blas, workers = threads_in_training(2)
     print(f"  dlb train --threads 2: the training loop runs with {workers} kernel workers (nn/parallel.py) and "
           f"{blas} BLAS thread{'s' if blas != 1 else ''} (threadpoolctl, inside fit)")
     return out

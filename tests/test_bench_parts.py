@@ -12,12 +12,12 @@ from dlbasics.bench_mlp import matmul_floor_fn, numpy_epoch_fn
 
 
 def test_train_threads_sets_the_workers_and_one_blas_thread_the_training_loop_runs_with():
-    from dlbasics.bench_cnn import blas_threads_in_training
+    from dlbasics.bench_cnn import threads_in_training
 
     if not any(i.get("user_api") == "blas" for i in threadpool_info()):
         pytest.skip("threadpoolctl finds no BLAS to limit")
     # (the default, 1, is what every other test trains with)
-    assert blas_threads_in_training(2) == (1, 2)  # the kernels split over 2 workers, BLAS at one thread
+    assert threads_in_training(2) == (1, 2)  # the kernels split over 2 workers, BLAS at one thread
 
 
 def test_matmul_floor_multiplies_exactly_the_products_of_an_mlp_epoch(monkeypatch):

@@ -239,8 +239,9 @@ TRAIN = Section({
                                        "gradients, optimizer state, activations of a training batch or an "
                                        "evaluation chunk) exceeds this, e.g. '8GB'; null: 80 % of the memory "
                                        "available (MemAvailable) when the model is built"),
-    "threads": Num(1, integer=True, ge=1, doc="threads of the training loop: the Winograd, fused batch norm and "
-                                               "dense kernels split over this many (BLAS itself runs one)"),
+    "threads": Num(1, integer=True, ge=1, doc="threads of the training loop: the Winograd convolution, the first "
+                                               "convolution and the fused batch norm steps split over this many "
+                                               "(BLAS itself runs one; results do not depend on it)"),
     "eval_every": Num(1, integer=True, ge=1, doc="validate every this many epochs (and after the last)"),
     "evaluate": Bool(False, doc="at the end of a completed run, write its evaluation (confusion matrix, per-class "
                                 "metrics, residuals) as dlb evaluate does"),

@@ -18,7 +18,6 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from ..config.fields import Bool, Num, Spec
-from . import parallel
 from .init import INIT, describe, initialize
 from .parameter import Parameter
 
@@ -158,26 +157,12 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         self.x = x
-        if parallel.count() > 1:  # by rows of the batch on the pool (BLAS runs one thread there)
-            out = np.empty((x.shape[0], self.units), np.result_type(x, self.W.data))
-            parallel.split(lambda r0, r1: np.matmul(x[r0:r1], self.W.data, out=out[r0:r1]), x.shape[0])
-        else:
-            out = x @ self.W.data
+        out = x @ self.W.data
         if self.b is not None:
             out += self.b.data
         return out
 
     def backward(self, dout):
-        if parallel.count() > 1:  # dW by its columns, dx by rows: each product whole, as with one worker
-            W, x = self.W, self.x
-            parallel.split(lambda f0, f1: np.matmul(x.T, dout[:, f0:f1], out=W.grad[:, f0:f1]), self.units)
-            if self.b is not None:
-                np.sum(dout, axis=0, out=self.b.grad)
-            if not self.needs_input_grad:
-                return None
-            dx = np.empty((dout.shape[0], W.data.shape[0]), np.result_type(dout, W.data))
-            parallel.split(lambda r0, r1: np.matmul(dout[r0:r1], W.data.T, out=dx[r0:r1]), dout.shape[0])
-            return dx
         np.matmul(self.x.T, dout, out=self.W.grad)
         if self.b is not None:
             np.sum(dout, axis=0, out=self.b.grad)

@@ -10,10 +10,17 @@ the tile rows of Winograd's pixels-first layout), so that each worker streams th
 split by channels of (N, C, H, W), each worker goes through 100 strided pieces, and the fused batch norm's
 passes ran 0.6-0.85x as fast on two workers as on one (by samples: 1.55-1.7x).
 
-While a split runs, BLAS is held at one thread (the chunks call matmul themselves: two chunks each asking
-OpenBLAS for two threads would oversubscribe the cores); the training loop keeps BLAS at one thread
-throughout (:func:`training_threads`). With one worker (the default) :func:`split` is a plain call
-``fn(0, n)``.
+Inside :func:`workers` (``train.threads``; the training loop enters it for every run, 1 worker included)
+BLAS is held at one thread: the chunks call matmul themselves (two chunks each asking OpenBLAS for two threads
+would oversubscribe the cores), and a BLAS thread count that differed between worker counts could change a
+sum's order (OpenBLAS splits long dot products over its threads). The dense layers' products are not split:
+OpenBLAS picks its kernel by shape (gemv for one row, small-matrix kernels), so a chunk of a product is not
+rounded as the whole one, and a run on two workers would not be the run on one.
+
+The worker count belongs to the calling context (a ``ContextVar``: two trainings in two threads of one
+process, as threaded Dask workers run them, each have their own); the pool is shared, made when first
+needed and forgotten in a forked child (its threads do not survive a fork). A split inside a chunk runs
+inline. With one worker :func:`split` is a plain call ``fn(0, n)``.
 
     with parallel.workers(2):    # the training loop does this for train.threads: 2
         parallel.split(lambda lo, hi: np.add(a[lo:hi], b[lo:hi], out=c[lo:hi]), len(a))
@@ -21,64 +28,87 @@ throughout (:func:`training_threads`). With one worker (the default) :func:`spli
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-_workers = 1  # process-wide: set by the training loop (runner.train) from train.threads
+_workers: ContextVar[int] = ContextVar("dlbasics_workers", default=1)  # set by workers() for its block
+_inside: ContextVar[bool] = ContextVar("dlbasics_inside_split", default=False)  # running a chunk
 _pool: ThreadPoolExecutor | None = None
-_blas = None  # threadpoolctl's BLAS controllers, looked up once
-_blas_held = 0  # > 0 inside training_threads, which holds BLAS at one thread already (split need not)
+_lock = threading.Lock()  # guards the pool and the BLAS pin below
+_pinned = 0  # workers() blocks open in this process: BLAS is held at one thread while > 0
+_blas_limit = None  # threadpoolctl's limiter of that pin, restored when the last block ends
 
 
 def count() -> int:
-    """The number of workers :func:`split` uses (1: no pool)."""
-    return _workers
+    """The number of workers :func:`split` uses here (1: no pool)."""
+    return _workers.get()
 
 
 @contextmanager
 def workers(n: int) -> Iterator[None]:
-    """Run the block with ``n`` workers (``n - 1`` pool threads besides the caller), then restore the count."""
-    global _workers, _pool
+    """Run the block with ``n`` workers (``n - 1`` pool threads besides the caller) and BLAS at one thread,
+    then restore both. ``n = 1``: no pool, the same numbers as any other ``n``."""
     if n < 1:
         raise ValueError(f"workers must be >= 1, got {n}")
-    before = _workers
-    if n > 1 and (_pool is None or _pool._max_workers < n - 1):
-        _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="dlbasics")
-    _workers = n
+    _pin_blas()
+    token = _workers.set(n)
     try:
         yield
     finally:
-        _workers = before
+        _workers.reset(token)
+        _unpin_blas()
 
 
-@contextmanager
-def training_threads(n: int) -> Iterator[None]:
-    """``train.threads: n``: ``n`` workers for the kernels' splits, BLAS at one thread throughout (the dense
-    layers split their products over the pool too). Measured on mnist_cnn (wall clock, 2 cores): leaving
-    OpenBLAS two threads between the splits made the 2-worker epoch slower than one worker (0.91-0.97x), as its
-    threads spin-wait after each product and take the core the pool's thread needs."""
-    from threadpoolctl import threadpool_limits
-
-    global _blas_held
-    with threadpool_limits(limits=1, user_api="blas"), workers(n):
-        _blas_held += 1
-        try:
-            yield
-        finally:
-            _blas_held -= 1
+#: ``train.threads: n``: what the training loop runs in. Measured on mnist_cnn (wall clock, 2 cores): leaving
+#: OpenBLAS two threads between the splits made the 2-worker epoch slower than one worker (0.91-0.97x), as its
+#: threads spin-wait after each product and take the core the pool's thread needs.
+training_threads = workers
 
 
-def _single_blas():
-    """BLAS at one thread for a split (threadpoolctl: ~10 us a call; nothing inside training_threads)."""
-    global _blas
-    if _blas_held:
-        return nullcontext()
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
+def _pin_blas() -> None:
+    """Hold BLAS at one thread while any workers() block is open (counted: blocks in several threads nest
+    and end in any order; the limit in force before the first is restored after the last). threadpoolctl lets
+    one thread at a time set OpenBLAS's (pthreads) limits, the first that does while it lives: trainings in
+    other threads of the process (threaded Dask workers) run with that thread's setting."""
+    global _pinned, _blas_limit
+    with _lock:
+        if _pinned == 0:
+            from threadpoolctl import threadpool_limits
 
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas.limit(limits=1)
+            _blas_limit = threadpool_limits(limits=1, user_api="blas")
+        _pinned += 1
+
+
+def _unpin_blas() -> None:
+    global _pinned, _blas_limit
+    with _lock:
+        _pinned -= 1
+        if _pinned == 0 and _blas_limit is not None:
+            _blas_limit.restore_original_limits()
+            _blas_limit = None
+
+
+def _pool_of(size: int) -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None or _pool._max_workers < size:
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dlbasics")
+        return _pool
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads are not there (waiting on them would hang), nor is the
+    lock's holder; start afresh."""
+    global _pool, _lock, _pinned, _blas_limit
+    _pool, _lock, _pinned, _blas_limit = None, threading.Lock(), 0, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def bounds(n: int, parts: int) -> list[int]:
@@ -86,20 +116,28 @@ def bounds(n: int, parts: int) -> list[int]:
     return [n * i // parts for i in range(parts + 1)]
 
 
-def split(fn: Callable[[int, int], object], n: int, parts: int | None = None) -> None:
-    """Call ``fn(lo, hi)`` on ``min(parts or count(), n)`` disjoint chunks covering range(n), concurrently,
-    and wait for all of them (an exception of any chunk is raised after all have finished)."""
-    parts = min(parts or _workers, n)
-    if parts <= 1 or _pool is None:
+def _chunk(fn: Callable[[int, int], object], lo: int, hi: int) -> None:
+    token = _inside.set(True)  # a split inside runs inline (the pool's threads may all be busy waiting)
+    try:
+        fn(lo, hi)
+    finally:
+        _inside.reset(token)
+
+
+def split(fn: Callable[[int, int], object], n: int) -> None:
+    """Call ``fn(lo, hi)`` on ``min(count(), n)`` disjoint chunks covering range(n), concurrently, and wait for
+    all of them (an exception of any chunk is raised after all have finished)."""
+    parts = min(_workers.get(), n)
+    if parts <= 1 or _inside.get():
         fn(0, n)
         return
     cut = bounds(n, parts)
-    with _single_blas():
-        futures = [_pool.submit(fn, cut[i], cut[i + 1]) for i in range(1, parts)]
-        try:
-            fn(cut[0], cut[1])
-        finally:
-            for f in futures:
-                f.exception()  # wait for every chunk before raising
+    pool = _pool_of(parts - 1)
+    futures = [pool.submit(_chunk, fn, cut[i], cut[i + 1]) for i in range(1, parts)]
+    try:
+        _chunk(fn, cut[0], cut[1])
+    finally:
         for f in futures:
-            f.result()
+            f.exception()  # wait for every chunk before raising
+    for f in futures:
+        f.result()
