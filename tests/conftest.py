@@ -18,6 +18,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
 
 
+def pytest_configure(config):
+    """A test run started in the background by a non-interactive shell (``make test &``, a CI step's ``cmd &``)
+    inherits SIGINT ignored (POSIX: such jobs ignore SIGINT and SIGQUIT), and so would every dlb process a test
+    starts, as Python keeps an inherited SIG_IGN: the tests that press Ctrl-C on one would see it ignored. They
+    test dlb, not how pytest was launched: give SIGINT back its default (in every xdist worker too)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch):
     """No test sees the developer's data folders, cache or runs folder."""
