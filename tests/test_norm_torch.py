@@ -46,8 +46,9 @@ def _pair(make_ours, make_theirs, shape, rng):
     return ours, theirs
 
 
-def _step(ours, theirs, x, dout, training):
-    """One forward and backward of both; compares outputs and the gradients of x and every parameter."""
+def _step(ours, theirs, x, dout, training, params=None):
+    """One forward and backward of both; compares outputs and the gradients of x and every parameter (of
+    ``ours.parameters()`` against the same-named ones of ``params``, default ``theirs``)."""
     theirs.train(training)
     for p in theirs.parameters():
         p.grad = None
@@ -57,7 +58,7 @@ def _step(ours, theirs, x, dout, training):
     np.testing.assert_allclose(ours.forward(x, training), tout.detach().numpy(), **TOL)
     np.testing.assert_allclose(ours.backward(dout), tx.grad.numpy(), **TOL)
     for p in ours.parameters():
-        np.testing.assert_allclose(p.grad, getattr(theirs, p.name).grad.numpy(), **TOL)
+        np.testing.assert_allclose(p.grad, getattr(theirs if params is None else params, p.name).grad.numpy(), **TOL)
 
 
 @pytest.mark.parametrize(("make_ours", "make_theirs", "shape"), CASES, ids=IDS)
@@ -106,15 +107,6 @@ def test_fused_batchnorm_relu_pool_matches_torch(pool):
     for training in (True, False):
         x = np.round(rng.standard_normal((2, 3, 4, 6)) * 2)  # ties
         dout = rng.standard_normal((2, 3, 2, 3) if pool else x.shape)
-        theirs.train(training)
-        for p in theirs.parameters():
-            p.grad = None
-        tx = torch.tensor(x, requires_grad=True)
-        tout = theirs(tx)
-        tout.backward(torch.from_numpy(dout))
-        np.testing.assert_allclose(model.forward(x, training), tout.detach().numpy(), **TOL)
-        np.testing.assert_allclose(model.backward(dout), tx.grad.numpy(), **TOL)
-        np.testing.assert_allclose(bn.weight.grad, theirs[0].weight.grad.numpy(), **TOL)
-        np.testing.assert_allclose(bn.bias.grad, theirs[0].bias.grad.numpy(), **TOL)
+        _step(model, theirs, x, dout, training, params=theirs[0])
         np.testing.assert_allclose(bn.running_mean, theirs[0].running_mean.numpy(), **TOL)
         np.testing.assert_allclose(bn.running_var, theirs[0].running_var.numpy(), **TOL)
